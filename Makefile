@@ -1,0 +1,40 @@
+# Two commands for newcomers: `make run` and `make test`. Only Python 3.11+ and make needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint install dev clean-data
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## Serve the web chat, API and webhooks on http://127.0.0.1:8000 (embedded PostgreSQL if DATABASE_URL is unset)
+run: $(VENV)/.installed
+	$(BIN)/bot serve
+
+## Run the test suite against real PostgreSQL (DATABASE_URL, or the embedded server)
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## ruff and mypy --strict on bot/ and adapters/
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check bot adapters tests
+	$(BIN)/mypy
+
+## Forget the embedded database (all local conversations)
+clean-data:
+	rm -rf .data

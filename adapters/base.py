@@ -1,0 +1,54 @@
+"""What every channel adapter provides.
+
+An adapter is one module: it verifies and parses its platform's webhooks into
+`InboundMessage`s (handing them to `Ingest`), and renders and sends
+`OutboundReply`s. Conversion functions stay pure so they are tested without HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from fastapi import APIRouter
+
+from bot.db.messages import IngestResult, PendingDelivery
+from bot.models import InboundMessage
+
+Ingest = Callable[[InboundMessage], Awaitable[IngestResult]]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The platform's answer to one send.
+
+    `retry` means a transient failure: the reply stays queued and is tried again.
+    """
+
+    status: Literal["sent", "failed", "retry"]
+    external_id: str | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+
+
+class ChannelAdapter(Protocol):
+    """One messaging channel."""
+
+    name: str
+    #: whether the channel shows progress events (status, text deltas) while a turn runs
+    streams_progress: bool
+
+    def router(self, ingest: Ingest) -> APIRouter:
+        """The HTTP routes of this channel (webhooks, APIs), calling `ingest` per message."""
+        ...
+
+    async def send(self, delivery: PendingDelivery) -> SendResult:
+        """Render and send one reply."""
+        ...
+
+    async def was_sent(self, delivery: PendingDelivery) -> bool | None:
+        """After a crash mid-send: did the platform get it? None when it cannot tell."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,17 @@
+"""The channel adapters of one process: a channel is on when it is configured."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.base import ChannelAdapter
+from adapters.web import WebChatAdapter
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+def build_adapters(runtime: Runtime) -> dict[str, ChannelAdapter]:
+    """Every enabled adapter by channel name; the web chat is always on."""
+    found: list[ChannelAdapter] = [WebChatAdapter(runtime)]
+    return {adapter.name: adapter for adapter in found}

@@ -1,0 +1,58 @@
+"""The FastAPI application: web chat, webhooks, health and metrics in one process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.observability import configure_logging
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; the database, queue and worker start with the app's lifespan."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    rt = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await rt.start(worker=settings.worker_in_process)
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = rt
+
+    for adapter in rt.adapters.values():
+        app.include_router(adapter.router(lambda message: rt.ingest(message)))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz(request: Request) -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok", "database": "ok", "queue": {}}
+        if not await rt.db.ping():
+            body.update(status="error", database="unreachable")
+            return JSONResponse(body, status_code=503)
+        try:
+            body["queue"] = await rt.queue.stats()
+        except Exception:
+            body["queue"] = {"status": "unknown"}
+        body["channels"] = sorted(rt.adapters)
+        return JSONResponse(body)
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        with contextlib.suppress(Exception):  # the gauges keep their last value
+            await rt.queue.stats()
+        return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

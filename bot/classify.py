@@ -1,0 +1,49 @@
+"""The classify stage: which intent a message expresses, and how sure we are."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from bot.db.pool import Conn
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The intent chosen for a turn and how it was chosen."""
+
+    intent: str
+    confidence: float
+    method: str
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    latency_ms: float = 0.0
+
+
+class Classifier(Protocol):
+    """Anything that maps a message to an intent."""
+
+    async def classify(self, text: str) -> Classification: ...
+
+
+class NoIntentsClassifier:
+    """Used while a bot declares no intents: every message is `unclassified`."""
+
+    async def classify(self, text: str) -> Classification:
+        return Classification(intent="unclassified", confidence=0.0, method="none")
+
+
+async def store_classification(
+    conn: Conn, *, contact_id: UUID, message_id: int, result: Classification
+) -> None:
+    await conn.execute(
+        "INSERT INTO app.intent_classifications"
+        " (contact_id, message_id, intent, confidence, method, alternatives, latency_ms)"
+        " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)",
+        (
+            contact_id, message_id, result.intent, result.confidence, result.method,
+            json.dumps([{"intent": i, "confidence": c} for i, c in result.alternatives]),
+            result.latency_ms,
+        ),
+    )

@@ -1,0 +1,192 @@
+"""Reads and writes of the messages table, always inside a unit of work."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from bot.db.pool import Conn
+from bot.models import InboundMessage, Media, OutboundReply
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message as the worker reads it back."""
+
+    id: int
+    contact_id: UUID
+    conversation_id: UUID
+    channel: str
+    external_id: str
+    text: str
+    payload: str | None
+    media: list[Media]
+    received_at: datetime
+    attempts: int
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ingestion stored: the message id and whether it was already there."""
+
+    message_id: int
+    conversation_id: UUID
+    contact_id: UUID
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """An outbound reply that still has to reach the platform."""
+
+    id: int
+    channel: str
+    conversation_key: str
+    recipient: str
+    reply: OutboundReply
+    reply_to: int | None
+    reply_to_external_id: str | None
+    status: str
+    attempts: int
+
+
+async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
+    """Store one inbound message once; a repeat of (channel, external_id) is a duplicate."""
+    raw = dict(message.raw)
+    if message.location is not None:
+        raw["_location"] = message.location.model_dump()
+    if message.reply_to_external_id:
+        raw["_reply_to_external_id"] = message.reply_to_external_id
+    cur = await conn.execute(
+        "SELECT * FROM app.ingest_message("
+        "%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+        (
+            message.channel, message.sender_id, message.sender_name, message.conversation_key,
+            message.external_id, message.text, message.payload,
+            json.dumps([m.model_dump() for m in message.media]), json.dumps(raw),
+            message.received_at, trace_id,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return IngestResult(row["message_id"], row["conversation_id"], row["contact_id"],
+                        row["duplicate"])
+
+
+def _inbound(row: dict[str, Any]) -> StoredInbound:
+    return StoredInbound(
+        id=row["id"], contact_id=row["contact_id"], conversation_id=row["conversation_id"],
+        channel=row["channel"], external_id=row["external_id"], text=row["text"],
+        payload=row["payload"], media=[Media.model_validate(m) for m in row["media"]],
+        received_at=row["received_at"], attempts=row["attempts"], trace_id=row["trace_id"],
+    )
+
+
+async def next_unanswered(
+    conn: Conn, conversation_id: UUID, limit: int = 1
+) -> list[StoredInbound]:
+    """The oldest inbound messages of a conversation that have no answer yet, in order."""
+    cur = await conn.execute(
+        "SELECT id, contact_id, conversation_id, channel, external_id, text, payload, media,"
+        " received_at, attempts, trace_id FROM app.messages"
+        " WHERE conversation_id = %s AND direction = 'in' AND status = 'received'"
+        " ORDER BY id LIMIT %s",
+        (conversation_id, limit),
+    )
+    return [_inbound(r) for r in await cur.fetchall()]
+
+
+async def record_attempt(conn: Conn, message_ids: list[int], error: str) -> int:
+    """Count a failed attempt on the messages of a turn; return the highest count."""
+    cur = await conn.execute(
+        "UPDATE app.messages SET attempts = attempts + 1, error = %s,"
+        " updated_at = clock_timestamp() WHERE id = ANY(%s) RETURNING attempts",
+        (error[:500], message_ids),
+    )
+    return max((r["attempts"] for r in await cur.fetchall()), default=0)
+
+
+async def save_reply(
+    conn: Conn,
+    *,
+    inbound: list[StoredInbound],
+    session_id: UUID | None,
+    reply: OutboundReply,
+    inbound_status: str = "answered",
+) -> int | None:
+    """Store the reply to a turn and mark its inbound messages answered, atomically.
+
+    The reply is keyed to the last inbound message; a second attempt at the same
+    turn inserts nothing and returns None.
+    """
+    last = inbound[-1]
+    cur = await conn.execute(
+        "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction, channel,"
+        " reply_to, text, rich, status, trace_id)"
+        " VALUES (%s, %s, %s, 'out', %s, %s, %s, %s::jsonb, 'pending', %s)"
+        " ON CONFLICT (reply_to, reply_seq) WHERE direction = 'out' DO NOTHING RETURNING id",
+        (
+            last.contact_id, last.conversation_id, session_id, last.channel, last.id, reply.text,
+            reply.model_dump_json(), last.trace_id,
+        ),
+    )
+    row = await cur.fetchone()
+    await conn.execute(
+        "UPDATE app.messages SET status = %s, session_id = coalesce(session_id, %s),"
+        " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
+        (inbound_status, session_id, [m.id for m in inbound]),
+    )
+    return None if row is None else int(row["id"])
+
+
+async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
+    """Outbound replies of a conversation not yet handed to the platform, oldest first."""
+    cur = await conn.execute(
+        "SELECT o.id, o.channel, o.rich, o.text, o.reply_to, o.status, o.attempts,"
+        " c.conversation_key, i.external_id AS reply_to_external_id,"
+        " (SELECT ci.external_id FROM app.channel_identities ci"
+        "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
+        " FROM app.messages o JOIN app.conversations c ON c.id = o.conversation_id"
+        " LEFT JOIN app.messages i ON i.id = o.reply_to"
+        " WHERE o.conversation_id = %s AND o.direction = 'out'"
+        " AND o.status IN ('pending', 'sending') ORDER BY o.id",
+        (conversation_id,),
+    )
+    result = []
+    for r in await cur.fetchall():
+        reply = (OutboundReply.model_validate(r["rich"]) if r["rich"]
+                 else OutboundReply(text=r["text"]))
+        result.append(PendingDelivery(
+            id=r["id"], channel=r["channel"], conversation_key=r["conversation_key"],
+            recipient=r["recipient"] or "", reply=reply, reply_to=r["reply_to"],
+            reply_to_external_id=r["reply_to_external_id"], status=r["status"],
+            attempts=r["attempts"],
+        ))
+    return result
+
+
+async def set_delivery_status(
+    conn: Conn, message_id: int, status: str, *, external_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE app.messages SET status = %s, external_id = coalesce(%s, external_id),"
+        " error = %s, attempts = attempts + CASE WHEN %s = 'sending' THEN 1 ELSE 0 END,"
+        " updated_at = clock_timestamp() WHERE id = %s",
+        (status, external_id, error, status, message_id),
+    )
+
+
+async def history(conn: Conn, conversation_id: UUID, limit: int) -> list[dict[str, Any]]:
+    """The last `limit` messages of a conversation, oldest first."""
+    cur = await conn.execute(
+        "SELECT id, direction, text, rich, payload, status, created_at FROM ("
+        " SELECT * FROM app.messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s"
+        ") recent ORDER BY id",
+        (conversation_id, limit),
+    )
+    return list(await cur.fetchall())

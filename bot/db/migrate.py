@@ -1,0 +1,74 @@
+"""Applies the SQL files in `migrations/` in order and records them.
+
+A small runner rather than yoyo-migrations or alembic: yoyo splits files into
+statements with sqlparse (fragile with plpgsql `$$` bodies) and speaks its own URL
+dialect rather than libpq URIs (the embedded server is a Unix-socket URI); alembic
+brings SQLAlchemy for what is "run these files once, in order, under a lock".
+Each file runs in one transaction; a PostgreSQL advisory lock keeps concurrent
+starts from applying twice, so `bot migrate` is idempotent and safe to race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from procrastinate.schema import SchemaManager
+
+_LOCK_KEY = 7_340_001  # arbitrary constant shared by every runner of this project
+PROCRASTINATE_MIGRATION = "0000_procrastinate_schema"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One SQL file (or the job queue's schema) to apply once."""
+
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def default_migrations_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "migrations"
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    found = [Migration(PROCRASTINATE_MIGRATION, SchemaManager.get_schema())]
+    for path in sorted(directory.glob("*.sql")):
+        found.append(Migration(path.stem, path.read_text(encoding="utf-8")))
+    return found
+
+
+async def apply_migrations(conninfo: str, directory: Path | None = None) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    migrations = load_migrations(directory or default_migrations_dir())
+    applied_now: list[str] = []
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS public.bot_schema_migrations ("
+                " name text PRIMARY KEY, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur = await conn.execute("SELECT name FROM public.bot_schema_migrations")
+            done = {row[0] for row in await cur.fetchall()}
+            for migration in migrations:
+                if migration.name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(migration.sql.encode())
+                    await conn.execute(
+                        "INSERT INTO public.bot_schema_migrations (name, checksum)"
+                        " VALUES (%s, %s)",
+                        (migration.name, migration.checksum),
+                    )
+                applied_now.append(migration.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied_now

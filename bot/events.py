@@ -1,0 +1,87 @@
+"""Progress events of a turn, from the worker to whoever waits on them.
+
+Events go through PostgreSQL NOTIFY so a web process sees the events of a turn run
+by a worker in another process; one LISTEN connection per process fans them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import psycopg
+import structlog
+
+from bot.db.pool import Database
+from bot.models import StreamEvent
+
+CHANNEL = "bot_events"
+_MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
+log = structlog.get_logger(__name__)
+
+
+class EventHub:
+    """Publishes turn events and lets callers wait for the events of one message."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._subscribers: dict[int, set[asyncio.Queue[StreamEvent]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def publish(self, event: StreamEvent) -> None:
+        payload = event.model_dump_json()
+        if len(payload.encode()) > _MAX_PAYLOAD:
+            # Large payloads (a long final reply) are announced; waiters read the database.
+            payload = StreamEvent(message_id=event.message_id, event=event.event,
+                                  data={"truncated": True}).model_dump_json()
+        async with self.db.pool.connection() as conn:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="event-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, message_id: int) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
+        queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self._subscribers[message_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[message_id].discard(queue)
+            if not self._subscribers[message_id]:
+                del self._subscribers[message_id]
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.db.conninfo, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    async for note in conn.notifies():
+                        self._dispatch(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event_listener_reconnect", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    def _dispatch(self, payload: str) -> None:
+        try:
+            event = StreamEvent.model_validate_json(payload)
+        except ValueError:
+            return
+        for queue in list(self._subscribers.get(event.message_id, ())):
+            queue.put_nowait(event)

@@ -1,0 +1,140 @@
+"""The common message form every channel converts to and from.
+
+Adapters parse platform webhooks into `InboundMessage` and render `OutboundReply`
+in their own idiom; the pipeline never sees a platform payload.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Media(BaseModel):
+    """One attachment: where to fetch it and what it is."""
+
+    url: str
+    content_type: str = "application/octet-stream"
+    caption: str | None = None
+
+
+class Location(BaseModel):
+    """A shared location pin."""
+
+    latitude: float
+    longitude: float
+    address: str | None = None
+    label: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """A user's message as every adapter hands it to ingestion."""
+
+    channel: str
+    external_id: str = Field(min_length=1, max_length=255)
+    sender_id: str = Field(min_length=1, max_length=255)
+    sender_name: str | None = None
+    conversation_key: str = Field(min_length=1, max_length=512)
+    text: str = ""
+    media: list[Media] = Field(default_factory=list)
+    payload: str | None = None
+    location: Location | None = None
+    reply_to_external_id: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+
+class Option(BaseModel):
+    """A choice the user can tap; `payload` comes back as the inbound payload."""
+
+    title: str
+    payload: str
+    description: str | None = None
+
+
+class QuickReplies(BaseModel):
+    """A few buttons under the text."""
+
+    kind: Literal["quick_replies"] = "quick_replies"
+    options: list[Option]
+
+
+class PickList(BaseModel):
+    """A longer list to pick one item from."""
+
+    kind: Literal["list"] = "list"
+    button: str = "Choose"
+    options: list[Option]
+
+
+class Card(BaseModel):
+    """A titled card with an optional image and buttons."""
+
+    kind: Literal["card"] = "card"
+    title: str
+    body: str = ""
+    image_url: str | None = None
+    buttons: list[Option] = Field(default_factory=list)
+
+
+class Carousel(BaseModel):
+    """Several cards side by side."""
+
+    kind: Literal["carousel"] = "carousel"
+    cards: list[Card]
+
+
+class MediaPart(BaseModel):
+    """An image or file sent with the reply."""
+
+    kind: Literal["media"] = "media"
+    media: Media
+
+
+RichPart = Annotated[
+    QuickReplies | PickList | Card | Carousel | MediaPart, Field(discriminator="kind")
+]
+
+
+class OutboundReply(BaseModel):
+    """What the bot says back: Markdown text plus optional rich parts."""
+
+    text: str
+    parts: list[RichPart] = Field(default_factory=list)
+    from_human: bool = False
+
+    def options(self) -> list[Option]:
+        """Every tappable option in the reply, in display order."""
+        found: list[Option] = []
+        for part in self.parts:
+            if isinstance(part, QuickReplies | PickList):
+                found.extend(part.options)
+            elif isinstance(part, Card):
+                found.extend(part.buttons)
+            elif isinstance(part, Carousel):
+                for card in part.cards:
+                    found.extend(card.buttons)
+        return found
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+EventName = Literal["status", "tool_call_start", "tool_call_end", "text_delta", "done", "error"]
+
+
+class StreamEvent(BaseModel):
+    """A progress event of one turn, streamed to channels that can show progress."""
+
+    message_id: int
+    event: EventName
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,58 @@
+"""Structured logs (structlog, JSON) and Prometheus metrics (one registry per app)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+def configure_logging(level: str, as_json: bool) -> None:
+    """JSON lines on stdout; `trace_id` and friends come from bound contextvars."""
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Metrics:
+    """The bot's Prometheus metrics; labels never carry personal data."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.inbound = Counter("bot_inbound_messages_total", "Inbound messages accepted",
+                               ["channel"], registry=r)
+        self.duplicates = Counter("bot_inbound_duplicates_total",
+                                  "Inbound messages dropped as platform retries", ["channel"],
+                                  registry=r)
+        self.turns = Counter("bot_turns_total", "Turns processed by outcome", ["outcome"],
+                             registry=r)
+        self.turn_seconds = Histogram(
+            "bot_turn_seconds", "Time of one turn by stage", ["stage"], registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.deliveries = Counter("bot_deliveries_total", "Replies handed to a platform",
+                                  ["channel", "status"], registry=r)
+        self.guard_rejections = Counter("bot_guard_rejections_total",
+                                        "Messages rejected by the guard", ["reason"], registry=r)
+        self.queue_depth = Gauge("bot_queue_jobs", "Jobs waiting in the queue", registry=r)
+        self.queue_oldest_age = Gauge("bot_queue_oldest_job_age_seconds",
+                                      "Age of the oldest waiting job", registry=r)
+        self.recovered = Counter("bot_recovered_jobs_total",
+                                 "Conversations re-queued by recovery", ["reason"], registry=r)

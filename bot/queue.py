@@ -1,0 +1,150 @@
+"""The job queue: procrastinate on the same PostgreSQL.
+
+Each conversation has at most one waiting "drain" job (queueing lock) and never
+two running at once (lock): the job reads the conversation's unanswered messages
+in order from the messages table, so a message that arrives while a drain runs is
+either picked up by it or by the next one. Jobs are tiny and idempotent, which is
+what makes recovery simple: a job stuck in `doing` after its worker died is closed
+as failed and a fresh drain is queued for the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+import structlog
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from bot.db.pool import Database
+from bot.observability import Metrics
+from bot.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DRAIN_TASK = "drain_conversation"
+QUEUE = "conversations"
+
+
+class JobQueue:
+    """Deferring drain jobs, running workers, and recovering stalled work."""
+
+    def __init__(self, conninfo: str, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.app = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo, min_size=1, max_size=max(4, settings.worker_concurrency // 2),
+                kwargs=({} if settings.db_prepared_statements else {"prepare_threshold": None}),
+            ),
+        )
+        self.app.task(name=DRAIN_TASK, queue=QUEUE, pass_context=True)(_drain_task)
+
+    async def open(self) -> None:
+        await self.app.open_async()
+
+    async def close(self) -> None:
+        await self.app.close_async()
+
+    async def defer_drain(self, conversation_id: UUID, contact_id: UUID,
+                          delay_s: float | None = None) -> bool:
+        """Queue a drain of the conversation; False when one is already waiting."""
+        key = str(conversation_id)
+        options: dict[str, Any] = {"lock": key, "queueing_lock": key}
+        if delay_s:
+            # A delayed retry must not block an immediate drain for a newer message.
+            options["queueing_lock"] = f"{key}:retry"
+            options["schedule_in"] = {"seconds": delay_s}
+        try:
+            await self.app.configure_task(DRAIN_TASK, **options).defer_async(
+                conversation_id=key, contact_id=str(contact_id))
+            return True
+        except AlreadyEnqueued:
+            return False
+
+    async def run_worker(self, runtime: Any, *, install_signal_handlers: bool) -> None:
+        """Run a worker until cancelled; recovery runs beside it."""
+        s = self.settings
+        recovery = asyncio.create_task(self.recover_forever(runtime.db), name="queue-recovery")
+        try:
+            await self.app.run_worker_async(
+                queues=[QUEUE], concurrency=s.worker_concurrency, wait=True,
+                fetch_job_polling_interval=s.queue_poll_interval_s,
+                update_heartbeat_interval=s.queue_heartbeat_interval_s,
+                stalled_worker_timeout=s.queue_stalled_after_s,
+                additional_context={"runtime": runtime}, delete_jobs="successful",
+                install_signal_handlers=install_signal_handlers,
+            )
+        finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+
+    async def recover_forever(self, db: Database) -> None:
+        # Messages are only re-queued once they have waited well past a normal turn,
+        # so conversations being worked on are left alone.
+        grace = timedelta(seconds=2 * self.settings.queue_stalled_after_s)
+        while True:
+            await asyncio.sleep(self.settings.queue_recovery_interval_s)
+            try:
+                await self.recover_stalled()
+                await self.requeue_pending(db, grace)
+            except Exception as exc:
+                log.warning("queue_recovery_failed", error=type(exc).__name__)
+
+    async def recover_stalled(self) -> int:
+        """Close jobs whose worker stopped beating and queue their conversations again."""
+        manager = self.app.job_manager
+        stalled = list(await manager.get_stalled_jobs(
+            task_name=DRAIN_TASK, seconds_since_heartbeat=self.settings.queue_stalled_after_s))
+        for job in stalled:
+            assert job.id is not None
+            await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+            args = job.task_kwargs
+            await self.defer_drain(UUID(str(args["conversation_id"])),
+                                   UUID(str(args["contact_id"])))
+            self.metrics.recovered.labels("stalled_job").inc()
+            log.warning("stalled_job_recovered", job_id=job.id)
+        with contextlib.suppress(Exception):
+            await manager.prune_stalled_workers(self.settings.queue_stalled_after_s)
+        return len(stalled)
+
+    async def requeue_pending(self, db: Database, older_than: timedelta) -> int:
+        """Queue a drain for every conversation with unanswered or undelivered messages."""
+        async with db.as_system() as conn:
+            cur = await conn.execute("SELECT * FROM app.pending_conversations(%s)", (older_than,))
+            rows = await cur.fetchall()
+        count = 0
+        for row in rows:
+            if await self.defer_drain(row["conversation_id"], row["contact_id"]):
+                count += 1
+        if count:
+            self.metrics.recovered.labels("pending_messages").inc(count)
+        return count
+
+    async def stats(self) -> dict[str, float]:
+        """Waiting jobs and the age of the oldest, for health and metrics."""
+        rows = await self.app.connector.execute_query_all_async(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(scheduled_at)), 0)"
+            " AS age FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = %(queue)s"
+            " AND (scheduled_at IS NULL OR scheduled_at <= now())",
+            queue=QUEUE,
+        )
+        n, age = float(rows[0]["n"]), float(rows[0]["age"] or 0)
+        self.metrics.queue_depth.set(n)
+        self.metrics.queue_oldest_age.set(age)
+        return {"waiting": n, "oldest_age_s": age}
+
+
+async def _drain_task(context: procrastinate.JobContext, conversation_id: str,
+                      contact_id: str) -> None:
+    runtime = context.additional_context["runtime"]
+    outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
+    if outcome.retry_in_s is not None:
+        await runtime.queue.defer_drain(UUID(conversation_id), UUID(contact_id),
+                                        delay_s=outcome.retry_in_s)

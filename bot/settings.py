@@ -1,0 +1,106 @@
+"""Runtime configuration: the only place the environment is read.
+
+`Settings()` is built once by the app factory or the CLI and handed down; nothing
+reads the environment at import time. Every limit and timeout lives here with a
+default, and `.env.example` documents each variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSecretError(ValueError):
+    """An enabled channel lacks one of its required variables."""
+
+
+class Settings(BaseSettings):
+    """All configuration of one bot process, read from the environment and `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    # --- server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    data_dir: Path = Path(".data")
+
+    # --- database
+    database_url: str | None = None
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 10
+    db_connect_timeout_s: float = 5.0
+    db_statement_timeout_ms: int = 15_000
+    db_prepared_statements: bool = True
+    run_migrations_on_start: bool = True
+
+    # --- queue and worker
+    worker_in_process: bool = True
+    worker_concurrency: int = 16
+    queue_poll_interval_s: float = 0.2
+    queue_heartbeat_interval_s: float = 5.0
+    queue_stalled_after_s: float = 20.0
+    queue_recovery_interval_s: float = 10.0
+    turn_max_attempts: int = 5
+
+    # --- conversations
+    session_inactivity_hours: float = 7.0
+    history_max_messages: int = 20
+    max_message_chars: int = 4000
+
+    # --- web chat
+    web_reply_timeout_s: float = 30.0
+    web_session_ttl_hours: float = 24.0 * 7
+
+    # --- bot definition
+    bot_name: str = "Assistant"
+
+    # --- WhatsApp through Twilio (enabled when TWILIO_ACCOUNT_SID is set)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_from: str | None = None
+
+    # --- Slack (enabled when SLACK_SIGNING_SECRET is set)
+    slack_signing_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+
+    # --- testing hooks: point SDK clients at loopback fakes
+    twilio_api_base_url: str | None = Field(default=None)
+    slack_api_base_url: str | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _enabled_channels_have_secrets(self) -> Settings:
+        required: dict[str, tuple[object, dict[str, object]]] = {
+            "TWILIO_ACCOUNT_SID": (
+                self.twilio_account_sid,
+                {"TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                 "TWILIO_WHATSAPP_FROM": self.twilio_whatsapp_from},
+            ),
+            "SLACK_SIGNING_SECRET": (
+                self.slack_signing_secret,
+                {"SLACK_BOT_TOKEN": self.slack_bot_token},
+            ),
+        }
+        for switch, (value, needs) in required.items():
+            if not value:
+                continue
+            for name, secret in needs.items():
+                if not secret:
+                    raise MissingSecretError(f"{name} must be set because {switch} is set")
+        return self
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return bool(self.twilio_account_sid)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_signing_secret)
+
+    @property
+    def embedded_database_dir(self) -> Path:
+        return self.data_dir / "postgres"

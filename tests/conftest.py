@@ -1,0 +1,151 @@
+"""Shared fixtures: a real PostgreSQL database per test run, settings and runtimes.
+
+DATABASE_URL selects the server; without it the embedded server (pgserver) is
+started in .data/test-postgres. Each run creates its own database and drops it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from bot.db.embedded import start_embedded
+from bot.db.migrate import apply_migrations
+from bot.db.pool import Database
+from bot.models import InboundMessage
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def embedded_server_url() -> str:
+    return start_embedded(Path(os.environ.get("BOT_TEST_DATA_DIR", ROOT / ".data/test-postgres")))
+
+
+def primary_server_url() -> str:
+    return os.environ.get("DATABASE_URL") or embedded_server_url()
+
+
+def server_reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def create_database(server_url: str) -> str:
+    name = "bot_test_" + secrets.token_hex(4)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(server_url, dbname=name)
+
+
+def drop_database(server_url: str, conninfo: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def migrated_database(server_url: str) -> AsyncIterator[str]:
+    conninfo = create_database(server_url)
+    try:
+        await apply_migrations(conninfo)
+        yield conninfo
+    finally:
+        drop_database(server_url, conninfo)
+
+
+@pytest.fixture(scope="session")
+async def db_url() -> AsyncIterator[str]:
+    async with migrated_database(primary_server_url()) as conninfo:
+        yield conninfo
+
+
+def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url, "data_dir": tmp, "run_migrations_on_start": False,
+        "queue_poll_interval_s": 0.05, "queue_recovery_interval_s": 0.5,
+        "queue_stalled_after_s": 2.0, "queue_heartbeat_interval_s": 0.5,
+        "log_level": "WARNING", "web_reply_timeout_s": 15.0, "db_pool_max_size": 20,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def make_settings(db_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        return build_test_settings(db_url, tmp_path, **overrides)
+    return build
+
+
+RuntimeFactory = Callable[..., AbstractAsyncContextManager[Runtime]]
+
+
+@pytest.fixture
+def runtime_factory(make_settings: Callable[..., Settings]) -> RuntimeFactory:
+    @asynccontextmanager
+    async def start(*, worker: bool = True, settings: Settings | None = None,
+                    **kwargs: Any) -> AsyncIterator[Runtime]:
+        rt = Runtime(settings or make_settings(), **kwargs)
+        await rt.start(worker=worker)
+        try:
+            yield rt
+        finally:
+            await rt.stop()
+    return start
+
+
+@pytest.fixture
+async def db(make_settings: Callable[..., Settings], db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url, make_settings())
+    await database.open()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def inbound() -> Callable[..., InboundMessage]:
+    """Factory of inbound messages with unique ids unless given."""
+    def build(**fields: Any) -> InboundMessage:
+        sender = fields.pop("sender_id", "user-" + uuid4().hex[:12])
+        values: dict[str, Any] = {
+            "channel": "web", "external_id": uuid4().hex, "sender_id": sender,
+            "conversation_key": fields.pop("conversation_key", "conv-" + sender), "text": "hello",
+        }
+        values.update(fields)
+        return InboundMessage(**values)
+    return build
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0,  # noqa: ASYNC109
+                   interval: float = 0.05) -> None:
+    """Poll an async condition until it holds (behaviour, not timing, is asserted)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="session")
+def external_server_url() -> Iterator[str | None]:
+    url = os.environ.get("BOT_TEST_EXTERNAL_DATABASE_URL", EXTERNAL_DEFAULT)
+    yield url if server_reachable(url) else None
