@@ -67,9 +67,10 @@ async def test_twenty_messages_in_one_conversation_are_answered_in_order(
                 conversation_key=first.conversation_key)))
         r0 = results[0]
 
-        async def all_answered() -> bool:
-            return len(await replies_of(db, r0.contact_id, r0.conversation_id)) == 20
-        await wait_for(all_answered, timeout=60)
+        async def all_delivered() -> bool:
+            rows = await replies_of(db, r0.contact_id, r0.conversation_id)
+            return len(rows) == 20 and all(r["status"] == "sent" for r in rows)
+        await wait_for(all_delivered, timeout=60)
         replies = await replies_of(db, r0.contact_id, r0.conversation_id)
     assert [r["text"] for r in replies] == [f"echo: m{i}" for i in range(20)]
     assert [r["question"] for r in replies] == [f"m{i}" for i in range(20)]
