@@ -1,4 +1,4 @@
-"""The `bot` command: serve, worker, migrate, chat, eval."""
+"""The `bot` command: serve, worker, migrate, chat, eval, seed-demo, kb."""
 
 from __future__ import annotations
 
@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=cmd_chat)
+    from bot.knowledge.cli import add_commands as add_knowledge_commands
+    from bot.studio.cli import add_commands as add_studio_commands
+
+    add_studio_commands(sub, _settings)
+    add_knowledge_commands(sub, _settings)
     return parser
 
 

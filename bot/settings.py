@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # --- bot definition
     bot_name: str = "Assistant"
 
+    # --- knowledge base (bot/knowledge)
+    kb_chunk_max_chars: int = 1200
+    kb_search_results: int = 3
+    kb_answer_min_confidence: float = 0.5
+
     # --- WhatsApp through Twilio (enabled when TWILIO_ACCOUNT_SID is set)
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

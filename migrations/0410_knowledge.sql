@@ -8,14 +8,18 @@ CREATE TABLE app.kb_chunks (
     collection   text NOT NULL DEFAULT 'default',
     source       text NOT NULL,
     ordinal      integer NOT NULL,
-    heading      text NOT NULL,
+    heading      text NOT NULL,  -- the heading path, "Policies › Cancellation policy"
+    title        text NOT NULL,  -- its last part, "Cancellation policy"
     content      text NOT NULL,
     content_hash text NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now(),
+    -- the section's own title weighs most, its parents' titles least: "Policies" in
+    -- every policy's path must not make each of them a match for "policy"
     search       tsvector GENERATED ALWAYS AS (
-                     setweight(to_tsvector('english', heading), 'A')
-                     || setweight(to_tsvector('english', content), 'B')) STORED,
+                     setweight(to_tsvector('english', title), 'A')
+                     || setweight(to_tsvector('english', content), 'B')
+                     || setweight(to_tsvector('english', heading), 'D')) STORED,
     UNIQUE (collection, source, content_hash)
 );
 CREATE INDEX kb_chunks_search ON app.kb_chunks USING gin (search);

@@ -1,0 +1,24 @@
+"""A database for one-off commands (`bot seed-demo`, `bot kb ingest`): resolved, migrated, open."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.db.embedded import resolve_database_url
+from bot.db.migrate import apply_migrations
+from bot.db.pool import Database
+from bot.settings import Settings
+
+
+@asynccontextmanager
+async def standalone_database(settings: Settings) -> AsyncIterator[Database]:
+    conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
+    if settings.run_migrations_on_start:
+        await apply_migrations(conninfo)
+    db = Database(conninfo, settings)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()

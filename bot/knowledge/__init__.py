@@ -1,0 +1,1 @@
+"""The knowledge base: Markdown files chunked by heading, indexed and searched in PostgreSQL."""

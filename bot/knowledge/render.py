@@ -1,0 +1,41 @@
+"""Knowledge-base answers as replies: the passage with its source, or a clarifying question."""
+
+from __future__ import annotations
+
+from bot.knowledge.search import Passage, SearchResult
+from bot.models import Option, OutboundReply, QuickReplies
+
+# Payload prefix of a suggested topic: the router searches the title after it.
+TOPIC_PAYLOAD = "kb:"
+HANDOFF_PAYLOAD = "handoff"
+
+
+def cite(passage: Passage) -> str:
+    return f"Source: {passage.heading} ({passage.source})"
+
+
+def passage_reply(passage: Passage) -> OutboundReply:
+    """Answer from one passage, saying where it comes from."""
+    return OutboundReply(text=f"{passage.content}\n\n_{cite(passage)}_")
+
+
+def clarify_reply(result: SearchResult, max_topics: int = 3) -> OutboundReply:
+    """Not sure enough to answer: offer the closest topics and a person."""
+    seen: list[str] = []
+    for passage in result.passages:
+        title = passage.heading.rsplit(" › ", 1)[-1]
+        if title not in seen:
+            seen.append(title)
+    options = [Option(title=t[:20], payload=TOPIC_PAYLOAD + t, description=t)
+               for t in seen[:max_topics]]
+    options.append(Option(title="Talk to a person", payload=HANDOFF_PAYLOAD))
+    text = ("I'm not sure I have the answer to that. Is it about one of these?"
+            if seen else "I don't have information about that. Want me to ask the team?")
+    return OutboundReply(text=text, parts=[QuickReplies(options=options)])
+
+
+def answer_reply(result: SearchResult, min_confidence: float) -> OutboundReply:
+    """The top passage when confident enough, otherwise a clarifying question."""
+    if result.is_confident(min_confidence):
+        return passage_reply(result.passages[0])
+    return clarify_reply(result)
