@@ -31,6 +31,13 @@ CORRECTION_CUTOFF = 0.8
 CORRECTION_MIN_LENGTH = 5
 
 
+class SearchKnowledgeInput(BaseModel):
+    """What a knowledge-base search tool takes."""
+
+    query: str = Field(min_length=1, max_length=500, description="The question, in words")
+    k: int = Field(3, ge=1, le=10, description="How many passages to return")
+
+
 class Passage(BaseModel):
     """One passage found, where it came from, and how well it matches."""
 
@@ -106,8 +113,11 @@ def _search_sql(trigram: bool, vector: bool) -> str:
         parts["trigram"] = "word_similarity(q.keywords, c.heading || ' ' || c.content)"
         match.append("q.keywords <%% (c.heading || ' ' || c.content)")
     if vector:
-        parts["vector"] = "greatest(1 - (c.embedding <=> %(vector)s::vector), 0)"
-        match.append("c.embedding IS NOT NULL")
+        # only vectors of the same model are comparable (and of the same size)
+        parts["vector"] = ("CASE WHEN c.embedding_model = %(model)s"
+                           " THEN greatest(1 - (c.embedding <=> %(vector)s::vector), 0)"
+                           " ELSE 0 END")
+        match.append("c.embedding_model = %(model)s")
     total = sum(WEIGHTS[name] for name in parts)
     score = " + ".join(f"{WEIGHTS[name] / total:.4f} * ({expr})" for name, expr in parts.items())
     return f"""
@@ -143,6 +153,7 @@ async def search_knowledge(conn: Conn, query: str, k: int = 3, *, collection: st
         assert embedder is not None
         [vec] = await embedder.embed([corrected])
         params["vector"] = vector_literal(vec)
+        params["model"] = embedder.name
     cur = await conn.execute(_search_sql(features.trigram, use_vector), params)
     passages = [Passage(**row) for row in await cur.fetchall()]
     return SearchResult(query=query, corrected_query=corrected, passages=passages)

@@ -34,6 +34,18 @@ class ScheduleQuery(BaseModel):
     include_full: bool = True
 
 
+class BookClassInput(BaseModel):
+    """What a booking tool takes; the person and the idempotency key come from the context."""
+
+    class_id: int = Field(description="The id of a class from the schedule")
+
+
+class CancelBookingInput(BaseModel):
+    """What a cancelling tool takes; only the acting person's own bookings can be found."""
+
+    booking_id: int = Field(description="The id of one of the person's bookings")
+
+
 class ClassSlot(BaseModel):
     """One scheduled class and how many seats are left in it."""
 

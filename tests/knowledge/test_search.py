@@ -199,3 +199,20 @@ async def test_vector_similarity_when_pgvector_is_there(kb_db: Database) -> None
                                         embedder=HashingEmbedder("hashing-64-v2"))
     assert result.passages[0].heading == "Policies › Cancellation policy"
     assert result.is_confident(THRESHOLD)
+
+
+async def test_vectors_of_another_model_are_not_compared(kb_db: Database) -> None:
+    async with kb_db.as_user(READER) as conn:
+        if not (await knowledge_features(conn)).vector:
+            pytest.skip("this server has no pgvector")
+    collection = uuid4().hex
+    await ingest_path(kb_db, STUDIO_KB, collection=collection, embedder=HashingEmbedder())
+
+    class Wider(HashingEmbedder):
+        async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            return [[*v, 0.0] for v in await super().embed(texts)]
+
+    async with kb_db.as_user(READER) as conn:
+        result = await search_knowledge(conn, "cancellation policy", 3, collection=collection,
+                                        embedder=Wider("wider-65"))
+    assert result.passages[0].heading == "Policies › Cancellation policy"
