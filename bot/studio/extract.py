@@ -14,7 +14,7 @@ from datetime import date, time, timedelta
 
 from pydantic import BaseModel, Field
 
-from bot.studio.models import ClassSlot, ScheduleQuery
+from bot.studio.models import AT_TOLERANCE_MINUTES, ClassSlot, ScheduleQuery
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_ABBREVIATIONS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3,
@@ -177,14 +177,17 @@ def _times_in(text: str) -> list[tuple[str, list[time]]]:
     found: list[tuple[int, str, list[time]]] = []
     pattern = (r"\b(\d{1,2})(?:[:.](\d{2}))?\s*(a\.?m\.?|p\.?m\.?)(?![a-z])"
                r"|\b(\d{1,2}):(\d{2})\b"
-               r"|\b(at|after|before|from|around)\s+(\d{1,2})\b(?![/:.]|\s*[ap]\.?m)")
+               r"|\b(at|after|before|from|around)\s+(\d{1,2})\b(?![/:.]|\s*[ap]\.?m)"
+               r"|\b(\d{1,2})\s*o'?\s?clock\b")
     for m in re.finditer(pattern, text):
         if m[1]:
             times = _clock(int(m[1]), int(m[2] or 0), m[3].replace(".", ""))
         elif m[4]:
             times = _clock(int(m[4]), int(m[5]), None)
-        else:
+        elif m[7]:
             times = _clock(int(m[7]), 0, None)
+        else:
+            times = _clock(int(m[8]), 0, None)
         lead = m[6] or (words(text[:m.start()])[-1:] or [""])[0]
         if times:
             found.append((m.start(), lead, times))
@@ -271,7 +274,10 @@ def resolve_reference(text: str, items: list[Referent]) -> list[int]:
     candidates = list(range(len(items)))
     hint = extract_time(text)
     if hint is not None:
-        candidates = [i for i in candidates if _fits(items[i].start, hint)]
+        # an exact time first; "the 6am one" may still mean the 6:30 class
+        exact = [i for i in candidates if _fits(items[i].start, hint, 0)]
+        candidates = exact or [i for i in candidates
+                               if _fits(items[i].start, hint, AT_TOLERANCE_MINUTES)]
     tokens = set(words(text))
     class_type = extract_class_type(text)
     if class_type:
@@ -283,9 +289,10 @@ def resolve_reference(text: str, items: list[Referent]) -> list[int]:
     return candidates if hint is not None else []
 
 
-def _fits(start: time | None, hint: TimeHint) -> bool:
+def _fits(start: time | None, hint: TimeHint, slack: int) -> bool:
     if start is None:
         return False
     if hint.at:
-        return start in hint.at
+        minutes = start.hour * 60 + start.minute
+        return any(abs(minutes - (t.hour * 60 + t.minute)) <= slack for t in hint.at)
     return (hint.start is None or start >= hint.start) and (hint.end is None or start <= hint.end)

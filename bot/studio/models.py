@@ -14,6 +14,9 @@ DEFAULT_TIMEZONE = "America/New_York"
 # Cancelling closer than this to the start is a late cancellation (see the policy file).
 LATE_CANCEL_HOURS = 12
 
+# "The 6am spin" may mean the 6:30 ride: a class time asked for matches this closely.
+AT_TOLERANCE_MINUTES = 30
+
 CLASS_TYPES = ("yoga", "spin", "hiit", "pilates", "boxing", "barre", "strength", "stretch")
 
 
@@ -27,7 +30,8 @@ class ScheduleQuery(BaseModel):
     day: date | None = Field(None, description="Local day; unset = the coming days")
     start_time: time | None = Field(None, description="Earliest local start time")
     end_time: time | None = Field(None, description="Latest local start time")
-    at: list[time] = Field(default_factory=list, description="Exact local start times")
+    at: list[time] = Field(default_factory=list,
+                           description="Local start times (a class within 30 minutes matches)")
     class_type: str | None = Field(None, description="One of: " + ", ".join(CLASS_TYPES))
     days_ahead: int = Field(7, ge=1, le=14, description="Days to look ahead without a day")
     limit: int = Field(10, ge=1, le=50)

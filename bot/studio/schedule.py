@@ -7,7 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.db.pool import Conn
-from bot.studio.models import ClassSlot, OpeningHours, Plan, ScheduleQuery, studio_zone
+from bot.studio.models import (
+    AT_TOLERANCE_MINUTES,
+    ClassSlot,
+    OpeningHours,
+    Plan,
+    ScheduleQuery,
+    studio_zone,
+)
 
 SLOT_COLUMNS = ("id, class_type, title, instructor, starts_at, duration_minutes, room,"
                 " capacity, seats_left")
@@ -18,8 +25,10 @@ SELECT {SLOT_COLUMNS} FROM app.studio_class_availability
    AND (%(type)s::text IS NULL OR class_type = %(type)s::text)
    AND (%(start)s::time IS NULL OR (starts_at AT TIME ZONE %(tz)s)::time >= %(start)s::time)
    AND (%(end)s::time IS NULL OR (starts_at AT TIME ZONE %(tz)s)::time <= %(end)s::time)
-   AND (cardinality(%(at)s::time[]) = 0
-        OR (starts_at AT TIME ZONE %(tz)s)::time = ANY(%(at)s::time[]))
+   AND (cardinality(%(at)s::time[]) = 0 OR EXISTS (
+        SELECT 1 FROM unnest(%(at)s::time[]) a
+         WHERE (starts_at AT TIME ZONE %(tz)s)::time
+               BETWEEN a - %(slack)s::interval AND a + %(slack)s::interval))
    AND (%(include_full)s OR seats_left > 0)
  ORDER BY starts_at, room
  LIMIT %(limit)s
@@ -51,6 +60,7 @@ async def list_schedule(conn: Conn, query: ScheduleQuery,
         "from": start, "to": end, "type": query.class_type, "start": query.start_time,
         "end": query.end_time, "at": query.at, "tz": zone.key,
         "include_full": query.include_full, "limit": query.limit,
+        "slack": timedelta(minutes=AT_TOLERANCE_MINUTES),
     })
     return [slot_from_row(row, zone) for row in await cur.fetchall()]
 

@@ -29,9 +29,10 @@ def make_contact(db: Database) -> ContactFactory:
 
 @pytest.fixture
 def make_class(db: Database) -> ClassFactory:
-    """A class in a room of its own, so tests never share seats."""
+    """A class in a room of its own, so tests never share seats, of a type the seed
+    has not, so it never shows in listings of the demo timetable."""
     async def build(*, capacity: int = 10, starts_in: timedelta = timedelta(days=2),
-                    class_type: str = "yoga", title: str = "Test Flow") -> int:
+                    class_type: str = "testing", title: str = "Test Class") -> int:
         async with db.as_system() as conn:
             cur = await conn.execute(
                 "INSERT INTO app.studio_classes (class_type, title, instructor, starts_at,"

@@ -65,6 +65,8 @@ def test_day_first_dates() -> None:
     ("the 9:30 class", TimeHint(at=[time(9, 30), time(21, 30)])),
     ("at 6", TimeHint(at=[time(6), time(18)])),
     ("noon", TimeHint(at=[time(12)])),
+    ("at 7 o'clock", TimeHint(at=[time(7), time(19)])),
+    ("9 oclock", TimeHint(at=[time(9), time(21)])),
     ("after 6pm", TimeHint(start=time(18))),
     ("after 6", TimeHint(start=time(18))),
     ("before 9am", TimeHint(end=time(9))),
@@ -120,7 +122,9 @@ LISTED = [referent_from_slot(s) for s in (
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("book the 9am one", [1]),
-    ("the 9 o'clock please", []),
+    ("the 9 o'clock please", [1]),
+    ("the 10:45 one", [2]),
+    ("the 10:15 one", []),
     ("at 9", [1]),
     ("the second one", [1]),
     ("2nd", [1]),

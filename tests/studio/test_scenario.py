@@ -8,6 +8,7 @@ cancel the first one's booking.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -17,10 +18,17 @@ from bot.db.pool import Database
 from bot.knowledge.ingest import ingest_path
 from bot.models import PickList, QuickReplies
 from bot.studio.flow import StudioFlow
+from bot.studio.models import studio_zone
 from bot.studio.seed import seed_demo
 from tests.studio.conftest import ContactFactory
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def friday_before_next_saturday() -> date:
+    """A "today" for which "on Saturday" is a day whose classes all lie ahead."""
+    today = datetime.now(studio_zone()).date()
+    return today + timedelta(days=((5 - today.weekday()) % 7 or 7) - 1)
 
 
 @pytest.fixture
@@ -28,7 +36,7 @@ async def flow(db: Database) -> StudioFlow:
     await seed_demo(db)
     collection = uuid4().hex
     await ingest_path(db, ROOT / "bots/studio/knowledge", collection=collection)
-    return StudioFlow(db, kb_collection=collection)
+    return StudioFlow(db, kb_collection=collection, today=friday_before_next_saturday)
 
 
 async def booking_rows(db: Database, contact: UUID) -> list[dict[str, object]]:

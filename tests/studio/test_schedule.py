@@ -74,17 +74,17 @@ async def test_time_window_and_seats_filters(db: Database, make_contact: Contact
     assert evening and all(time(17) <= s.starts_at.time() <= time(22) for s in evening)
     assert {s.id for s in evening} < {s.id for s in everything}
 
-    full = await make_class(capacity=1, class_type="stretch", starts_in=timedelta(hours=30))
-    past = await make_class(class_type="stretch", starts_in=timedelta(minutes=-5))
+    full = await make_class(capacity=1, class_type="testing", starts_in=timedelta(hours=30))
+    past = await make_class(starts_in=timedelta(minutes=-5))
     person = await make_contact()
     async with db.as_system() as conn:
         await conn.execute("INSERT INTO app.studio_bookings (contact_id, class_id,"
                            " idempotency_key) VALUES (%s, %s, 'fill')", (person, full))
     async with db.as_user(person) as conn:
-        listed = await list_schedule(conn, ScheduleQuery(class_type="stretch", days_ahead=2,
+        listed = await list_schedule(conn, ScheduleQuery(class_type="testing", days_ahead=2,
                                                          limit=50))
         open_only = await list_schedule(conn, ScheduleQuery(
-            class_type="stretch", days_ahead=2, include_full=False, limit=50))
+            class_type="testing", days_ahead=2, include_full=False, limit=50))
     assert full in {s.id for s in listed} and past not in {s.id for s in listed}
     assert full not in {s.id for s in open_only}
 
