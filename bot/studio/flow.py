@@ -82,10 +82,10 @@ class StudioFlow:
             state = await load_state(conn)
             listed = [s for s in [await get_class(conn, i, self.tz)
                                   for i in state.listed_classes] if s is not None]
+            query = extract_schedule_query(text, self._today())
             chosen = [listed[i] for i in resolve_reference(
-                text, [referent_from_slot(s) for s in listed])]
+                text, [referent_from_slot(s) for s in listed]) if _agrees(listed[i], query)]
             if not chosen:
-                query = extract_schedule_query(text, self._today())
                 _, chosen = await self._find_classes(conn, query, text)
             if len(chosen) == 1:
                 return await self._ask(conn, state, chosen[0])
@@ -193,6 +193,13 @@ class StudioFlow:
             state.pending = None
             await save_state(conn, state)
         return render.cancel_result_reply(result)
+
+
+def _agrees(slot: ClassSlot, query: ScheduleQuery) -> bool:
+    """Whether a listed class fits the day and type a message names ("yoga on Sunday"
+    must not pick Saturday's yoga from the last list)."""
+    return ((query.day is None or slot.starts_at.date() == query.day)
+            and (query.class_type is None or slot.class_type == query.class_type))
 
 
 def _matching_bookings(text: str, mine: list[Booking], state: FlowState,

@@ -87,6 +87,17 @@ async def test_schedule_book_confirm_policy(flow: StudioFlow, db: Database,
     assert [r["status"] for r in await booking_rows(db, a)] == ["booked"]
 
 
+async def test_a_new_day_is_not_taken_from_the_last_list(
+        flow: StudioFlow, make_contact: ContactFactory) -> None:
+    a = await make_contact()
+    await flow.schedule(a, "when is yoga on Saturday?")
+    prompt = await flow.book(a, "book yoga on Sunday")
+    assert prompt.text.startswith("Book Yin Yoga with Maya Chen on Sun")
+    several = await flow.book(a, "book Maya's class on Saturday")
+    assert several.text.startswith("Which one would you like to book")
+    assert len(several.options()) >= 2
+
+
 async def test_cancel_through_the_flow(flow: StudioFlow, db: Database,
                                        make_contact: ContactFactory) -> None:
     a = await make_contact()
