@@ -11,6 +11,7 @@ import pytest
 from bot.cli import main
 from bot.db.pool import Database
 from bot.studio.seed import PLANS, seed_demo_if_empty
+from bot.studio.startup import prepare_demo
 from tests.conftest import build_test_settings, migrated_database, primary_server_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,20 @@ async def test_seed_if_empty_seeds_once(fresh_url: str, tmp_path: Path) -> None:
     assert first is not None and first.classes > 0 and first.plans == len(PLANS)
     assert first.opening_hours == 7
     assert second is None
+
+
+async def test_prepare_demo_on_every_start(fresh_url: str, tmp_path: Path) -> None:
+    db = Database(fresh_url, build_test_settings(fresh_url, tmp_path))
+    await db.open()
+    try:
+        first = await prepare_demo(db, ROOT / "bots/studio/knowledge")
+        second = await prepare_demo(db, ROOT / "bots/studio/knowledge")
+    finally:
+        await db.close()
+    assert first.seeded is not None and first.knowledge.added > 0
+    assert second.seeded is None
+    assert (second.knowledge.added, second.knowledge.removed) == (0, 0)
+    assert second.knowledge.unchanged == first.knowledge.added
 
 
 def test_commands_seed_and_ingest(fresh_url: str, monkeypatch: pytest.MonkeyPatch,
