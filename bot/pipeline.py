@@ -20,7 +20,7 @@ import structlog
 
 from adapters.base import ChannelAdapter
 from bot import guard
-from bot.classify import Classification, Classifier, store_classification
+from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Database
@@ -30,6 +30,10 @@ from bot.models import EventName, OutboundReply, StreamEvent
 from bot.observability import Metrics
 from bot.responders import TurnContext
 from bot.routes import Router
+from bot.safety.audit import audit, security_event
+from bot.safety.output import OutputFilter
+from bot.safety.pii import mask_sample
+from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
 from bot.sessions import open_session
 from bot.settings import Settings
 
@@ -55,7 +59,7 @@ class Pipeline:
     def __init__(
         self, *, settings: Settings, db: Database, classifier: Classifier, router: Router,
         deliverer: Deliverer, events: EventHub, adapters: dict[str, ChannelAdapter],
-        metrics: Metrics,
+        metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -65,6 +69,8 @@ class Pipeline:
         self.events = events
         self.adapters = adapters
         self.metrics = metrics
+        self.rate_limits = rate_limits
+        self.output_filter = output_filter
 
     async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome:
         turns = 0
@@ -131,15 +137,30 @@ class Pipeline:
                                          inactivity=inactivity, inbound=len(batch))
             history = await messages.history(conn, last.conversation_id,
                                               self.settings.history_max_messages)
-        if not verdict.allowed:
+            previous = None if session.is_new else await previous_intent(conn, session.id)
+        limit = await self.rate_limits.check_message(str(last.contact_id), str(session.id))
+        findings: list[str] = []
+        reply: OutboundReply
+        if not limit.allowed:
+            self.metrics.rate_limited.labels(limit.scope or "unknown").inc()
+            log.info("rate_limited", scope=limit.scope, message_id=last.id, notify=limit.notify)
+            if not limit.notify:
+                async with self.db.as_user(last.contact_id) as conn:
+                    await messages.mark_skipped(conn, [m.id for m in batch], session.id)
+                return
+            reply = OutboundReply(text=RATE_LIMITED_TEXT.format(seconds=limit.retry_after_s))
+            classification = Classification(intent="rate_limited", confidence=1.0,
+                                            method="guard")
+        elif not verdict.allowed:
             assert verdict.reply is not None
             self.metrics.guard_rejections.labels(verdict.reason or "unknown").inc()
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
-            reply: OutboundReply = verdict.reply
+            reply = verdict.reply
             classification = Classification(intent="rejected", confidence=1.0, method="guard")
         else:
             t0 = time.perf_counter()
-            classification = await self.classifier.classify(verdict.text)
+            classification = await self.classifier.classify(
+                verdict.text, previous_intent=previous, payload=last.payload)
             self.metrics.turn_seconds.labels("classify").observe(time.perf_counter() - t0)
             responder = self.router.route(classification)
             turn = TurnContext(
@@ -151,6 +172,11 @@ class Pipeline:
             t0 = time.perf_counter()
             reply = await responder.respond(turn, emit)
             self.metrics.turn_seconds.labels("respond").observe(time.perf_counter() - t0)
+            checked = self.output_filter.check(reply.text)
+            if checked.changed:
+                findings = checked.findings
+                reply = reply.model_copy(update={"text": checked.text})
+                log.warning("output_filtered", findings=findings, message_id=last.id)
         async with self.db.as_user(last.contact_id) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
@@ -159,5 +185,13 @@ class Pipeline:
                 "UPDATE app.sessions SET outbound_count = outbound_count + 1 WHERE id = %s",
                 (session.id,),
             )
+            if self.settings.audit_user_prompts:
+                await audit(conn, contact_id=last.contact_id, actor="user", action="prompt",
+                            detail={"message_id": last.id, "sample": mask_sample(text)})
+            for finding in findings:
+                self.metrics.security_events.labels(f"output_{finding}").inc()
+                await security_event(conn, contact_id=last.contact_id, kind=f"output_{finding}",
+                                     severity="high" if finding != "internal_id" else "low",
+                                     detail={"message_id": last.id})
         log.info("turn_answered", message_id=last.id, intent=classification.intent,
                  method=classification.method)

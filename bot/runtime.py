@@ -25,6 +25,8 @@ from bot.pipeline import Pipeline
 from bot.queue import JobQueue
 from bot.responders import FixedHelpTextResponder
 from bot.routes import Router
+from bot.safety.output import OutputFilter
+from bot.safety.ratelimit import RateLimits
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,6 +45,8 @@ class Runtime:
         self._classifier = classifier
         self._router = router
         self.metrics = Metrics()
+        self.rate_limits = RateLimits(settings)
+        self.output_filter = OutputFilter()
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
         self._db: Database | None = None
         self._queue: JobQueue | None = None
@@ -102,6 +106,7 @@ class Runtime:
             settings=s, db=self._db, classifier=self.build_classifier(),
             router=self.build_router(), deliverer=Deliverer(self._db, self.adapters, self.metrics),
             events=self._events, adapters=self.adapters, metrics=self.metrics,
+            rate_limits=self.rate_limits, output_filter=self.output_filter,
         )
         if worker:
             await self.start_worker(install_signal_handlers=False)

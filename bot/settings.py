@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     history_max_messages: int = 20
     max_message_chars: int = 4000
 
+    # --- safety: rate limits ("N/second|minute|hour|day"), audit
+    redis_url: str | None = None
+    rate_limit_user: str = "10/minute"
+    rate_limit_session: str = "50/hour"
+    rate_limit_ip: str = "10/minute"
+    rate_limit_global: str = "100/minute"
+    audit_user_prompts: bool = True
+
     # --- web chat
     web_reply_timeout_s: float = 30.0
     web_session_ttl_hours: float = 24.0 * 7

@@ -143,6 +143,15 @@ async def save_reply(
     return None if row is None else int(row["id"])
 
 
+async def mark_skipped(conn: Conn, message_ids: list[int], session_id: UUID) -> None:
+    """Stored but deliberately not answered (e.g. over a rate limit after the notice)."""
+    await conn.execute(
+        "UPDATE app.messages SET status = 'skipped', session_id = coalesce(session_id, %s),"
+        " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
+        (session_id, message_ids),
+    )
+
+
 async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
     """Outbound replies of a conversation not yet handed to the platform, oldest first."""
     cur = await conn.execute(
