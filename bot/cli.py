@@ -147,6 +147,18 @@ def cmd_admin(args: argparse.Namespace) -> int:
     return asyncio.run(_admin(args))
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from bot.scaffold import scaffold_bot
+
+    try:
+        path = scaffold_bot(args.name, Path(args.dir))
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {path}\nrun it with: BOT_DEFINITION={path} make run")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Messaging bot platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=cmd_chat)
+    new = sub.add_parser("new", help="scaffold a new bot definition")
+    new.add_argument("name", help="the bot's display name")
+    new.add_argument("--dir", default="bots", help="parent folder (default: bots)")
+    new.set_defaults(func=cmd_new)
     admin = sub.add_parser("admin", help="operator commands").add_subparsers(
         dest="action", required=True)
     for action, text in (("export-user", "export everything held about a person as JSON"),

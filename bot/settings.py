@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     # --- bot definition
     bot_name: str = "Assistant"
+    bot_definition: Path | None = None
 
     # --- WhatsApp through Twilio (enabled when TWILIO_ACCOUNT_SID is set)
     twilio_account_sid: str | None = None
@@ -108,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret)
+
+    @property
+    def definition_path(self) -> Path | None:
+        """BOT_DEFINITION, or the example bot shipped with the project when unset."""
+        if self.bot_definition is not None:
+            return self.bot_definition
+        shipped = Path(__file__).resolve().parents[1] / "bots" / "studio" / "bot.yaml"
+        return shipped if shipped.exists() else None
 
     @property
     def embedded_database_dir(self) -> Path:

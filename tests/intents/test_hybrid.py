@@ -135,3 +135,23 @@ def test_builtins_are_merged_and_overridable(tmp_path: object) -> None:
     greeting = definition.intent("greeting")
     assert greeting is not None and greeting.examples == ["yo"]
     assert definition.intent("human_handoff") is not None
+
+
+def test_scaffolded_bot_loads(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bot.scaffold import scaffold_bot
+
+    path = scaffold_bot("Corner Bakery", Path(str(tmp_path)))
+    definition = load_definition(path)
+    assert definition.name == "Corner Bakery"
+    assert definition.intent("opening_hours") is not None
+    assert definition.knowledge_dir and Path(definition.knowledge_dir, "faq.md").exists()
+
+
+def test_studio_definition_loads() -> None:
+    from tests.conftest import ROOT
+
+    definition = load_definition(ROOT / "bots/studio/bot.yaml")
+    texts, labels = definition.training_data()
+    assert len(set(labels)) >= 14 and len(texts) > 150
