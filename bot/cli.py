@@ -147,6 +147,54 @@ def cmd_admin(args: argparse.Namespace) -> int:
     return asyncio.run(_admin(args))
 
 
+async def _handoffs(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from bot.observability import configure_logging
+    from bot.runtime import Runtime
+
+    settings = _settings()
+    configure_logging("WARNING", as_json=False)
+    runtime = Runtime(settings)
+    await runtime.start(worker=False, listen_events=False)
+    try:
+        service = runtime.handoffs
+        if args.action in (None, "list"):
+            waiting = await service.list_open()
+            if not waiting:
+                print("No conversations are waiting for a person.")
+            for h in waiting:
+                print(f"{h.id}  {h.status:<8} {h.channel:<9} {h.display_name}  "
+                      f"since {h.created_at:%Y-%m-%d %H:%M}  {h.reason}")
+                for line in h.summary.splitlines():
+                    print(f"    {line}")
+            return 0
+        handoff_id = UUID(args.id)
+        staff = args.staff
+        if args.action == "show":
+            view = await service.view(handoff_id)
+            print(f"{view.display_name} ({view.channel}), {view.status}: {view.reason}")
+            print("\n".join(view.recent))
+            return 0
+        if args.action == "claim":
+            result = await service.claim(handoff_id, staff)
+        elif args.action == "reply":
+            result = await service.reply(handoff_id, staff, " ".join(args.text))
+        else:
+            result = await service.finish(handoff_id, staff, back_to_bot=args.action == "back")
+        print(result.text)
+        return 0 if result.ok else 1
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await runtime.stop()
+
+
+def cmd_handoffs(args: argparse.Namespace) -> int:
+    return asyncio.run(_handoffs(args))
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     from bot.scaffold import scaffold_bot
 
@@ -175,6 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name", help="the bot's display name")
     new.add_argument("--dir", default="bots", help="parent folder (default: bots)")
     new.set_defaults(func=cmd_new)
+    handoffs = sub.add_parser("handoffs", help="conversations handed to a person")
+    handoffs.set_defaults(func=cmd_handoffs, action=None)
+    hsub = handoffs.add_subparsers(dest="action")
+    hsub.add_parser("list", help="waiting and claimed handoffs")
+    for action, text in (("show", "the conversation so far"), ("claim", "take it"),
+                         ("reply", "answer the customer (// starts an internal note)"),
+                         ("resolve", "close the handoff and the session"),
+                         ("back", "give the conversation back to the bot")):
+        cmd = hsub.add_parser(action, help=text)
+        cmd.add_argument("id", help="handoff id (from `bot handoffs`)")
+        if action == "reply":
+            cmd.add_argument("text", nargs="+")
+        cmd.add_argument("--staff", default="staff", help="your name, shown to colleagues")
     admin = sub.add_parser("admin", help="operator commands").add_subparsers(
         dest="action", required=True)
     for action, text in (("export-user", "export everything held about a person as JSON"),

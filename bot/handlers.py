@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.db.pool import Database
 from bot.definition import BotDefinition
+from bot.handoff.service import HandoffService
 from bot.intents.builtin import (
+    BACK_TO_BOT,
     CLARIFY,
     GREETING,
     HELP,
@@ -49,24 +51,46 @@ class HelpHandler:
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
         topics = [i.display_title for i in self.definition.intents
                   if i.name not in {GREETING, HELP, RESET, OPT_IN, OPT_OUT, THANKS_GOODBYE,
-                                    OUT_OF_SCOPE}]
+                                    OUT_OF_SCOPE, BACK_TO_BOT}]
         listing = "\n".join(f"- {t}" for t in topics)
         return menu_reply(self.definition, f"Here's what I can help with:\n{listing}")
 
 
 class HandoffRequestHandler:
-    """Marks the session for a person and says so plainly."""
+    """The user asked for a person: open a handoff and say plainly what happens next."""
+
+    def __init__(self, db: Database, handoffs: HandoffService) -> None:
+        self.db = db
+        self.handoffs = handoffs
+
+    async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
+        async with self.db.as_user(turn.contact_id) as conn:
+            return await self.handoffs.start(
+                conn, contact_id=turn.contact_id, conversation_id=turn.conversation_id,
+                session_id=turn.session.id, trigger="intent", reason="asked for a person",
+                intent=turn.classification.intent, history=turn.history)
+
+
+class BackToBotHandler:
+    """The user asks to go back to the bot (during a handoff, or when already there)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
         async with self.db.as_user(turn.contact_id) as conn:
-            await conn.execute("UPDATE app.sessions SET status = 'escalated' WHERE id = %s",
-                               (turn.session.id,))
-        return OutboundReply(text=(
-            "Okay, I'll ask a person from our team to take over this conversation. "
-            "They'll reply here as soon as they can."))
+            cur = await conn.execute(
+                "UPDATE app.handoffs SET status = 'returned', resolved_at = now(),"
+                " staff = coalesce(staff, 'customer') WHERE conversation_id = %s"
+                " AND status IN ('waiting', 'claimed') RETURNING id", (turn.conversation_id,))
+            returned = await cur.fetchone() is not None
+            await conn.execute("UPDATE app.sessions SET status = 'active' WHERE id = %s"
+                               " AND status = 'escalated'", (turn.session.id,))
+        if returned:
+            return OutboundReply(text="Okay, you're back with the automated assistant. "
+                                      "What can I help you with?")
+        return OutboundReply(text="You're already talking to the automated assistant. "
+                                  "What can I help you with?")
 
 
 class ResetHandler:
@@ -108,6 +132,8 @@ class ThanksHandler:
 class OutOfScopeHandler:
     """Says what the bot can do instead of guessing."""
 
+    unhelpful = True
+
     def __init__(self, definition: BotDefinition) -> None:
         self.definition = definition
 
@@ -119,6 +145,8 @@ class OutOfScopeHandler:
 
 class ClarifyHandler:
     """"Did you mean …?" with the top candidates as quick replies."""
+
+    unhelpful = True
 
     def __init__(self, definition: BotDefinition) -> None:
         self.definition = definition
@@ -138,6 +166,8 @@ class ClarifyHandler:
 class NeedsAIHandler:
     """Honest answer for requests only the AI service can handle, when it is not set up."""
 
+    unhelpful = True
+
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
         return OutboundReply(text=(
             "That's a question I'd need the AI service for, and it isn't switched on here, "
@@ -145,12 +175,14 @@ class NeedsAIHandler:
             "what I can do."))
 
 
-def builtin_handlers(definition: BotDefinition, db: Database) -> dict[str, Responder]:
+def builtin_handlers(definition: BotDefinition, db: Database,
+                     handoffs: HandoffService) -> dict[str, Responder]:
     """Every built-in direct handler by name."""
     return {
         GREETING: GreetingHandler(definition),
         HELP: HelpHandler(definition),
-        HUMAN_HANDOFF: HandoffRequestHandler(db),
+        HUMAN_HANDOFF: HandoffRequestHandler(db, handoffs),
+        BACK_TO_BOT: BackToBotHandler(db),
         RESET: ResetHandler(db),
         OPT_OUT: OptHandler(db, opt_out=True),
         OPT_IN: OptHandler(db, opt_out=False),

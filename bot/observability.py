@@ -61,5 +61,15 @@ class Metrics:
                                     ["scope"], registry=r)
         self.security_events = Counter("bot_security_events_total", "Security events by kind",
                                        ["kind"], registry=r)
+        self.handoffs = Counter("bot_handoffs_total", "Handoffs started",
+                                ["trigger", "intent"], registry=r)
+        self.handoff_claim_seconds = Histogram(
+            "bot_handoff_claim_seconds", "Time from handoff to claim", registry=r,
+            buckets=(30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400))
+        self.handoff_resolve_seconds = Histogram(
+            "bot_handoff_resolve_seconds", "Time from handoff to resolution", registry=r,
+            buckets=(60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400))
+        self.handoffs_waiting = Gauge("bot_handoffs_waiting", "Handoffs nobody has claimed",
+                                      registry=r)
         self.recovered = Counter("bot_recovered_jobs_total",
                                  "Conversations re-queued by recovery", ["reason"], registry=r)

@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     rate_limit_global: str = "100/minute"
     audit_user_prompts: bool = True
 
+    # --- human handoff
+    handoff_timezone: str = "UTC"
+    handoff_hours: str = "mon-sun 07:00-20:00"
+    handoff_holidays: str = ""
+    handoff_expected_wait_min: int = 10
+    handoff_remind_after_min: float = 10.0
+    handoff_notify_user_after_min: float = 30.0
+    handoff_mention: str = ""
+    handoff_note_prefix: str = "//"
+    handoff_after_unhelpful_turns: int = 3
+    handoff_sweep_interval_s: float = 30.0
+
     # --- web chat
     web_reply_timeout_s: float = 30.0
     web_session_ttl_hours: float = 24.0 * 7

@@ -12,6 +12,7 @@ OPT_OUT = "opt_out"
 OPT_IN = "opt_in"
 THANKS_GOODBYE = "thanks_goodbye"
 OUT_OF_SCOPE = "out_of_scope"
+BACK_TO_BOT = "back_to_bot"
 #: not a real intent: what a turn is recorded as when the bot asks "Did you mean …?"
 CLARIFY = "clarify"
 
@@ -57,6 +58,12 @@ BUILTIN_INTENT_DATA: list[dict[str, Any]] = [
                   "see you", "that's all", "ok thanks bye", "great, thank you",
                   "perfect thanks", "awesome, that's everything", "have a nice day",
                   "thx", "ty"]},
+    {"name": BACK_TO_BOT, "title": "Back to the bot", "inheritable": False,
+     "route": {"type": "direct", "handler": BACK_TO_BOT},
+     "examples": ["back to the bot", "I want to talk to the bot again", "return to the bot",
+                  "let the bot answer", "switch back to the assistant", "bot please",
+                  "I'll continue with the bot", "go back to automatic answers",
+                  "never mind the person, back to bot"]},
     {"name": OUT_OF_SCOPE, "title": "Something else", "inheritable": False,
      "route": {"type": "direct", "handler": OUT_OF_SCOPE},
      "examples": ["what's the capital of France", "tell me a joke", "who won the game last night",
