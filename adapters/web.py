@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
@@ -178,6 +178,17 @@ class WebChatAdapter:
             {"session_id": session_id, "message_id": result.message_id,
              "reply": reply.model_dump()})}
 
+    async def _refuse_if_limited(self, http: Request) -> JSONResponse | None:
+        ip = http.client.host if http.client else "unknown"
+        decision = await self.runtime.rate_limits.check_ip(ip)
+        if decision.allowed:
+            return None
+        self.runtime.metrics.rate_limited.labels(decision.scope or "ip").inc()
+        return JSONResponse(
+            {"error": "You're sending messages too quickly. Please wait a moment.",
+             "retryAfter": decision.retry_after_s},
+            status_code=429, headers={"Retry-After": str(decision.retry_after_s)})
+
     def router(self, ingest: Ingest) -> APIRouter:
         api = APIRouter()
 
@@ -185,16 +196,23 @@ class WebChatAdapter:
         async def page() -> FileResponse:
             return FileResponse(_STATIC / "index.html", media_type="text/html")
 
-        @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"])
-        async def chat(request: ChatRequest) -> ChatResponse:
+        @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"],
+                  responses={429: {"description": "Too many requests from this client"}})
+        async def chat(request: ChatRequest, http: Request) -> ChatResponse | JSONResponse:
+            if (refused := await self._refuse_if_limited(http)) is not None:
+                return refused
             session_id = await self.session_for(request.session_id)
             result = await ingest(to_inbound(request, session_id))
             reply, status = await self.wait_reply(result)
             return ChatResponse(session_id=session_id, message_id=result.message_id,
                                 reply=reply, status=status)
 
-        @api.post("/api/chat/stream", tags=["web chat"])
-        async def chat_stream(request: ChatRequest) -> EventSourceResponse:
+        @api.post("/api/chat/stream", tags=["web chat"], response_model=None,
+                  responses={429: {"description": "Too many requests from this client"}})
+        async def chat_stream(request: ChatRequest,
+                              http: Request) -> EventSourceResponse | JSONResponse:
+            if (refused := await self._refuse_if_limited(http)) is not None:
+                return refused
             session_id = await self.session_for(request.session_id)
             result = await ingest(to_inbound(request, session_id))
             return EventSourceResponse(self._stream(result, session_id))

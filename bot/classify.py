@@ -24,14 +24,28 @@ class Classification:
 class Classifier(Protocol):
     """Anything that maps a message to an intent."""
 
-    async def classify(self, text: str) -> Classification: ...
+    async def classify(self, text: str, *, previous_intent: str | None = None,
+                       payload: str | None = None) -> Classification: ...
 
 
 class NoIntentsClassifier:
     """Used while a bot declares no intents: every message is `unclassified`."""
 
-    async def classify(self, text: str) -> Classification:
+    async def classify(self, text: str, *, previous_intent: str | None = None,
+                       payload: str | None = None) -> Classification:
         return Classification(intent="unclassified", confidence=0.0, method="none")
+
+
+async def previous_intent(conn: Conn, session_id: UUID) -> str | None:
+    """The intent of the session's last classified turn, for follow-up inheritance."""
+    cur = await conn.execute(
+        "SELECT ic.intent FROM app.intent_classifications ic"
+        " JOIN app.messages m ON m.id = ic.message_id"
+        " WHERE m.session_id = %s ORDER BY ic.id DESC LIMIT 1",
+        (session_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row["intent"])
 
 
 async def store_classification(

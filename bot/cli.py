@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from bot.settings import MissingSecretError, Settings
 
@@ -105,6 +106,107 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _admin(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.db.embedded import resolve_database_url
+    from bot.db.pool import Database
+    from bot.privacy import erase_contact, export_contact, find_contact
+
+    settings = _settings()
+    conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
+    db = Database(conninfo, settings)
+    await db.open()
+    try:
+        contact = await find_contact(db, args.channel, args.id)
+        if contact is None:
+            print(f"no contact with {args.channel} identity {args.id!r}", file=sys.stderr)
+            return 1
+        actor = f"cli:{args.actor}"
+        if args.action == "export-user":
+            data = await export_contact(db, contact, actor)
+            text = json.dumps(data, default=str, indent=2)
+            if args.out:
+                await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
+                print(f"exported to {args.out}")
+            else:
+                print(text)
+            return 0
+        if not args.yes:
+            print("erasure deletes this person's data for good; add --yes to confirm",
+                  file=sys.stderr)
+            return 2
+        counts = await erase_contact(db, contact, actor)
+        print(json.dumps({"erased": counts}))
+        return 0
+    finally:
+        await db.close()
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    return asyncio.run(_admin(args))
+
+
+async def _handoffs(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from bot.observability import configure_logging
+    from bot.runtime import Runtime
+
+    settings = _settings()
+    configure_logging("WARNING", as_json=False)
+    runtime = Runtime(settings)
+    await runtime.start(worker=False, listen_events=False)
+    try:
+        service = runtime.handoffs
+        if args.action in (None, "list"):
+            waiting = await service.list_open()
+            if not waiting:
+                print("No conversations are waiting for a person.")
+            for h in waiting:
+                print(f"{h.id}  {h.status:<8} {h.channel:<9} {h.display_name}  "
+                      f"since {h.created_at:%Y-%m-%d %H:%M}  {h.reason}")
+                for line in h.summary.splitlines():
+                    print(f"    {line}")
+            return 0
+        handoff_id = UUID(args.id)
+        staff = args.staff
+        if args.action == "show":
+            view = await service.view(handoff_id)
+            print(f"{view.display_name} ({view.channel}), {view.status}: {view.reason}")
+            print("\n".join(view.recent))
+            return 0
+        if args.action == "claim":
+            result = await service.claim(handoff_id, staff)
+        elif args.action == "reply":
+            result = await service.reply(handoff_id, staff, " ".join(args.text))
+        else:
+            result = await service.finish(handoff_id, staff, back_to_bot=args.action == "back")
+        print(result.text)
+        return 0 if result.ok else 1
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await runtime.stop()
+
+
+def cmd_handoffs(args: argparse.Namespace) -> int:
+    return asyncio.run(_handoffs(args))
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from bot.scaffold import scaffold_bot
+
+    try:
+        path = scaffold_bot(args.name, Path(args.dir))
+    except (ValueError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {path}\nrun it with: BOT_DEFINITION={path} make run")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Messaging bot platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +219,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=cmd_chat)
+    new = sub.add_parser("new", help="scaffold a new bot definition")
+    new.add_argument("name", help="the bot's display name")
+    new.add_argument("--dir", default="bots", help="parent folder (default: bots)")
+    new.set_defaults(func=cmd_new)
+    handoffs = sub.add_parser("handoffs", help="conversations handed to a person")
+    handoffs.set_defaults(func=cmd_handoffs, action=None)
+    hsub = handoffs.add_subparsers(dest="action")
+    hsub.add_parser("list", help="waiting and claimed handoffs")
+    for action, text in (("show", "the conversation so far"), ("claim", "take it"),
+                         ("reply", "answer the customer (// starts an internal note)"),
+                         ("resolve", "close the handoff and the session"),
+                         ("back", "give the conversation back to the bot")):
+        cmd = hsub.add_parser(action, help=text)
+        cmd.add_argument("id", help="handoff id (from `bot handoffs`)")
+        if action == "reply":
+            cmd.add_argument("text", nargs="+")
+        cmd.add_argument("--staff", default="staff", help="your name, shown to colleagues")
+    admin = sub.add_parser("admin", help="operator commands").add_subparsers(
+        dest="action", required=True)
+    for action, text in (("export-user", "export everything held about a person as JSON"),
+                         ("erase-user", "erase a person's data (leaves an audit record)")):
+        cmd = admin.add_parser(action, help=text)
+        cmd.add_argument("--channel", required=True, help="web, whatsapp or slack")
+        cmd.add_argument("--id", required=True,
+                         help="identity on that channel (e.g. whatsapp:+15551234567)")
+        cmd.add_argument("--actor", default="operator", help="who runs this, for the audit log")
+        if action == "export-user":
+            cmd.add_argument("--out", help="write to this file instead of stdout")
+        else:
+            cmd.add_argument("--yes", action="store_true", help="confirm the erasure")
+        cmd.set_defaults(func=cmd_admin)
     from bot.knowledge.cli import add_commands as add_knowledge_commands
     from bot.studio.cli import add_commands as add_studio_commands
 

@@ -7,12 +7,14 @@ is only sent again when the adapter cannot confirm the platform already has it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import structlog
 
 from adapters.base import ChannelAdapter
 from bot.db import messages
+from bot.db.messages import PendingDelivery
 from bot.db.pool import Database
 from bot.observability import Metrics
 
@@ -30,10 +32,13 @@ class RetryDelivery(Exception):
 class Deliverer:
     """Sends a conversation's undelivered replies through their adapters."""
 
-    def __init__(self, db: Database, adapters: dict[str, ChannelAdapter], metrics: Metrics) -> None:
+    def __init__(self, db: Database, adapters: dict[str, ChannelAdapter], metrics: Metrics,
+                 on_failed: Callable[[PendingDelivery, str], Awaitable[None]] | None = None,
+                 ) -> None:
         self.db = db
         self.adapters = adapters
         self.metrics = metrics
+        self.on_failed = on_failed
 
     async def flush(self, conversation_id: UUID, contact_id: UUID) -> int:
         """Deliver every pending reply of a conversation; return how many were sent."""
@@ -65,6 +70,8 @@ class Deliverer:
             else:
                 log.warning("delivery_failed", message_id=item.id, channel=item.channel,
                             error=result.error)
+                if self.on_failed is not None:
+                    await self.on_failed(item, result.error or "delivery failed")
         return sent
 
     async def _finish(self, contact_id: UUID, message_id: int, status: str, *,

@@ -8,6 +8,8 @@ import sys
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from bot.safety.pii import mask_log_event
+
 
 def configure_logging(level: str, as_json: bool) -> None:
     """JSON lines on stdout; `trace_id` and friends come from bound contextvars."""
@@ -17,6 +19,7 @@ def configure_logging(level: str, as_json: bool) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            mask_log_event,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -54,5 +57,19 @@ class Metrics:
         self.queue_depth = Gauge("bot_queue_jobs", "Jobs waiting in the queue", registry=r)
         self.queue_oldest_age = Gauge("bot_queue_oldest_job_age_seconds",
                                       "Age of the oldest waiting job", registry=r)
+        self.rate_limited = Counter("bot_rate_limited_total", "Messages over a rate limit",
+                                    ["scope"], registry=r)
+        self.security_events = Counter("bot_security_events_total", "Security events by kind",
+                                       ["kind"], registry=r)
+        self.handoffs = Counter("bot_handoffs_total", "Handoffs started",
+                                ["trigger", "intent"], registry=r)
+        self.handoff_claim_seconds = Histogram(
+            "bot_handoff_claim_seconds", "Time from handoff to claim", registry=r,
+            buckets=(30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400))
+        self.handoff_resolve_seconds = Histogram(
+            "bot_handoff_resolve_seconds", "Time from handoff to resolution", registry=r,
+            buckets=(60, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400))
+        self.handoffs_waiting = Gauge("bot_handoffs_waiting", "Handoffs nobody has claimed",
+                                      registry=r)
         self.recovered = Counter("bot_recovered_jobs_total",
                                  "Conversations re-queued by recovery", ["reason"], registry=r)

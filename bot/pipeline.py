@@ -20,20 +20,29 @@ import structlog
 
 from adapters.base import ChannelAdapter
 from bot import guard
-from bot.classify import Classification, Classifier, store_classification
+from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Database
 from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
+from bot.handoff.service import HandoffService
+from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
 from bot.models import EventName, OutboundReply, StreamEvent
 from bot.observability import Metrics
 from bot.responders import TurnContext
 from bot.routes import Router
-from bot.sessions import open_session
+from bot.safety.audit import audit, security_event
+from bot.safety.output import OutputFilter
+from bot.safety.pii import mask_sample
+from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
+from bot.sessions import SessionInfo, open_session
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Intents the bot still handles while a person has the conversation.
+_DURING_HANDOFF = {OPT_OUT, OPT_IN, BACK_TO_BOT}
 
 FAILED_TURN_TEXT = (
     "Sorry, something went wrong on my side and I couldn't answer that. "
@@ -55,7 +64,8 @@ class Pipeline:
     def __init__(
         self, *, settings: Settings, db: Database, classifier: Classifier, router: Router,
         deliverer: Deliverer, events: EventHub, adapters: dict[str, ChannelAdapter],
-        metrics: Metrics,
+        metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
+        handoffs: HandoffService | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -65,6 +75,9 @@ class Pipeline:
         self.events = events
         self.adapters = adapters
         self.metrics = metrics
+        self.rate_limits = rate_limits
+        self.output_filter = output_filter
+        self.handoffs = handoffs
 
     async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome:
         turns = 0
@@ -124,6 +137,54 @@ class Pipeline:
         verdict = guard.check_input(text, media=[x for m in batch for x in m.media],
                                     payload=last.payload,
                                     max_chars=self.settings.max_message_chars)
+        state = await self._open_session(batch)
+        limit = await self.rate_limits.check_message(str(last.contact_id), str(state.session.id))
+        if not limit.allowed:
+            self.metrics.rate_limited.labels(limit.scope or "unknown").inc()
+            log.info("rate_limited", scope=limit.scope, message_id=last.id, notify=limit.notify)
+            if not limit.notify:
+                async with self.db.as_user(last.contact_id) as conn:
+                    await messages.mark_skipped(conn, [m.id for m in batch], state.session.id)
+                return
+            reply = OutboundReply(text=RATE_LIMITED_TEXT.format(seconds=limit.retry_after_s))
+            await self._finish(batch, state, reply, _guarded("rate_limited"))
+            return
+        if not verdict.allowed:
+            assert verdict.reply is not None
+            self.metrics.guard_rejections.labels(verdict.reason or "unknown").inc()
+            log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
+            await self._finish(batch, state, verdict.reply, _guarded("rejected"))
+            return
+
+        t0 = time.perf_counter()
+        classification = await self.classifier.classify(
+            verdict.text, previous_intent=state.previous_intent, payload=last.payload)
+        self.metrics.turn_seconds.labels("classify").observe(time.perf_counter() - t0)
+
+        if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
+            await self._relay_to_staff(batch, state, verdict.text, classification)
+            return
+
+        responder = self.router.route(classification)
+        turn = TurnContext(
+            contact_id=last.contact_id, conversation_id=last.conversation_id,
+            channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
+            payload=last.payload, session=state.session, classification=classification,
+            history=state.history,
+        )
+        t0 = time.perf_counter()
+        reply = await responder.respond(turn, emit)
+        self.metrics.turn_seconds.labels("respond").observe(time.perf_counter() - t0)
+        checked = self.output_filter.check(reply.text)
+        if checked.changed:
+            reply = reply.model_copy(update={"text": checked.text})
+            log.warning("output_filtered", findings=checked.findings, message_id=last.id)
+        unhelpful = bool(getattr(responder, "unhelpful", False))
+        await self._finish(batch, state, reply, classification, findings=checked.findings,
+                           unhelpful=unhelpful, text=verdict.text)
+
+    async def _open_session(self, batch: list[StoredInbound]) -> _TurnState:
+        last = batch[-1]
         inactivity = timedelta(hours=self.settings.session_inactivity_hours)
         async with self.db.as_user(last.contact_id) as conn:
             session = await open_session(conn, conversation_id=last.conversation_id,
@@ -131,33 +192,71 @@ class Pipeline:
                                          inactivity=inactivity, inbound=len(batch))
             history = await messages.history(conn, last.conversation_id,
                                               self.settings.history_max_messages)
-        if not verdict.allowed:
-            assert verdict.reply is not None
-            self.metrics.guard_rejections.labels(verdict.reason or "unknown").inc()
-            log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
-            reply: OutboundReply = verdict.reply
-            classification = Classification(intent="rejected", confidence=1.0, method="guard")
-        else:
-            t0 = time.perf_counter()
-            classification = await self.classifier.classify(verdict.text)
-            self.metrics.turn_seconds.labels("classify").observe(time.perf_counter() - t0)
-            responder = self.router.route(classification)
-            turn = TurnContext(
-                contact_id=last.contact_id, conversation_id=last.conversation_id,
-                channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
-                payload=last.payload, session=session, classification=classification,
-                history=history,
-            )
-            t0 = time.perf_counter()
-            reply = await responder.respond(turn, emit)
-            self.metrics.turn_seconds.labels("respond").observe(time.perf_counter() - t0)
+            previous = None if session.is_new else await previous_intent(conn, session.id)
+        return _TurnState(session, history, previous)
+
+    async def _relay_to_staff(self, batch: list[StoredInbound], state: _TurnState, text: str,
+                              classification: Classification) -> None:
+        """During a handoff the bot stays quiet: the message is stored and shown to staff."""
+        last = batch[-1]
         async with self.db.as_user(last.contact_id) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
-            await messages.save_reply(conn, inbound=batch, session_id=session.id, reply=reply)
-            await conn.execute(
-                "UPDATE app.sessions SET outbound_count = outbound_count + 1 WHERE id = %s",
-                (session.id,),
-            )
+            await messages.mark_relayed(conn, [m.id for m in batch], state.session.id)
+        if self.handoffs is not None:
+            handoff = await self.handoffs.open_handoff(last.conversation_id)
+            if handoff is not None:
+                await self.handoffs.relay(handoff, text)
+        log.info("relayed_to_staff", message_id=last.id)
+
+    async def _finish(self, batch: list[StoredInbound], state: _TurnState, reply: OutboundReply,
+                      classification: Classification, *, findings: list[str] | None = None,
+                      unhelpful: bool = False, text: str = "") -> None:
+        """Store classification, reply, counters and audit records in one transaction."""
+        last = batch[-1]
+        policy = self.settings.handoff_after_unhelpful_turns
+        async with self.db.as_user(last.contact_id) as conn:
+            await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
+                                       result=classification)
+            cur = await conn.execute(
+                "UPDATE app.sessions SET outbound_count = outbound_count + 1,"
+                " unhelpful_streak = CASE WHEN %s THEN unhelpful_streak + 1 ELSE 0 END"
+                " WHERE id = %s RETURNING unhelpful_streak, status",
+                (unhelpful, state.session.id))
+            row = await cur.fetchone()
+            if (self.handoffs is not None and row is not None and policy > 0
+                    and row["unhelpful_streak"] >= policy and row["status"] == "active"):
+                handoff_text = await self.handoffs.start(
+                    conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
+                    session_id=state.session.id, trigger="policy_unhelpful",
+                    reason=f"{row['unhelpful_streak']} turns in a row the bot could not help",
+                    intent=classification.intent, history=state.history)
+                reply = reply.model_copy(update={"text": f"{reply.text}\n\n{handoff_text.text}",
+                                                 "parts": []})
+            await messages.save_reply(conn, inbound=batch, session_id=state.session.id,
+                                      reply=reply)
+            if self.settings.audit_user_prompts and text:
+                await audit(conn, contact_id=last.contact_id, actor="user", action="prompt",
+                            detail={"message_id": last.id, "sample": mask_sample(text)})
+            for finding in findings or []:
+                self.metrics.security_events.labels(f"output_{finding}").inc()
+                await security_event(conn, contact_id=last.contact_id, kind=f"output_{finding}",
+                                     severity="high" if finding != "internal_id" else "low",
+                                     detail={"message_id": last.id})
+        if self.handoffs is not None:
+            handoff = await self.handoffs.open_handoff(last.conversation_id)
+            if handoff is not None and handoff.status == "waiting":
+                await self.handoffs.announce_if_due(handoff.id)
         log.info("turn_answered", message_id=last.id, intent=classification.intent,
                  method=classification.method)
+
+
+@dataclass(frozen=True)
+class _TurnState:
+    session: SessionInfo
+    history: list[dict[str, Any]]
+    previous_intent: str | None
+
+
+def _guarded(intent: str) -> Classification:
+    return Classification(intent=intent, confidence=1.0, method="guard")

@@ -15,16 +15,23 @@ import structlog
 from adapters.base import ChannelAdapter
 from bot.classify import Classifier, NoIntentsClassifier
 from bot.db.embedded import resolve_database_url
+from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
+from bot.definition import load_definition
 from bot.delivery import Deliverer
 from bot.events import EventHub
+from bot.handlers import builtin_handlers
+from bot.handoff.console import HandoffConsole, LogConsole
+from bot.handoff.service import HandoffService
 from bot.ingest import Ingestor
 from bot.observability import Metrics
 from bot.pipeline import Pipeline
 from bot.queue import JobQueue
 from bot.responders import FixedHelpTextResponder
-from bot.routes import Router
+from bot.routes import Router, build_router
+from bot.safety.output import OutputFilter
+from bot.safety.ratelimit import RateLimits
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,6 +50,8 @@ class Runtime:
         self._classifier = classifier
         self._router = router
         self.metrics = Metrics()
+        self.rate_limits = RateLimits(settings)
+        self.output_filter = OutputFilter()
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
         self._db: Database | None = None
         self._queue: JobQueue | None = None
@@ -50,6 +59,9 @@ class Runtime:
         self._pipeline: Pipeline | None = None
         self._ingest: Ingestor | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._handoffs: HandoffService | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self.definition = load_definition(settings.definition_path)
 
     # Started parts; accessing them before `start` is a programming error.
     @property
@@ -73,6 +85,30 @@ class Runtime:
         return self._pipeline
 
     @property
+    def handoffs(self) -> HandoffService:
+        assert self._handoffs is not None, "runtime not started"
+        return self._handoffs
+
+    def build_console(self) -> HandoffConsole:
+        return LogConsole()
+
+    async def _report_failed_delivery(self, delivery: PendingDelivery, error: str) -> None:
+        if delivery.author is None:
+            return
+        handoff = await self.handoffs.open_handoff(delivery.conversation_id)
+        if handoff is not None:
+            await self.handoffs.console.notice(
+                handoff, f"Your reply could not be delivered to the customer: {error}")
+
+    async def _sweep_handoffs_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.handoff_sweep_interval_s)
+            try:
+                await self.handoffs.sweep()
+            except Exception as exc:
+                log.warning("handoff_sweep_failed", error=type(exc).__name__)
+
+    @property
     def ingest(self) -> Ingestor:
         assert self._ingest is not None, "runtime not started"
         return self._ingest
@@ -81,7 +117,13 @@ class Runtime:
         return self._classifier or NoIntentsClassifier()
 
     def build_router(self) -> Router:
-        return self._router or Router(default=FixedHelpTextResponder(self.settings.bot_name))
+        if self._router is not None:
+            return self._router
+        if self._classifier is None:
+            # No intent classifier: nothing to route on, so say so plainly.
+            return Router(default=FixedHelpTextResponder(self.settings.bot_name))
+        handlers = builtin_handlers(self.definition, self.db, self.handoffs)
+        return build_router(self.definition, handlers, agent=None)
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
         s = self.settings
@@ -98,10 +140,16 @@ class Runtime:
         if listen_events:
             await self._events.start()
         self._ingest = Ingestor(self._db, self._queue, self.metrics)
+        self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),
+                                        metrics=self.metrics, enqueue=self._queue.defer_drain)
         self._pipeline = Pipeline(
             settings=s, db=self._db, classifier=self.build_classifier(),
-            router=self.build_router(), deliverer=Deliverer(self._db, self.adapters, self.metrics),
+            router=self.build_router(),
+            deliverer=Deliverer(self._db, self.adapters, self.metrics,
+                                on_failed=self._report_failed_delivery),
             events=self._events, adapters=self.adapters, metrics=self.metrics,
+            rate_limits=self.rate_limits, output_filter=self.output_filter,
+            handoffs=self._handoffs,
         )
         if worker:
             await self.start_worker(install_signal_handlers=False)
@@ -113,12 +161,18 @@ class Runtime:
             self.queue.run_worker(self, install_signal_handlers=install_signal_handlers),
             name="queue-worker",
         )
+        self._background.append(asyncio.create_task(self._sweep_handoffs_forever(),
+                                                    name="handoff-sweep"))
 
     async def wait_worker(self) -> None:
         if self._worker is not None:
             await self._worker
 
     async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -52,12 +52,33 @@ class Settings(BaseSettings):
     history_max_messages: int = 20
     max_message_chars: int = 4000
 
+    # --- safety: rate limits ("N/second|minute|hour|day"), audit
+    redis_url: str | None = None
+    rate_limit_user: str = "10/minute"
+    rate_limit_session: str = "50/hour"
+    rate_limit_ip: str = "10/minute"
+    rate_limit_global: str = "100/minute"
+    audit_user_prompts: bool = True
+
+    # --- human handoff
+    handoff_timezone: str = "UTC"
+    handoff_hours: str = "mon-sun 07:00-20:00"
+    handoff_holidays: str = ""
+    handoff_expected_wait_min: int = 10
+    handoff_remind_after_min: float = 10.0
+    handoff_notify_user_after_min: float = 30.0
+    handoff_mention: str = ""
+    handoff_note_prefix: str = "//"
+    handoff_after_unhelpful_turns: int = 3
+    handoff_sweep_interval_s: float = 30.0
+
     # --- web chat
     web_reply_timeout_s: float = 30.0
     web_session_ttl_hours: float = 24.0 * 7
 
     # --- bot definition
     bot_name: str = "Assistant"
+    bot_definition: Path | None = None
 
     # --- knowledge base (bot/knowledge)
     kb_chunk_max_chars: int = 1200
@@ -105,6 +126,14 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret)
+
+    @property
+    def definition_path(self) -> Path | None:
+        """BOT_DEFINITION, or the example bot shipped with the project when unset."""
+        if self.bot_definition is not None:
+            return self.bot_definition
+        shipped = Path(__file__).resolve().parents[1] / "bots" / "studio" / "bot.yaml"
+        return shipped if shipped.exists() else None
 
     @property
     def embedded_database_dir(self) -> Path:

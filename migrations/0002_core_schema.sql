@@ -42,6 +42,7 @@ CREATE TABLE app.sessions (
     summary          text NOT NULL DEFAULT '',
     inbound_count    integer NOT NULL DEFAULT 0,
     outbound_count   integer NOT NULL DEFAULT 0,
+    unhelpful_streak integer NOT NULL DEFAULT 0,
     started_at       timestamptz NOT NULL DEFAULT now(),
     last_activity_at timestamptz NOT NULL DEFAULT now(),
     closed_at        timestamptz,
@@ -73,7 +74,7 @@ CREATE TABLE app.messages (
     created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     CHECK (direction = 'out' OR external_id IS NOT NULL),
-    CHECK (status IN ('received', 'answered', 'skipped', 'failed',
+    CHECK (status IN ('received', 'answered', 'skipped', 'failed', 'relayed',
                       'pending', 'sending', 'sent', 'delivered', 'read', 'undelivered'))
 );
 -- Platforms retry webhooks: an inbound message is stored once per (channel, platform id).

@@ -80,6 +80,11 @@ def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Setti
         "queue_poll_interval_s": 0.05, "queue_recovery_interval_s": 0.5,
         "queue_stalled_after_s": 2.0, "queue_heartbeat_interval_s": 0.5,
         "log_level": "WARNING", "web_reply_timeout_s": 15.0, "db_pool_max_size": 20,
+        # high limits by default: rate limiting has its own tests
+        "rate_limit_user": "1000/minute", "rate_limit_session": "1000/hour",
+        "rate_limit_ip": "1000/minute", "rate_limit_global": "10000/minute",
+        "bot_definition": ROOT / "tests/fixtures/bot.yaml",
+        "handoff_hours": "mon-sun 00:00-24:00",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -99,8 +104,9 @@ RuntimeFactory = Callable[..., AbstractAsyncContextManager[Runtime]]
 def runtime_factory(make_settings: Callable[..., Settings]) -> RuntimeFactory:
     @asynccontextmanager
     async def start(*, worker: bool = True, settings: Settings | None = None,
+                    runtime_class: type[Runtime] = Runtime,
                     **kwargs: Any) -> AsyncIterator[Runtime]:
-        rt = Runtime(settings or make_settings(), **kwargs)
+        rt = runtime_class(settings or make_settings(), **kwargs)
         await rt.start(worker=worker)
         try:
             yield rt

@@ -161,7 +161,8 @@ async def test_classification_is_stored_for_each_turn(
     runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage], db: Database,
 ) -> None:
     class Fixed:
-        async def classify(self, text: str) -> Classification:
+        async def classify(self, text: str, *, previous_intent: str | None = None,
+                           payload: str | None = None) -> Classification:
             return Classification("greeting", 0.9, "local", [("greeting", 0.9), ("help", 0.1)], 1.5)
 
     async with runtime_factory(router=Router(EchoResponder()), classifier=Fixed()) as rt:

@@ -44,6 +44,7 @@ class PendingDelivery:
     """An outbound reply that still has to reach the platform."""
 
     id: int
+    conversation_id: UUID
     channel: str
     conversation_key: str
     recipient: str
@@ -52,6 +53,8 @@ class PendingDelivery:
     reply_to_external_id: str | None
     status: str
     attempts: int
+    #: the staff member who wrote it, for replies written by a person
+    author: str | None = None
 
 
 async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
@@ -143,10 +146,29 @@ async def save_reply(
     return None if row is None else int(row["id"])
 
 
+async def mark_skipped(conn: Conn, message_ids: list[int], session_id: UUID) -> None:
+    """Stored but deliberately not answered (e.g. over a rate limit after the notice)."""
+    await conn.execute(
+        "UPDATE app.messages SET status = 'skipped', session_id = coalesce(session_id, %s),"
+        " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
+        (session_id, message_ids),
+    )
+
+
+async def mark_relayed(conn: Conn, message_ids: list[int], session_id: UUID) -> None:
+    """Stored and passed on to staff during a handoff; the bot does not answer."""
+    await conn.execute(
+        "UPDATE app.messages SET status = 'relayed', session_id = coalesce(session_id, %s),"
+        " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
+        (session_id, message_ids),
+    )
+
+
 async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
     """Outbound replies of a conversation not yet handed to the platform, oldest first."""
     cur = await conn.execute(
-        "SELECT o.id, o.channel, o.rich, o.text, o.reply_to, o.status, o.attempts,"
+        "SELECT o.id, o.conversation_id, o.channel, o.rich, o.text, o.reply_to, o.status,"
+        " o.attempts, o.author,"
         " c.conversation_key, i.external_id AS reply_to_external_id,"
         " (SELECT ci.external_id FROM app.channel_identities ci"
         "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
@@ -161,10 +183,11 @@ async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery
         reply = (OutboundReply.model_validate(r["rich"]) if r["rich"]
                  else OutboundReply(text=r["text"]))
         result.append(PendingDelivery(
-            id=r["id"], channel=r["channel"], conversation_key=r["conversation_key"],
+            id=r["id"], conversation_id=r["conversation_id"], channel=r["channel"],
+            conversation_key=r["conversation_key"],
             recipient=r["recipient"] or "", reply=reply, reply_to=r["reply_to"],
             reply_to_external_id=r["reply_to_external_id"], status=r["status"],
-            attempts=r["attempts"],
+            attempts=r["attempts"], author=r["author"],
         ))
     return result
 

@@ -17,7 +17,7 @@ from bot.db.pool import Database
 from tests.conftest import build_test_settings, embedded_server_url, migrated_database
 
 USER_TABLES = ["contacts", "channel_identities", "conversations", "sessions", "messages",
-               "user_context", "intent_classifications"]
+               "user_context", "intent_classifications", "handoffs"]
 
 # A row of each table owned by %(c)s, for insert attempts and seeding.
 INSERTS = {
@@ -38,6 +38,9 @@ INSERTS = {
                               " intent, confidence, method, latency_ms)"
                               " SELECT contact_id, id, 'x', 1, 'local', 1 FROM app.messages"
                               " WHERE contact_id = %(c)s LIMIT 1",
+    "handoffs": "INSERT INTO app.handoffs (contact_id, conversation_id, trigger)"
+                " SELECT contact_id, id, 'test' FROM app.conversations"
+                " WHERE contact_id = %(c)s LIMIT 1",
 }
 OWNER_COLUMN = {t: ("id" if t == "contacts" else "contact_id") for t in USER_TABLES}
 
@@ -128,6 +131,8 @@ def _literal_insert(table: str) -> str:
         "intent_classifications": "INSERT INTO app.intent_classifications (contact_id,"
                                   " message_id, intent, confidence, method, latency_ms)"
                                   " VALUES (%(c)s, 1, 'x', 1, 'local', 1)",
+        "handoffs": "INSERT INTO app.handoffs (contact_id, conversation_id, trigger)"
+                    " VALUES (%(c)s, gen_random_uuid(), 'x')",
     }[table]
 
 

@@ -1,0 +1,95 @@
+"""Rate limits: windows under controlled time, the single polite notice, HTTP 429."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from freezegun import freeze_time
+
+from bot.app import create_app
+from bot.db.pool import Database
+from bot.models import InboundMessage
+from bot.safety.ratelimit import RateLimits
+from bot.settings import Settings
+from tests.conftest import RuntimeFactory, wait_for
+
+
+async def test_user_window_with_controlled_time(make_settings: Callable[..., Settings]) -> None:
+    limits = RateLimits(make_settings(rate_limit_user="3/minute"))
+    with freeze_time("2026-05-01 10:00:00", real_asyncio=True) as clock:
+        results = [await limits.check_message("alice", "s1") for _ in range(5)]
+        assert [r.allowed for r in results] == [True, True, True, False, False]
+        assert [r.notify for r in results[3:]] == [True, False]  # one notice per window
+        assert results[3].scope == "user" and 1 <= results[3].retry_after_s <= 60
+        assert (await limits.check_message("bob", "s2")).allowed  # others unaffected
+        clock.tick(61)
+        later = [await limits.check_message("alice", "s1") for _ in range(5)]
+        assert [r.allowed for r in later] == [True, True, True, False, False]
+        assert [r.notify for r in later[3:]] == [True, False]  # a new window, a new notice
+
+
+async def test_ip_limit_gives_retry_after(make_settings: Callable[..., Settings]) -> None:
+    limits = RateLimits(make_settings(rate_limit_ip="2/minute"))
+    with freeze_time("2026-05-01 10:00:00", real_asyncio=True):
+        assert (await limits.check_ip("10.0.0.1")).allowed
+        assert (await limits.check_ip("10.0.0.1")).allowed
+        refused = await limits.check_ip("10.0.0.1")
+    assert not refused.allowed and refused.scope == "ip" and refused.retry_after_s == 60
+
+
+async def test_messaging_user_over_limit_gets_one_polite_reply_and_no_more(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+    inbound: Callable[..., InboundMessage], db: Database,
+) -> None:
+    settings = make_settings(rate_limit_user="2/minute")
+    async with runtime_factory(settings=settings) as rt:
+        first = inbound(text="m0")
+        results = [await rt.ingest(first)]
+        for i in range(1, 5):
+            results.append(await rt.ingest(inbound(
+                text=f"m{i}", sender_id=first.sender_id, conversation_key=first.conversation_key)))
+        contact, conversation = results[0].contact_id, results[0].conversation_id
+
+        async def statuses() -> list[str]:
+            async with db.as_user(contact) as conn:
+                cur = await conn.execute(
+                    "SELECT status FROM app.messages WHERE conversation_id = %s"
+                    " AND direction = 'in' ORDER BY id", (conversation,))
+                return [r["status"] for r in await cur.fetchall()]
+
+        async def settled() -> bool:
+            return "received" not in await statuses()
+        await wait_for(settled, timeout=30)
+        async with db.as_user(contact) as conn:
+            cur = await conn.execute(
+                "SELECT text FROM app.messages WHERE conversation_id = %s AND direction = 'out'"
+                " ORDER BY id", (conversation,))
+            replies = [r["text"] for r in await cur.fetchall()]
+    assert await statuses() == ["answered", "answered", "answered", "skipped", "skipped"]
+    assert len(replies) == 3
+    assert "faster than I can answer" in replies[2]
+    assert "rate_limited" in (await _metrics(rt.metrics.registry))
+
+
+async def _metrics(registry: object) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry).decode()  # type: ignore[arg-type]
+
+
+async def test_http_chat_api_answers_429_with_retry_after(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(rate_limit_ip="2/minute")
+    async with runtime_factory(settings=settings) as rt:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime=rt),
+                                        client=("203.0.113.9", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as c:
+            codes = [(await c.post("/api/chat", json={"text": f"hi {i}"})) for i in range(3)]
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert codes[2].headers["retry-after"].isdigit()
+    body = codes[2].json()
+    assert body["retryAfter"] == int(codes[2].headers["retry-after"]) and body["error"]
+
+
