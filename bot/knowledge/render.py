@@ -7,7 +7,8 @@ from bot.models import Option, OutboundReply, QuickReplies
 
 # Payload prefix of a suggested topic: the router searches the title after it.
 TOPIC_PAYLOAD = "kb:"
-HANDOFF_PAYLOAD = "handoff"
+# The built-in human_handoff intent, as a tapped option (see docs/bot-definition.md).
+HANDOFF_PAYLOAD = "intent:human_handoff"
 
 
 def cite(passage: Passage) -> str:

@@ -23,7 +23,13 @@ from bot.knowledge.search import search_knowledge
 from bot.models import OutboundReply
 from bot.studio import bookings as booking_ops
 from bot.studio import payloads, render
-from bot.studio.extract import extract_schedule_query, referent_from_slot, resolve_reference
+from bot.studio.extract import (
+    extract_schedule_query,
+    is_affirmative,
+    is_negative,
+    referent_from_slot,
+    resolve_reference,
+)
 from bot.studio.flow_state import FlowState, PendingAction, load_state, save_state
 from bot.studio.models import Booking, ClassSlot, ScheduleQuery, studio_zone
 from bot.studio.schedule import get_class, list_plans, list_schedule, opening_hours
@@ -76,8 +82,14 @@ class StudioFlow:
         return answer_reply(result, self.kb_min_confidence)
 
     # --- booking and cancelling: choose, confirm, act
-    async def book(self, contact_id: UUID, text: str) -> OutboundReply:
-        """Work out which class is meant; ask to confirm it, or show the candidates."""
+    async def book(self, contact_id: UUID, text: str, idempotency_key: str) -> OutboundReply:
+        """Work out which class is meant; ask to confirm it, or show the candidates.
+
+        A plain yes or no while a confirmation is open answers that confirmation.
+        """
+        answered = await self._answer_pending(contact_id, text, idempotency_key)
+        if answered is not None:
+            return answered
         async with self.db.as_user(contact_id) as conn:
             state = await load_state(conn)
             listed = [s for s in [await get_class(conn, i, self.tz)
@@ -97,8 +109,11 @@ class StudioFlow:
                                       " would you like?")
         return render.schedule_reply(chosen, "Which one would you like to book")
 
-    async def cancel(self, contact_id: UUID, text: str) -> OutboundReply:
+    async def cancel(self, contact_id: UUID, text: str, idempotency_key: str) -> OutboundReply:
         """Work out which booking is meant; ask to confirm, or list the person's bookings."""
+        answered = await self._answer_pending(contact_id, text, idempotency_key)
+        if answered is not None:
+            return answered
         async with self.db.as_user(contact_id) as conn:
             state = await load_state(conn)
             mine = await booking_ops.my_bookings(conn, tz=self.tz)
@@ -163,6 +178,17 @@ class StudioFlow:
             return render.cancel_prompt(booking)
 
     # --- helpers
+    async def _answer_pending(self, contact_id: UUID, text: str,
+                              idempotency_key: str) -> OutboundReply | None:
+        if is_affirmative(text) or is_negative(text):
+            async with self.db.as_user(contact_id) as conn:
+                pending = (await load_state(conn)).pending
+            if pending is not None:
+                if is_affirmative(text):
+                    return await self.confirm(contact_id, idempotency_key)
+                return await self.decline(contact_id)
+        return None
+
     async def _find_classes(self, conn: Conn, query: ScheduleQuery,
                             text: str) -> tuple[ScheduleQuery, list[ClassSlot]]:
         slots = await list_schedule(conn, query, self.tz)

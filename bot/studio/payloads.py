@@ -1,18 +1,18 @@
 """Button payloads of the studio's replies, and reading them back.
 
 A tapped option comes back as the inbound `payload`; routing on it needs no
-classifier. Formats: `book:<class_id>`, `confirm_book:<class_id>`,
-`cancel_booking:<booking_id>`, `confirm_cancel:<booking_id>`, `plan:<slug>`,
-and `cancel_flow` (the "no, leave it" answer to any confirmation).
+classifier (the bot definition maps the prefixes to intents). Formats:
+`book:<class_id>`, `confirm_book:<class_id>`, `cancel:<booking_id>`,
+`confirm_cancel:<booking_id>`, `plan:<slug>`, and `cancel_flow` (the "no, leave it"
+answer to any confirmation).
 """
 
 from __future__ import annotations
 
 from typing import Literal, NamedTuple, cast
 
-Action = Literal["book", "confirm_book", "cancel_booking", "confirm_cancel", "plan",
-                 "cancel_flow"]
-_WITH_NUMBER = ("book", "confirm_book", "cancel_booking", "confirm_cancel")
+Action = Literal["book", "confirm_book", "cancel", "confirm_cancel", "plan", "cancel_flow"]
+_WITH_NUMBER = ("book", "confirm_book", "cancel", "confirm_cancel")
 CANCEL_FLOW = "cancel_flow"
 
 
@@ -32,7 +32,7 @@ def confirm_book(class_id: int) -> str:
 
 
 def cancel_booking(booking_id: int) -> str:
-    return f"cancel_booking:{booking_id}"
+    return f"cancel:{booking_id}"
 
 
 def confirm_cancel(booking_id: int) -> str:

@@ -146,7 +146,7 @@ async def test_unrelated_questions_are_not_confident(kb_db: Database, studio: st
         result = await search_knowledge(conn, question, 3, collection=studio)
     assert not result.is_confident(THRESHOLD)
     reply = answer_reply(result, THRESHOLD)
-    assert reply.options()[-1].payload == "handoff"
+    assert reply.options()[-1].payload == "intent:human_handoff"
 
 
 def test_typos_are_corrected_against_the_vocabulary_only() -> None:

@@ -13,6 +13,8 @@ from bot.studio.extract import (
     extract_day,
     extract_schedule_query,
     extract_time,
+    is_affirmative,
+    is_negative,
     referent_from_slot,
     resolve_reference,
 )
@@ -152,3 +154,16 @@ def test_reference_without_times() -> None:
     items = [Referent(keywords=["drop", "in"]), Referent(keywords=["unlimited"])]
     assert resolve_reference("unlimited please", items) == [1]
     assert resolve_reference("the 9am one", items) == []
+
+
+@pytest.mark.parametrize(("text", "yes", "no"), [
+    ("yes", True, False), ("Yes please!", True, False), ("yep", True, False),
+    ("ok, book it", True, False), ("sure", True, False), ("go ahead", True, False),
+    ("👍", True, False), ("sounds good", True, False),
+    ("no", False, True), ("No thanks", False, True), ("nope", False, True),
+    ("never mind", False, True), ("no, keep it", False, True), ("not now", False, True),
+    ("no, the second one", False, False), ("yes the 11am one", False, False),
+    ("when is yoga on saturday", False, False), ("", False, False),
+])
+def test_yes_and_no(text: str, yes: bool, no: bool) -> None:
+    assert (is_affirmative(text), is_negative(text)) == (yes, no)

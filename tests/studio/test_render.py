@@ -87,7 +87,7 @@ def test_booking_results(outcome: BookOutcome, words: str) -> None:
 
 def test_bookings_offer_cancelling() -> None:
     reply = bookings_reply([booking()])
-    assert [o.payload for o in reply.options()] == ["cancel_booking:42"]
+    assert [o.payload for o in reply.options()] == ["cancel:42"]
     assert bookings_reply([]).text == "You have no upcoming bookings."
     prompt = cancel_prompt(booking())
     assert [o.payload for o in prompt.options()] == ["confirm_cancel:42", "cancel_flow"]
@@ -119,7 +119,7 @@ def test_opening_hours_text() -> None:
 
 @pytest.mark.parametrize(("payload", "parsed"), [
     ("book:7", ("book", "7")), ("confirm_book:7", ("confirm_book", "7")),
-    ("cancel_booking:42", ("cancel_booking", "42")),
+    ("cancel:42", ("cancel", "42")), ("cancel_booking:42", None),
     ("confirm_cancel:42", ("confirm_cancel", "42")),
     ("plan:drop-in", ("plan", "drop-in")), ("cancel_flow", ("cancel_flow", "")),
     ("book:abc", None), ("book:", None), ("menu", None), (None, None), ("other:1", None)])

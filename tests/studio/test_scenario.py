@@ -56,14 +56,14 @@ async def test_schedule_book_confirm_policy(flow: StudioFlow, db: Database,
     titles = [o.title for o in pick.options]
     assert "Sat 9:00am Vinyasa Flow" in titles and "Sat 11:00am Slow Flow" in titles
 
-    prompt = await flow.book(a, "book the 9am one")
+    prompt = await flow.book(a, "book the 9am one", "msg-40")
     assert prompt.text.startswith("Book Vinyasa Flow with Maya Chen on Sat")
     [buttons] = prompt.parts
     assert isinstance(buttons, QuickReplies)
     assert [o.title for o in buttons.options] == ["Yes, book it", "No"]
     assert await booking_rows(db, a) == []  # nothing happens before the yes
 
-    done = await flow.confirm(a, "msg-41")
+    done = await flow.book(a, "yes please", "msg-41")  # a typed yes, routed as a follow-up
     assert done.text.startswith("You're booked: Vinyasa Flow on Sat")
     [row] = await booking_rows(db, a)
     assert row["status"] == "booked"
@@ -82,7 +82,7 @@ async def test_schedule_book_confirm_policy(flow: StudioFlow, db: Database,
     booking_id = row["id"]
     attempt = await flow.handle_payload(b, f"confirm_cancel:{booking_id}", "msg-b1")
     assert attempt is not None and attempt.text == "I couldn't find that booking."
-    asked = await flow.handle_payload(b, f"cancel_booking:{booking_id}", "msg-b2")
+    asked = await flow.handle_payload(b, f"cancel:{booking_id}", "msg-b2")
     assert asked is not None and asked.text == "I couldn't find that booking."
     assert [r["status"] for r in await booking_rows(db, a)] == ["booked"]
 
@@ -91,9 +91,9 @@ async def test_a_new_day_is_not_taken_from_the_last_list(
         flow: StudioFlow, make_contact: ContactFactory) -> None:
     a = await make_contact()
     await flow.schedule(a, "when is yoga on Saturday?")
-    prompt = await flow.book(a, "book yoga on Sunday")
+    prompt = await flow.book(a, "book yoga on Sunday", "m1")
     assert prompt.text.startswith("Book Yin Yoga with Maya Chen on Sun")
-    several = await flow.book(a, "book Maya's class on Saturday")
+    several = await flow.book(a, "book Maya's class on Saturday", "m2")
     assert several.text.startswith("Which one would you like to book")
     assert len(several.options()) >= 2
 
@@ -102,14 +102,14 @@ async def test_cancel_through_the_flow(flow: StudioFlow, db: Database,
                                        make_contact: ContactFactory) -> None:
     a = await make_contact()
     await flow.schedule(a, "spin classes")
-    await flow.book(a, "the first one")
+    await flow.book(a, "the first one", "msg-0")
     await flow.confirm(a, "msg-1")
     mine = await flow.my_bookings(a)
     [option] = mine.options()
-    prompt = await flow.cancel(a, "cancel my spin class")
+    prompt = await flow.cancel(a, "cancel my spin class", "msg-c")
     assert prompt.text.startswith("Cancel ")
     assert [o.title for o in prompt.options()] == ["Yes, cancel it", "No, keep it"]
-    kept = await flow.decline(a)
+    kept = await flow.cancel(a, "no, keep it", "msg-d")
     assert "left it" in kept.text
     assert (await flow.confirm(a, "msg-2")).text.startswith("There's nothing waiting")
     await flow.handle_payload(a, option.payload, "msg-3")
@@ -122,7 +122,7 @@ async def test_unsure_answers_offer_topics_and_a_person(flow: StudioFlow,
                                                         make_contact: ContactFactory) -> None:
     a = await make_contact()
     reply = await flow.answer(a, "is there a sauna")
-    assert reply.options()[-1].payload == "handoff"
+    assert reply.options()[-1].payload == "intent:human_handoff"
     topic = await flow.handle_payload(a, "kb:Guest passes", "m")
     assert topic is not None and "Source: Policies › Guest passes" in topic.text
     assert await flow.handle_payload(a, "menu", "m") is None
