@@ -56,9 +56,15 @@ def studio_handlers(flow: StudioFlow) -> dict[str, Responder]:
     async def faq(contact: UUID, text: str, key: str) -> OutboundReply:
         return await flow.answer(contact, text)
 
+    async def confirm(contact: UUID, text: str, key: str) -> OutboundReply:
+        return await flow.confirm(contact, key)
+
+    async def decline(contact: UUID, text: str, key: str) -> OutboundReply:
+        return await flow.decline(contact)
+
     steps: dict[str, Step] = {
         "class_schedule": schedule, "book_class": flow.book, "cancel_booking": flow.cancel,
         "my_bookings": bookings, "membership_plans": plans, "opening_hours": hours,
-        "faq": faq,
+        "faq": faq, "studio_confirm": confirm, "studio_decline": decline,
     }
     return {name: StudioHandler(flow, step) for name, step in steps.items()}

@@ -65,6 +65,12 @@ async def test_tap_to_book_and_a_rerun_turn(db: Database, make_contact: ContactF
     assert cancel.text.startswith("Cancel ")
     cancelled = await handlers["cancel_booking"].respond(turn(a, "yes", 6), no_events)
     assert cancelled.text.startswith("Done, ")
+    again = await handlers["class_schedule"].respond(turn(a, "boxing", 9), no_events)
+    await handlers["book_class"].respond(
+        turn(a, "", 10, payload=again.options()[0].payload), no_events)
+    declined = await handlers["studio_decline"].respond(turn(a, "no", 11), no_events)
+    nothing = await handlers["studio_confirm"].respond(turn(a, "yes", 12), no_events)
+    assert "left it" in declined.text and nothing.text.startswith("There's nothing waiting")
     plans = await handlers["membership_plans"].respond(turn(a, "prices", 7), no_events)
     assert plans.parts and plans.parts[0].kind == "carousel"
     hours = await handlers["opening_hours"].respond(turn(a, "hours", 8), no_events)
