@@ -1,0 +1,132 @@
+"""A small fake of Slack's Web API on loopback, for the real slack-sdk client.
+
+It records every call (method, arguments) and answers like Slack: `{"ok": true, ...}`,
+or an `{"ok": false, "error": ...}` body, or a scripted HTTP failure such as 429 with
+Retry-After. Tests point `SLACK_API_BASE_URL` at `url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+
+
+@dataclass
+class Call:
+    """One Web API request as the fake received it."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FakeSlackApi:
+    """State and behaviour of the fake; `failures` are served first, per method."""
+
+    team_id: str = "T1"
+    url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(
+        default_factory=dict)
+    assistant_threads: bool = False
+    users: dict[str, str] = field(default_factory=lambda: {"U1": "Alice", "U2": "Bob"})
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def fail(self, method: str, status: int, *, headers: dict[str, str] | None = None,
+             error: str = "ratelimited", times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend(
+            [(status, headers or {}, {"ok": False, "error": error})] * times)
+
+    def next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "user": "bot",
+                    "team_id": self.team_id, "team": "Test team", "url": "https://t.slack.com/"}
+        if method == "users.info":
+            name = self.users.get(str(args.get("user")))
+            if name is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": args["user"], "name": name.lower(),
+                                         "real_name": name, "profile": {"display_name": name}}}
+        if method in ("chat.postMessage", "chat.startStream"):
+            return {"ok": True, "channel": args.get("channel"), "ts": self.next_ts()}
+        if method in ("chat.update", "chat.appendStream", "chat.stopStream"):
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "assistant.threads.setStatus":
+            return {"ok": True} if self.assistant_threads else {"ok": False,
+                                                                 "error": "not_allowed"}
+        if method == "oauth.v2.access":
+            return {"ok": True, "app_id": "A1", "access_token": "xoxb-installed",
+                    "token_type": "bot", "scope": "chat:write", "bot_user_id": BOT_USER_ID,
+                    "team": {"id": "T9", "name": "Installed"}, "enterprise": None,
+                    "is_enterprise_install": False,
+                    "authed_user": {"id": "U9", "scope": "", "access_token": None}}
+        return {"ok": True}
+
+    async def handle(self, request: Request) -> JSONResponse:
+        method = request.path_params["method"]
+        body = await request.body()
+        args: dict[str, Any] = dict(request.query_params)
+        if body:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                args.update(json.loads(body))
+            else:
+                args.update(parse_qsl(body.decode()))
+        for key in ("blocks", "chunks"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        auth = request.headers.get("authorization", "")
+        call = Call(method, args, auth.removeprefix("Bearer ") or None, time.monotonic())
+        self.calls.append(call)
+        if self.failures.get(method):
+            status, headers, call.result = self.failures[method].pop(0)
+            return JSONResponse(call.result, status_code=status, headers=headers)
+        call.result = self.answer(method, args)
+        return JSONResponse(call.result)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/api/{method}", self.handle, methods=["GET", "POST"])])
+
+
+@contextlib.asynccontextmanager
+async def serve_fake_slack() -> AsyncIterator[FakeSlackApi]:
+    """Run the fake on 127.0.0.1 (a free port) for the duration of the block."""
+    fake = FakeSlackApi()
+    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=0,
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    fake.url = f"http://127.0.0.1:{port}/api/"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        await task
