@@ -27,8 +27,6 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackClientError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Ingest, SendResult
@@ -41,7 +39,7 @@ from adapters.slack_events import (
     parse_key,
 )
 from adapters.slack_format import ACTION_PREFIX, after_choice
-from adapters.slack_send import SlackOutbound
+from adapters.slack_send import SlackOutbound, web_client
 from adapters.slack_store import PostgresInstallationStore, PostgresOAuthStateStore
 from bot.db.messages import PendingDelivery, StoredInbound
 from bot.models import EventName, InboundMessage
@@ -91,13 +89,7 @@ class SlackAdapter:
         self._register_listeners()
 
     def web_client(self, token: str | None) -> AsyncWebClient:
-        """A Web API client with Slack's rate-limit answer (429 + Retry-After) honoured."""
-        handlers: list[AsyncRetryHandler] = [AsyncRateLimitErrorRetryHandler(
-            max_retry_count=self.settings.slack_rate_limit_retries)]
-        if self.settings.slack_api_base_url:
-            return AsyncWebClient(token=token, base_url=self.settings.slack_api_base_url,
-                                  retry_handlers=handlers)
-        return AsyncWebClient(token=token, retry_handlers=handlers)
+        return web_client(self.settings, token)
 
     async def client_for(self, team: str) -> AsyncWebClient | None:
         """The client that acts in a workspace: the bot token, or the team's installation."""

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,6 +34,16 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 _RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error",
                                "service_unavailable", "request_timeout"})
 _MAX_TURNS = 1000
+
+
+def web_client(settings: Settings, token: str | None) -> AsyncWebClient:
+    """A Web API client that honours Slack's 429 + Retry-After a few times itself."""
+    handlers: list[AsyncRetryHandler] = [AsyncRateLimitErrorRetryHandler(
+        max_retry_count=settings.slack_rate_limit_retries)]
+    if settings.slack_api_base_url:
+        return AsyncWebClient(token=token, base_url=settings.slack_api_base_url,
+                              retry_handlers=handlers)
+    return AsyncWebClient(token=token, retry_handlers=handlers)
 
 
 class ChannelPacer:

@@ -45,7 +45,7 @@ class FakeSlackApi:
     team_id: str = "T1"
     url: str = ""
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(
+    failures: dict[str, list[tuple[int, int, dict[str, str], dict[str, Any]]]] = field(
         default_factory=dict)
     assistant_threads: bool = False
     users: dict[str, str] = field(default_factory=lambda: {"U1": "Alice", "U2": "Bob"})
@@ -55,9 +55,11 @@ class FakeSlackApi:
         return [c for c in self.calls if c.method == method]
 
     def fail(self, method: str, status: int, *, headers: dict[str, str] | None = None,
-             error: str = "ratelimited", times: int = 1) -> None:
+             error: str = "ratelimited", times: int = 1, after: int = 0) -> None:
+        """The next `times` calls of `method` fail, once `after` more calls have succeeded."""
+        start = len(self.of(method)) + after
         self.failures.setdefault(method, []).extend(
-            [(status, headers or {}, {"ok": False, "error": error})] * times)
+            [(start, status, headers or {}, {"ok": False, "error": error})] * times)
 
     def next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -102,8 +104,9 @@ class FakeSlackApi:
         auth = request.headers.get("authorization", "")
         call = Call(method, args, auth.removeprefix("Bearer ") or None, time.monotonic())
         self.calls.append(call)
-        if self.failures.get(method):
-            status, headers, call.result = self.failures[method].pop(0)
+        pending = self.failures.get(method)
+        if pending and len(self.of(method)) > pending[0][0]:
+            _, status, headers, call.result = pending.pop(0)
             return JSONResponse(call.result, status_code=status, headers=headers)
         call.result = self.answer(method, args)
         return JSONResponse(call.result)
