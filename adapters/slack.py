@@ -133,10 +133,11 @@ class SlackAdapter:
             self._names.popitem(last=False)
         return name
 
-    async def _in_thread(self, key: str) -> bool:
+    async def _in_thread(self, thread_key: str) -> bool:
+        """Whether the bot already talks with someone in this thread."""
         async with self.runtime.db.autocommit() as conn:
-            cur = await conn.execute("SELECT app.conversation_exists(%s, %s) AS found",
-                                     (CHANNEL, key))
+            cur = await conn.execute("SELECT app.slack_thread_known(%s) AS found",
+                                     (thread_key,))
             row = await cur.fetchone()
         return bool(row and row["found"])
 
@@ -151,7 +152,7 @@ class SlackAdapter:
         team = str(body.get("team_id") or event.get("team") or "")
         if kind == "ignore" or not team:
             return
-        if kind == "thread" and not await self._in_thread(message_ref(team, event).key):
+        if kind == "thread" and not await self._in_thread(message_ref(team, event).thread_key):
             return
         name = await self._sender_name(client, team, str(event["user"]))
         await self._store(event_to_inbound(team, event, event_id=body.get("event_id"),

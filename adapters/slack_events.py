@@ -1,7 +1,11 @@
 """Pure conversions of Slack events and button clicks into the common inbound form.
 
-Conversation keys are `team:channel` (a direct-message channel) or
-`team:channel:thread_ts` (a thread: a mention in a channel, or an assistant thread).
+Conversation keys are `team:channel` (a direct-message channel),
+`team:channel:thread_ts` (a thread in a direct-message channel, such as an assistant
+thread) or `team:channel:thread_ts:user` (a thread in a channel). A conversation
+belongs to one contact (its rows are that person's under row-level security), so
+each person taking part in a channel thread has their own conversation there; the
+replies all go into the same thread.
 The inbound id is `team:channel:ts`, the same for the `app_mention` and the
 `message.channels` event of one message and for every retry of either, so the
 messages table's unique index stores each Slack message once.
@@ -24,21 +28,32 @@ MessageKind = Literal["mention", "dm", "thread", "ignore"]
 
 @dataclass(frozen=True)
 class ConversationRef:
-    """Where a conversation lives in Slack."""
+    """Where a conversation lives in Slack (and, in a channel thread, whose it is)."""
 
     team: str
     channel: str
     thread_ts: str | None
+    user: str | None = None
+
+    @property
+    def thread_key(self) -> str:
+        return ":".join([self.team, self.channel] + ([self.thread_ts] if self.thread_ts else []))
 
     @property
     def key(self) -> str:
-        parts = [self.team, self.channel] + ([self.thread_ts] if self.thread_ts else [])
-        return ":".join(parts)
+        if self.thread_ts and self.user:
+            return f"{self.thread_key}:{self.user}"
+        return self.thread_key
 
 
 def parse_key(key: str) -> ConversationRef:
-    team, channel, *rest = key.split(":", 2)
-    return ConversationRef(team, channel, rest[0] if rest else None)
+    team, channel, *rest = key.split(":", 3)
+    return ConversationRef(team, channel, rest[0] if rest else None,
+                           rest[1] if len(rest) > 1 else None)
+
+
+def is_dm(channel: str, channel_type: str | None = None) -> bool:
+    return channel_type == "im" or (channel_type is None and channel.startswith("D"))
 
 
 def message_ref(team: str, event: dict[str, Any]) -> ConversationRef:
@@ -47,7 +62,7 @@ def message_ref(team: str, event: dict[str, Any]) -> ConversationRef:
     thread_ts = event.get("thread_ts")
     if event.get("channel_type") == "im":
         return ConversationRef(team, channel, thread_ts)
-    return ConversationRef(team, channel, thread_ts or event["ts"])
+    return ConversationRef(team, channel, thread_ts or event["ts"], str(event["user"]))
 
 
 def classify(event: dict[str, Any], *, bot_user_id: str | None, bot_id: str | None,
@@ -132,7 +147,9 @@ def action_to_inbound(body: dict[str, Any], sender_name: str | None = None
         return None
     title, payload = picked
     thread_ts = message.get("thread_ts") or (body.get("container") or {}).get("thread_ts")
-    ref = ConversationRef(str(team), str(channel), thread_ts)
+    in_channel_thread = thread_ts and not is_dm(str(channel))
+    ref = ConversationRef(str(team), str(channel), thread_ts,
+                          str(user) if in_channel_thread else None)
     action_ts = actions[0].get("action_ts") or body.get("trigger_id") or ""
     return InboundMessage(
         channel=CHANNEL,

@@ -115,14 +115,21 @@ GRANT EXECUTE ON FUNCTION app.slack_save_installation(text, text, text, text, bo
     app.slack_issue_state(text, interval), app.slack_consume_state(text)
     TO service_role;
 
--- Whether the bot already takes part in a Slack thread (a conversation exists for its
--- key), and the stored display name of a Slack user: both asked before the acting
--- user is known, so owner-privileged, returning nothing else.
-CREATE FUNCTION app.conversation_exists(p_channel text, p_conversation_key text)
+-- Whether the bot already takes part in a Slack thread (someone has a conversation
+-- whose key starts with the thread's `team:channel:thread_ts`), and the stored display
+-- name of a Slack user: both asked before the acting user is known, so
+-- owner-privileged, answering only that.
+CREATE INDEX conversations_slack_thread ON app.conversations (conversation_key text_pattern_ops)
+    WHERE channel = 'slack';
+
+CREATE FUNCTION app.slack_thread_known(p_thread_key text)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
-  SELECT EXISTS (SELECT 1 FROM app.conversations c
-                  WHERE c.channel = p_channel AND c.conversation_key = p_conversation_key)
+  SELECT EXISTS (
+    SELECT 1 FROM app.conversations c
+     WHERE c.channel = 'slack'
+       AND c.conversation_key LIKE replace(replace(replace(p_thread_key, '\', '\\'),
+                                                   '%', '\%'), '_', '\_') || ':%')
 $$;
 
 CREATE FUNCTION app.contact_display_name(p_channel text, p_external_id text)
@@ -132,7 +139,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
     JOIN app.contacts ct ON ct.id = ci.contact_id
    WHERE ci.channel = p_channel AND ci.external_id = p_external_id
 $$;
-REVOKE ALL ON FUNCTION app.conversation_exists(text, text),
+REVOKE ALL ON FUNCTION app.slack_thread_known(text),
     app.contact_display_name(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app.conversation_exists(text, text),
+GRANT EXECUTE ON FUNCTION app.slack_thread_known(text),
     app.contact_display_name(text, text) TO authenticated, service_role;

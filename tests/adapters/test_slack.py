@@ -215,3 +215,17 @@ async def test_ignored_events_store_nothing(slack: SlackWorld, event: dict[str, 
     res = await slack.post_event(event, event_id="EvI-" + event["ts"])
     assert res.status_code == 200
     assert await slack.inbound_count() == before
+
+
+async def test_another_person_in_the_thread_is_answered_in_the_same_thread(
+    slack: SlackWorld,
+) -> None:
+    ts = new_ts()
+    await slack.post_event(mention(ts, channel="C5"), event_id="EvM1")
+    await wait_for(lambda: slack.updated(1))
+    await slack.post_event(message(new_ts(), text="me too", user="U2", channel="C5",
+                                   thread_ts=ts), event_id="EvM2")
+    await wait_for(lambda: slack.updated(2))
+    assert len(slack.posts("C5", ts)) == 2
+    # each person's part of the thread is their own conversation (their rows, under RLS)
+    assert await slack.conversation_count("C5:") == 2

@@ -26,17 +26,18 @@ def test_mention_and_its_message_event_are_one_message() -> None:
     b = event_to_inbound("T1", message("1.000100", text="<@UBOT> hello"), event_id="Ev2",
                          bot_user_id="UBOT", sender_name=None)
     assert a.external_id == b.external_id == "T1:C1:1.000100"
-    assert a.conversation_key == b.conversation_key == "T1:C1:1.000100"
+    assert a.conversation_key == b.conversation_key == "T1:C1:1.000100:U1"
     assert (a.sender_id, a.sender_name, a.text) == ("T1:U1", "Alice", "hello")
 
 
 def test_conversation_keys() -> None:
-    assert message_ref("T1", mention("2.0", thread_ts="1.0")).key == "T1:C1:1.0"
+    in_thread = message_ref("T1", mention("2.0", thread_ts="1.0", user="U2"))
+    assert (in_thread.key, in_thread.thread_key) == ("T1:C1:1.0:U2", "T1:C1:1.0")
     assert message_ref("T1", message("2.0", channel="D1", channel_type="im")).key == "T1:D1"
     assert message_ref("T1", message("2.0", channel="D1", channel_type="im",
                                      thread_ts="1.0")).key == "T1:D1:1.0"
-    ref = parse_key("T1:C1:1.0")
-    assert (ref.team, ref.channel, ref.thread_ts) == ("T1", "C1", "1.0")
+    ref = parse_key("T1:C1:1.0:U2")
+    assert (ref.team, ref.channel, ref.thread_ts, ref.user) == ("T1", "C1", "1.0", "U2")
     assert parse_key("T1:D1").thread_ts is None
 
 
@@ -73,7 +74,7 @@ def test_a_click_is_an_inbound_message_with_the_payload_in_the_same_thread() -> 
     inbound = action_to_inbound(body)
     assert inbound is not None
     assert (inbound.conversation_key, inbound.payload, inbound.text) == (
-        "T1:C1:1.0", "yes-1", "Yes")
+        "T1:C1:1.0:U1", "yes-1", "Yes")
     assert inbound.external_id == "T1:C1:5.0:action:6.0"
     select = body | {"actions": [{"type": "static_select", "action_ts": "7.0",
                                   "selected_option": {"value": "c3", "text": {
