@@ -204,6 +204,12 @@ class SlackAdapter:
         if not self.settings.slack_socket_mode:
             yield
             return
+        async with self.socket_mode():
+            yield
+
+    @asynccontextmanager
+    async def socket_mode(self) -> AsyncIterator[None]:
+        """Receive events over a Socket Mode connection (no public URL needed)."""
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         assert self.settings.slack_app_token is not None

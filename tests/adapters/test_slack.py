@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.slack import SlackAdapter
 from bot.app import create_app
 from bot.models import Option, OutboundReply, QuickReplies
 from bot.responders import Emit, TurnContext
@@ -229,3 +230,32 @@ async def test_another_person_in_the_thread_is_answered_in_the_same_thread(
     assert len(slack.posts("C5", ts)) == 2
     # each person's part of the thread is their own conversation (their rows, under RLS)
     assert await slack.conversation_count("C5:") == 2
+
+
+async def test_socket_mode_receives_events_without_a_public_url(
+    runtime_factory: RuntimeFactory, make_settings: Any,
+) -> None:
+    async with serve_fake_slack() as fake:
+        settings = make_settings(slack_socket_mode=True, slack_app_token="xapp-test",
+                                 slack_bot_token="xoxb-test", slack_api_base_url=fake.url,
+                                 slack_post_interval_s=0.0)
+        async with runtime_factory(settings=settings,
+                                   router=Router(default=EchoResponder())) as rt:
+            adapter = rt.adapters["slack"]
+            assert isinstance(adapter, SlackAdapter)
+            app = create_app(rt.settings, runtime=rt)
+            assert not [r for r in app.routes if getattr(r, "path", "") == "/slack/events"], \
+                "no HTTP endpoint without a signing secret"
+            async with adapter.socket_mode():
+                ts = new_ts()
+                envelope = json.loads(event_body(mention(ts, channel="C8"), event_id="EvS1"))
+                await fake.socket_outbox.put({"envelope_id": "env-1", "type": "events_api",
+                                              "accepts_response_payload": False,
+                                              "payload": envelope})
+
+                async def answered() -> bool:
+                    return any("echo" in str(c.args.get("text"))
+                               for c in fake.of("chat.update"))
+                await wait_for(answered)
+            assert {"envelope_id": "env-1"}.items() <= fake.socket_acks[0].items()
+            assert fake.of("apps.connections.open")[0].token == "xapp-test"

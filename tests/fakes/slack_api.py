@@ -21,7 +21,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -50,6 +51,9 @@ class FakeSlackApi:
     assistant_threads: bool = False
     users: dict[str, str] = field(default_factory=lambda: {"U1": "Alice", "U2": "Bob"})
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: Socket Mode: envelopes to push to the connected app, and what it answered
+    socket_outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -81,6 +85,8 @@ class FakeSlackApi:
         if method == "assistant.threads.setStatus":
             return {"ok": True} if self.assistant_threads else {"ok": False,
                                                                  "error": "not_allowed"}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "socket"}
         if method == "oauth.v2.access":
             return {"ok": True, "app_id": "A1", "access_token": "xoxb-installed",
                     "token_type": "bot", "scope": "chat:write", "bot_user_id": BOT_USER_ID,
@@ -111,8 +117,29 @@ class FakeSlackApi:
         call.result = self.answer(method, args)
         return JSONResponse(call.result)
 
+    async def socket(self, ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_json({"type": "hello", "num_connections": 1})
+
+        async def read() -> None:
+            with contextlib.suppress(WebSocketDisconnect):
+                while True:
+                    self.socket_acks.append(json.loads(await ws.receive_text()))
+        reader = asyncio.create_task(read())
+        try:
+            while not reader.done():
+                getter = asyncio.ensure_future(self.socket_outbox.get())
+                await asyncio.wait([getter, reader], return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    await ws.send_json(getter.result())
+                else:
+                    getter.cancel()
+        finally:
+            reader.cancel()
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/api/{method}", self.handle, methods=["GET", "POST"])])
+        return Starlette(routes=[Route("/api/{method}", self.handle, methods=["GET", "POST"]),
+                                 WebSocketRoute("/api/socket", self.socket)])
 
 
 @contextlib.asynccontextmanager
@@ -132,4 +159,5 @@ async def serve_fake_slack() -> AsyncIterator[FakeSlackApi]:
         yield fake
     finally:
         server.should_exit = True
+        server.force_exit = True
         await task
