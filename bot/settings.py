@@ -71,8 +71,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     slack_scopes: str = (
-        "app_mentions:read,channels:history,groups:history,im:history,mpim:history,"
-        "chat:write,users:read,assistant:write"
+        "app_mentions:read,channels:history,groups:history,im:history,chat:write,users:read"
     )
     slack_oauth_state_expiration_s: int = 600
     # Socket Mode (`bot serve --socket-mode`) for development behind NAT
