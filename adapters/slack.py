@@ -104,6 +104,14 @@ class SlackAdapter:
         app.event("app_mention")(self._on_message)
         app.event("message")(self._on_message)
         app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
+        if self.store is not None:
+            app.enable_token_revocation_listeners()  # uninstalls delete their tokens
+        # Registered last: any other subscribed event is acknowledged and dropped, since
+        # bolt answers unhandled requests with 404 and Slack would retry them.
+        app.event(re.compile(".*"))(self._ignore)
+
+    async def _ignore(self) -> None:
+        return None
 
     async def _sender_name(self, client: AsyncWebClient, team: str, user: str) -> str | None:
         """users.info once per user and process (and never when the contact has a name)."""

@@ -162,6 +162,12 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     assert blocks[0]["text"]["text"].startswith("*echo* what")
     assert [e["value"] for e in blocks[1]["elements"]] == ["yes-1", "no-1"]
     assert len(slack.fake.of("users.info")) == 1, "the display name is looked up once"
+    async with slack.runtime.db.as_system() as conn:
+        cur = await conn.execute(
+            "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
+            " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U1'")
+        row = await cur.fetchone()
+    assert row is not None and row["display_name"] == "Alice"
 
 
 async def test_a_dm_is_its_own_conversation_answered_in_the_dm(slack: SlackWorld) -> None:
@@ -210,7 +216,10 @@ async def test_a_button_click_is_a_new_turn_with_the_payload(slack: SlackWorld) 
     message("1700000001.000005", text="from another bot", bot_id="B999"),
     message("1700000001.000006", user="UBOT", bot_id="BBOT", channel_type="im",
             channel="D1"),
-], ids=["channel-chatter", "foreign-thread", "edit", "join", "other-bot", "own-message"])
+    {"type": "reaction_added", "user": "U1", "reaction": "thumbsup", "ts": "1700000001.000007",
+     "item": {"type": "message", "channel": "C1", "ts": "1.0"}, "event_ts": "1700000001.000007"},
+], ids=["channel-chatter", "foreign-thread", "edit", "join", "other-bot", "own-message",
+        "unhandled-event-type"])
 async def test_ignored_events_store_nothing(slack: SlackWorld, event: dict[str, Any]) -> None:
     before = await slack.inbound_count()
     res = await slack.post_event(event, event_id="EvI-" + event["ts"])

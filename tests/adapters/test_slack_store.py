@@ -103,3 +103,15 @@ async def test_install_flow_stores_the_workspace_and_its_events_are_answered(
     await wait_for(answered)
     posts = [c for c in fake.of("chat.postMessage")]
     assert {p.token for p in posts} == {"xoxb-installed"}, "the workspace's own bot token"
+
+
+async def test_uninstalling_deletes_the_workspace_tokens(
+    oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
+) -> None:
+    fake, client = oauth_app
+    store = PostgresInstallationStore(lambda: db, "111.222")
+    await store.async_save(installation("T7", token="xoxb-t7"))
+    body = event_body({"type": "app_uninstalled", "event_ts": "1.0"}, event_id="EvU1", team="T7")
+    res = await client.post("/slack/events", content=body, headers=signed_headers(body))
+    assert res.status_code == 200
+    assert await store.async_find_bot(enterprise_id=None, team_id="T7") is None
