@@ -248,7 +248,7 @@ class SlackAdapter:
         return await self.outbound.send(delivery)
 
     async def was_sent(self, delivery: PendingDelivery) -> bool | None:
-        return None
+        return await self.outbound.was_sent(delivery)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

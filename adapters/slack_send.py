@@ -31,6 +31,10 @@ from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
 ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
+#: message metadata marking the bot's own posts, so a restarted worker can tell
+#: whether a reply (or which parts of it) reached Slack before a crash
+REPLY_EVENT = "bot_reply"
+PLACEHOLDER_EVENT = "bot_placeholder"
 _RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error",
                                "service_unavailable", "request_timeout"})
 _MAX_TURNS = 1000
@@ -94,6 +98,7 @@ def failure(exc: Exception) -> SendResult:
 class TurnProgress:
     """What the bot shows in Slack while one turn runs."""
 
+    message_id: int
     ref: ConversationRef
     recipient: str | None
     placeholder_ts: str | None = None
@@ -114,6 +119,7 @@ class SlackOutbound:
         self.pacer = ChannelPacer(settings.slack_post_interval_s)
         self._progress: dict[int, TurnProgress] = {}
         self._posted: dict[int, list[str]] = {}  # delivery id → ts of parts already posted
+        self._orphans: dict[int, str] = {}  # delivery id → placeholder of a crashed worker
 
     # --- progress
     def start_turn(self, message_id: int, ref: ConversationRef, recipient: str | None) -> None:
@@ -122,7 +128,7 @@ class SlackOutbound:
             stale = self._progress.pop(next(iter(self._progress)))
             if stale.task is not None:
                 stale.task.cancel()
-        progress = self._progress[message_id] = TurnProgress(ref, recipient)
+        progress = self._progress[message_id] = TurnProgress(message_id, ref, recipient)
         progress.task = asyncio.create_task(self._show(progress),
                                             name=f"slack-progress-{message_id}")
 
@@ -176,7 +182,9 @@ class SlackOutbound:
         async with self.pacer.slot(progress.ref.channel):
             response = await client.chat_postMessage(
                 channel=progress.ref.channel, thread_ts=progress.ref.thread_ts,
-                text=self.settings.slack_placeholder_text)
+                text=self.settings.slack_placeholder_text,
+                metadata={"event_type": PLACEHOLDER_EVENT,
+                          "event_payload": {"message_id": progress.message_id}})
         progress.placeholder_ts = str(response["ts"])
 
     async def _settle(self, client: AsyncWebClient, progress: TurnProgress) -> str | None:
@@ -205,18 +213,21 @@ class SlackOutbound:
         posted = self._posted.setdefault(delivery.id, [])
         try:
             reuse = await self._settle(client, progress) if progress else None
+            reuse = reuse or self._orphans.pop(delivery.id, None)
             for n, message in enumerate(render_reply(delivery.reply)):
                 if n < len(posted):
                     continue  # sent before a failure of a later part
+                metadata = {"event_type": REPLY_EVENT,
+                            "event_payload": {"delivery_id": delivery.id, "part": n}}
                 if n == 0 and reuse:
                     await client.chat_update(channel=ref.channel, ts=reuse, text=message.text,
-                                             blocks=message.blocks)
+                                             blocks=message.blocks, metadata=metadata)
                     posted.append(reuse)
                     continue
                 async with self.pacer.slot(ref.channel):
                     response = await client.chat_postMessage(
                         channel=ref.channel, thread_ts=ref.thread_ts, text=message.text,
-                        blocks=message.blocks, unfurl_links=False)
+                        blocks=message.blocks, unfurl_links=False, metadata=metadata)
                 posted.append(str(response["ts"]))
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             result = failure(exc)
@@ -228,8 +239,43 @@ class SlackOutbound:
         self._forget(delivery)
         return SendResult("sent", external_id=f"{ref.channel}:{posted[0]}" if posted else None)
 
+    async def was_sent(self, delivery: PendingDelivery) -> bool | None:
+        """Look for the reply's parts in the conversation by their metadata.
+
+        Parts found are remembered so a re-send posts only the missing ones; a
+        "thinking…" placeholder left by the crashed worker is reused for the answer.
+        """
+        ref = parse_key(delivery.conversation_key)
+        client = await self.client_for(ref.team)
+        if client is None:
+            return None
+        limit = self.settings.slack_sent_check_limit
+        try:
+            if ref.thread_ts:
+                page = await client.conversations_replies(
+                    channel=ref.channel, ts=ref.thread_ts, limit=limit, include_all_metadata=True)
+            else:
+                page = await client.conversations_history(
+                    channel=ref.channel, limit=limit, include_all_metadata=True)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("slack_sent_check_failed", error=str(exc)[:200])
+            return None
+        parts: dict[int, str] = {}
+        for found in page.get("messages") or []:
+            meta = found.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == REPLY_EVENT and payload.get("delivery_id") == delivery.id:
+                parts[int(payload.get("part", 0))] = str(found["ts"])
+            elif (meta.get("event_type") == PLACEHOLDER_EVENT and delivery.reply_to is not None
+                  and payload.get("message_id") == delivery.reply_to):
+                self._orphans[delivery.id] = str(found["ts"])
+        in_order = [parts[n] for n in range(len(parts)) if n in parts]
+        self._posted[delivery.id] = in_order
+        return bool(in_order) and len(in_order) == len(render_reply(delivery.reply))
+
     def _forget(self, delivery: PendingDelivery) -> None:
         self._posted.pop(delivery.id, None)
+        self._orphans.pop(delivery.id, None)
         if delivery.reply_to is not None:
             self._progress.pop(delivery.reply_to, None)
 

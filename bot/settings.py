@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     slack_placeholder_text: str = "_thinking…_"
     slack_streaming: bool = False
     slack_stream_buffer_chars: int = 256
+    slack_sent_check_limit: int = 200
 
     # --- testing hooks: point SDK clients at loopback fakes
     twilio_api_base_url: str | None = Field(default=None)

@@ -197,3 +197,57 @@ async def test_errors_are_retried_or_failed(
     fake.fail("chat.postMessage", status, error=error)
     result = await outbound().send(delivery("x"))
     assert (result.status, result.error) == (expected, error)
+
+
+async def test_after_a_crash_a_posted_reply_is_recognised_and_not_posted_again(
+    outbound: OutboundFactory, fake: FakeSlackApi,
+) -> None:
+    sent = delivery("already there", key="T1:C1:400.000001", id=41)
+    assert (await outbound().send(sent)).status == "sent"
+    restarted = outbound()  # a new worker knows nothing of the first one
+    assert await restarted.was_sent(sent) is True
+    assert await restarted.was_sent(delivery("never sent", key="T1:C1:400.000001",
+                                             id=42)) is False
+    dm = delivery("top-level in a DM", key="T1:D4", id=43)
+    assert (await outbound().send(dm)).status == "sent"
+    assert await restarted.was_sent(dm) is True
+
+
+async def test_after_a_crash_only_missing_parts_are_sent_and_the_placeholder_is_reused(
+    outbound: OutboundFactory, fake: FakeSlackApi,
+) -> None:
+    first = outbound(slack_rate_limit_retries=0)
+    first.start_turn(50, parse_key("T1:C1:500.000001:U1"), "T1:U1")
+    first.turn_event(50, "status", {})
+    text = "\n\n".join(f"part {n} " + "w" * 2800 for n in range(60))  # two messages
+    fake.fail("chat.postMessage", 429, headers={"Retry-After": "0"}, after=1)  # 2nd part
+    reply = delivery(text, key="T1:C1:500.000001:U1", id=51, reply_to=50)
+    assert (await first.send(reply)).status == "retry"
+    posted_before = len(fake.of("chat.postMessage"))
+
+    restarted = outbound()
+    assert await restarted.was_sent(reply) is False
+    assert (await restarted.send(reply)).status == "sent"
+    new_posts = fake.of("chat.postMessage")[posted_before:]
+    assert len(new_posts) == 1 and "part 50" in new_posts[0].args["blocks"][0]["text"]["text"]
+    thread = [m for m in fake.messages.values() if m["thread_ts"] == "500.000001"]
+    assert len(thread) == 2, "placeholder replaced by part one, then part two; nothing twice"
+
+
+async def test_a_placeholder_left_by_a_crashed_worker_is_replaced(
+    outbound: OutboundFactory, fake: FakeSlackApi,
+) -> None:
+    crashed = outbound()
+    crashed.start_turn(60, parse_key("T1:C1:600.000001:U1"), "T1:U1")
+    crashed.turn_event(60, "status", {})
+
+    async def placeholder_posted() -> bool:
+        return len(fake.of("chat.postMessage")) == 1
+    await wait_for(placeholder_posted)
+    reply = delivery("answer", key="T1:C1:600.000001:U1", id=61, reply_to=60)
+    restarted = outbound()
+    assert await restarted.was_sent(reply) is False
+    assert (await restarted.send(reply)).status == "sent"
+    (update,) = fake.of("chat.update")
+    assert update.args["ts"] == fake.of("chat.postMessage")[0].result["ts"]
+    assert len(fake.of("chat.postMessage")) == 1

@@ -108,7 +108,7 @@ async def test_install_flow_stores_the_workspace_and_its_events_are_answered(
 async def test_uninstalling_deletes_the_workspace_tokens(
     oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
 ) -> None:
-    fake, client = oauth_app
+    _, client = oauth_app
     store = PostgresInstallationStore(lambda: db, "111.222")
     await store.async_save(installation("T7", token="xoxb-t7"))
     body = event_body({"type": "app_uninstalled", "event_ts": "1.0"}, event_id="EvU1", team="T7")

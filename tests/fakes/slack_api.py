@@ -54,6 +54,8 @@ class FakeSlackApi:
     #: Socket Mode: envelopes to push to the connected app, and what it answered
     socket_outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    #: what the bot has posted, by ts, as conversations.history/replies return it
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -79,9 +81,23 @@ class FakeSlackApi:
             return {"ok": True, "user": {"id": args["user"], "name": name.lower(),
                                          "real_name": name, "profile": {"display_name": name}}}
         if method in ("chat.postMessage", "chat.startStream"):
-            return {"ok": True, "channel": args.get("channel"), "ts": self.next_ts()}
+            ts = self.next_ts()
+            self.messages[ts] = {"ts": ts, "channel": args.get("channel"),
+                                 "thread_ts": args.get("thread_ts"), "text": args.get("text"),
+                                 "metadata": args.get("metadata"), "bot_id": BOT_ID}
+            return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if method == "chat.update" and args.get("ts") in self.messages:
+            self.messages[args["ts"]].update(text=args.get("text"),
+                                             metadata=args.get("metadata"))
         if method in ("chat.update", "chat.appendStream", "chat.stopStream"):
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method in ("conversations.replies", "conversations.history"):
+            thread = args.get("ts")
+            found = [m for m in self.messages.values() if m["channel"] == args.get("channel")
+                     and (m["thread_ts"] == thread if thread else not m["thread_ts"])]
+            if not args.get("include_all_metadata"):
+                found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+            return {"ok": True, "messages": found, "has_more": False}
         if method == "assistant.threads.setStatus":
             return {"ok": True} if self.assistant_threads else {"ok": False,
                                                                  "error": "not_allowed"}
@@ -104,7 +120,7 @@ class FakeSlackApi:
                 args.update(json.loads(body))
             else:
                 args.update(parse_qsl(body.decode()))
-        for key in ("blocks", "chunks"):
+        for key in ("blocks", "chunks", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         auth = request.headers.get("authorization", "")
