@@ -18,7 +18,7 @@ from bot.models import Option, OutboundReply, QuickReplies
 from bot.responders import Emit, TurnContext
 from bot.routes import Router
 from bot.runtime import Runtime
-from tests.adapters.slack_helpers import (
+from tests.adapters.slack_requests import (
     SIGNING_SECRET,
     action_body,
     event_body,
