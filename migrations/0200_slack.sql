@@ -141,5 +141,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, app AS $$
 $$;
 REVOKE ALL ON FUNCTION app.slack_thread_known(text),
     app.contact_display_name(text, text) FROM PUBLIC;
+-- Not granted to `authenticated`: a user's unit of work has no business looking up
+-- other people's names or threads; the webhook calls these as the login role.
 GRANT EXECUTE ON FUNCTION app.slack_thread_known(text),
-    app.contact_display_name(text, text) TO authenticated, service_role;
+    app.contact_display_name(text, text) TO service_role;

@@ -56,6 +56,8 @@ async def test_oauth_states_are_good_once(db: Database) -> None:
     "SELECT * FROM app.slack_installations",
     "SELECT app.slack_find_installation('client-1', NULL, 'T1', NULL, true)",
     "SELECT * FROM app.slack_oauth_states",
+    "SELECT app.contact_display_name('slack', 'T1:U1')",
+    "SELECT app.slack_thread_known('T1:C1:1.0')",
 ])
 async def test_authenticated_cannot_reach_tokens(db: Database, sql: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
