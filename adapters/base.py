@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from fastapi import APIRouter
 
-from bot.db.messages import IngestResult, PendingDelivery
-from bot.models import InboundMessage
+from bot.db.messages import IngestResult, PendingDelivery, StoredInbound
+from bot.models import EventName, InboundMessage
 
 Ingest = Callable[[InboundMessage], Awaitable[IngestResult]]
 
@@ -52,3 +52,17 @@ class ChannelAdapter(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class TurnObserver(Protocol):
+    """An adapter that shows a turn's progress itself, in the process running the turn.
+
+    For channels whose progress is drawn through the platform's API (a Slack
+    placeholder or stream, a WhatsApp typing indicator) rather than by a waiting HTTP
+    client: the pipeline calls this with every event of the turn answering `message`.
+    It must return quickly (queue the work) and a failure never fails the turn.
+    """
+
+    async def turn_event(self, message: StoredInbound, event: EventName,
+                         data: dict[str, Any]) -> None: ...

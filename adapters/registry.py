@@ -14,4 +14,8 @@ if TYPE_CHECKING:
 def build_adapters(runtime: Runtime) -> dict[str, ChannelAdapter]:
     """Every enabled adapter by channel name; the web chat is always on."""
     found: list[ChannelAdapter] = [WebChatAdapter(runtime)]
+    if runtime.settings.slack_enabled:
+        from adapters.slack import SlackAdapter  # slack-bolt is imported only when it is used
+
+        found.append(SlackAdapter(runtime))
     return {adapter.name: adapter for adapter in found}

@@ -10,9 +10,9 @@ from pathlib import Path
 from bot.settings import MissingSecretError, Settings
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except MissingSecretError as exc:
         sys.exit(f"configuration error: {exc}")
     except ValueError as exc:  # pydantic's ValidationError names the variable
@@ -24,7 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot.app import create_app
 
-    settings = _settings()
+    settings = _settings(**({"slack_socket_mode": True} if args.socket_mode else {}))
     if args.no_worker:
         settings.worker_in_process = False
     app = create_app(settings)
@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-worker", action="store_true",
                        help="do not run a worker in this process (use `bot worker`)")
+    serve.add_argument("--socket-mode", action="store_true",
+                       help="receive Slack events over Socket Mode (SLACK_APP_TOKEN), "
+                            "for development behind NAT")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

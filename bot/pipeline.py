@@ -18,7 +18,7 @@ from uuid import UUID
 
 import structlog
 
-from adapters.base import ChannelAdapter
+from adapters.base import ChannelAdapter, TurnObserver
 from bot import guard
 from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
@@ -126,11 +126,17 @@ class Pipeline:
         last = batch[-1]
         adapter = self.adapters.get(last.channel)
         streams = bool(adapter and adapter.streams_progress)
+        observer = adapter if isinstance(adapter, TurnObserver) else None
 
         async def emit(event: EventName, data: dict[str, Any]) -> None:
             if streams:
                 await self.events.publish(StreamEvent(message_id=last.id, event=event,
                                                       data=data))
+            if observer is not None:
+                try:
+                    await observer.turn_event(last, event, data)
+                except Exception:  # progress display never fails a turn
+                    log.warning("turn_observer_failed", channel=last.channel, exc_info=True)
 
         await emit("status", {"text": "thinking"})
         text = "\n".join(m.text for m in batch if m.text)

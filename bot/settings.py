@@ -93,6 +93,26 @@ class Settings(BaseSettings):
     # --- Slack (enabled when SLACK_SIGNING_SECRET is set)
     slack_signing_secret: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
+    # multi-workspace (OAuth install flow) instead of one bot token
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = (
+        "app_mentions:read,channels:history,groups:history,im:history,chat:write,users:read"
+    )
+    slack_oauth_state_expiration_s: int = 600
+    # Socket Mode (`bot serve --socket-mode`) for development behind NAT
+    slack_socket_mode: bool = False
+    slack_app_token: SecretStr | None = None
+    slack_ignore_bots: bool = True
+    slack_post_interval_s: float = 1.0
+    slack_rate_limit_retries: int = 2
+    slack_user_cache_size: int = 2048
+    slack_user_lookup_timeout_s: float = 1.0
+    slack_assistant_status: bool = True
+    slack_placeholder_text: str = "_thinking…_"
+    slack_streaming: bool = False
+    slack_stream_buffer_chars: int = 256
+    slack_sent_check_limit: int = 200
 
     # --- testing hooks: point SDK clients at loopback fakes
     twilio_api_base_url: str | None = Field(default=None)
@@ -106,11 +126,18 @@ class Settings(BaseSettings):
                 {"TWILIO_AUTH_TOKEN": self.twilio_auth_token,
                  "TWILIO_WHATSAPP_FROM": self.twilio_whatsapp_from},
             ),
-            "SLACK_SIGNING_SECRET": (
-                self.slack_signing_secret,
-                {"SLACK_BOT_TOKEN": self.slack_bot_token},
-            ),
         }
+        # Slack: one bot token (single workspace), or client id + secret (OAuth install flow).
+        if self.slack_client_id:
+            required["SLACK_CLIENT_ID"] = (
+                self.slack_client_id, {"SLACK_CLIENT_SECRET": self.slack_client_secret,
+                                       "SLACK_SIGNING_SECRET": self.slack_signing_secret})
+        else:
+            required["SLACK_SIGNING_SECRET"] = (
+                self.slack_signing_secret, {"SLACK_BOT_TOKEN": self.slack_bot_token})
+        required["SLACK_SOCKET_MODE"] = (
+            self.slack_socket_mode, {"SLACK_APP_TOKEN": self.slack_app_token,
+                                     "SLACK_BOT_TOKEN": self.slack_bot_token})
         for switch, (value, needs) in required.items():
             if not value:
                 continue
@@ -125,7 +152,11 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_signing_secret)
+        return bool(self.slack_signing_secret or self.slack_socket_mode)
+
+    @property
+    def slack_oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id)
 
     @property
     def definition_path(self) -> Path | None:

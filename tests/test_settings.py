@@ -32,3 +32,33 @@ def test_cli_reports_missing_secret_by_name(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(SystemExit) as exc:
         main(["migrate"])
     assert "TWILIO_AUTH_TOKEN" in str(exc.value)
+
+
+def test_slack_oauth_mode_needs_client_secret_not_bot_token() -> None:
+    with pytest.raises(ValueError, match="SLACK_CLIENT_SECRET"):
+        Settings(_env_file=None, slack_signing_secret="s",  # type: ignore[call-arg]
+                 slack_client_id="1.2")
+    s = Settings(_env_file=None, slack_signing_secret="s",  # type: ignore[call-arg]
+                 slack_client_id="1.2", slack_client_secret="c")
+    assert s.slack_enabled and s.slack_oauth_enabled and s.slack_bot_token is None
+
+
+def test_slack_socket_mode_needs_an_app_token() -> None:
+    with pytest.raises(ValueError, match="SLACK_APP_TOKEN"):
+        Settings(_env_file=None, slack_socket_mode=True,  # type: ignore[call-arg]
+                 slack_bot_token="xoxb-1")
+    s = Settings(_env_file=None, slack_socket_mode=True,  # type: ignore[call-arg]
+                 slack_bot_token="xoxb-1", slack_app_token="xapp-1")
+    assert s.slack_enabled and not s.slack_signing_secret
+
+
+def test_cli_socket_mode_flag_names_the_missing_app_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--socket-mode"])
+    assert "SLACK_APP_TOKEN" in str(exc.value)
