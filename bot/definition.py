@@ -86,6 +86,8 @@ class BotDefinition(BaseModel):
     menu: list[MenuItem] = Field(default_factory=list)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     knowledge_dir: str | None = None
+    #: a module adding handlers and a start-up step (see bot/plugins.py)
+    plugin: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*$")
 
     @model_validator(mode="after")
     def _unique_names(self) -> BotDefinition:

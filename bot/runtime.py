@@ -27,6 +27,7 @@ from bot.handoff.service import HandoffService
 from bot.ingest import Ingestor
 from bot.observability import Metrics
 from bot.pipeline import Pipeline
+from bot.plugins import load_plugin, plugin_handlers, prepare_plugin
 from bot.queue import JobQueue
 from bot.responders import FixedHelpTextResponder
 from bot.routes import Router, build_router
@@ -62,6 +63,7 @@ class Runtime:
         self._handoffs: HandoffService | None = None
         self._background: list[asyncio.Task[None]] = []
         self.definition = load_definition(settings.definition_path)
+        self.plugin = load_plugin(self.definition)
 
     # Started parts; accessing them before `start` is a programming error.
     @property
@@ -122,7 +124,8 @@ class Runtime:
         if self._classifier is None:
             # No intent classifier: nothing to route on, so say so plainly.
             return Router(default=FixedHelpTextResponder(self.settings.bot_name))
-        handlers = builtin_handlers(self.definition, self.db, self.handoffs)
+        handlers = {**builtin_handlers(self.definition, self.db, self.handoffs),
+                    **plugin_handlers(self.plugin, self.db, self.settings)}
         return build_router(self.definition, handlers, agent=None)
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
@@ -134,6 +137,8 @@ class Runtime:
                 log.info("migrations_applied", names=applied)
         self._db = Database(conninfo, s)
         await self._db.open()
+        if s.prepare_bot_on_start:
+            await prepare_plugin(self.plugin, self._db, self.definition, s)
         self._queue = JobQueue(conninfo, s, self.metrics)
         await self._queue.open()
         self._events = EventHub(self._db)

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # --- bot definition
     bot_name: str = "Assistant"
     bot_definition: Path | None = None
+    prepare_bot_on_start: bool = True
 
     # --- knowledge base (bot/knowledge)
     kb_chunk_max_chars: int = 1200
