@@ -128,7 +128,11 @@ class Pipeline:
         streams = bool(adapter and adapter.streams_progress)
         observer = adapter if isinstance(adapter, TurnObserver) else None
 
+        streamed: list[bool] = []
+
         async def emit(event: EventName, data: dict[str, Any]) -> None:
+            if event == "text_delta":
+                streamed.append(True)
             if streams:
                 await self.events.publish(StreamEvent(message_id=last.id, event=event,
                                                       data=data))
@@ -185,6 +189,9 @@ class Pipeline:
         if checked.changed:
             reply = reply.model_copy(update={"text": checked.text})
             log.warning("output_filtered", findings=checked.findings, message_id=last.id)
+        elif not streamed:
+            # Responders that do not stream still show their text as it is ready.
+            await emit("text_delta", {"text": reply.text})
         unhelpful = bool(getattr(responder, "unhelpful", False))
         await self._finish(batch, state, reply, classification, findings=checked.findings,
                            unhelpful=unhelpful, text=verdict.text)

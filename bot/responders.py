@@ -33,22 +33,3 @@ class Responder(Protocol):
     """Produces the reply to one turn; may stream progress through `emit`."""
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply: ...
-
-
-class FixedHelpTextResponder:
-    """A fixed help text, used until a bot definition provides intents and handlers.
-
-    It is not an assistant: it only confirms the message was received and says what
-    the bot is waiting for.
-    """
-
-    def __init__(self, bot_name: str) -> None:
-        self.bot_name = bot_name
-
-    async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
-        text = (
-            f"Hi, this is {self.bot_name}. I received your message, but no bot definition "
-            "with intents is loaded yet, so this is a fixed help text rather than an answer."
-        )
-        await emit("text_delta", {"text": text})
-        return OutboundReply(text=text)

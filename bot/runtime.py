@@ -13,7 +13,7 @@ from datetime import timedelta
 import structlog
 
 from adapters.base import ChannelAdapter
-from bot.classify import Classifier, NoIntentsClassifier
+from bot.classify import Classifier
 from bot.db.embedded import resolve_database_url
 from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
@@ -25,11 +25,12 @@ from bot.handlers import builtin_handlers
 from bot.handoff.console import HandoffConsole, LogConsole
 from bot.handoff.service import HandoffService
 from bot.ingest import Ingestor
+from bot.intents.classifier import IntentClassifier
+from bot.intents.hybrid import HybridClassifier
 from bot.observability import Metrics
 from bot.pipeline import Pipeline
 from bot.plugins import load_plugin, plugin_handlers, prepare_plugin
 from bot.queue import JobQueue
-from bot.responders import FixedHelpTextResponder
 from bot.routes import Router, build_router
 from bot.safety.output import OutputFilter
 from bot.safety.ratelimit import RateLimits
@@ -115,15 +116,18 @@ class Runtime:
         assert self._ingest is not None, "runtime not started"
         return self._ingest
 
-    def build_classifier(self) -> Classifier:
-        return self._classifier or NoIntentsClassifier()
+    async def build_classifier(self) -> Classifier:
+        """The hybrid classifier over a local model trained on the definition's examples."""
+        if self._classifier is not None:
+            return self._classifier
+        texts, labels = self.definition.training_data()
+        cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
+        local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache)
+        return HybridClassifier(self.definition, local, llm=None)
 
     def build_router(self) -> Router:
         if self._router is not None:
             return self._router
-        if self._classifier is None:
-            # No intent classifier: nothing to route on, so say so plainly.
-            return Router(default=FixedHelpTextResponder(self.settings.bot_name))
         handlers = {**builtin_handlers(self.definition, self.db, self.handoffs),
                     **plugin_handlers(self.plugin, self.db, self.settings)}
         return build_router(self.definition, handlers, agent=None)
@@ -148,7 +152,7 @@ class Runtime:
         self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),
                                         metrics=self.metrics, enqueue=self._queue.defer_drain)
         self._pipeline = Pipeline(
-            settings=s, db=self._db, classifier=self.build_classifier(),
+            settings=s, db=self._db, classifier=await self.build_classifier(),
             router=self.build_router(),
             deliverer=Deliverer(self._db, self.adapters, self.metrics,
                                 on_failed=self._report_failed_delivery),

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     bot_name: str = "Assistant"
     bot_definition: Path | None = None
     prepare_bot_on_start: bool = True
+    model_cache_dir: Path | None = None
 
     # --- knowledge base (bot/knowledge)
     kb_chunk_max_chars: int = 1200

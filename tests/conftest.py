@@ -85,6 +85,7 @@ def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Setti
         "rate_limit_ip": "1000/minute", "rate_limit_global": "10000/minute",
         "bot_definition": ROOT / "tests/fixtures/bot.yaml",
         "handoff_hours": "mon-sun 00:00-24:00",
+        "model_cache_dir": ROOT / ".data/test-models",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,279 @@
+"""Local intent classifier trained from labelled example texts.
+
+Typical use::
+
+    clf = IntentClassifier.train(texts, labels, cache_dir=Path(".data/intents"))
+    best = clf.predict("I lost my card")[0]
+    if is_out_of_scope(clf.predict(message)):
+        ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
+from bot.intents.datasets import OOS_LABEL
+from bot.intents.embedding import MODEL_ID, MiniLMEmbedder
+from bot.intents.scoring import (
+    FloatArray,
+    Scorer,
+    calibration_split,
+    fit_scorer,
+    fit_temperature,
+)
+from bot.intents.text_features import TfidfFeatures
+
+#: Called with (done, total) while training embeds its examples.
+ProgressCallback = Callable[[int, int], None]
+
+_FORMAT = "intents-v1"
+# Source files whose change must invalidate cached models.
+_CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py")
+_TRAIN_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One candidate intent with its calibrated probability."""
+
+    label: str
+    confidence: float
+
+
+def is_out_of_scope(
+    predictions: Sequence[Prediction], threshold: float = DEFAULT_OOS_THRESHOLD
+) -> bool:
+    """True when the best prediction is the ``oos`` class or is less confident than
+    ``threshold``."""
+    if not predictions:
+        return True
+    top = predictions[0]
+    return top.label == OOS_LABEL or top.confidence < threshold
+
+
+def _code_version() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(_FORMAT.encode())
+    for name in _CODE_FILES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(texts: Sequence[str], labels: Sequence[str], config: ClassifierConfig) -> str:
+    """Hash of the examples (in order: training is order-sensitive), config and code."""
+    digest = hashlib.sha256()
+    digest.update(_code_version().encode())
+    digest.update(config.to_json().encode())
+    digest.update(MODEL_ID.encode())
+    digest.update(json.dumps([list(texts), list(labels)], ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+class IntentClassifier:
+    """Predicts intents for messages, with probabilities calibrated for thresholding.
+
+    Build one with :meth:`train`; instances are immutable and thread-compatible for
+    prediction (onnxruntime sessions allow concurrent ``run`` calls).
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[str],
+        scorer: Scorer,
+        config: ClassifierConfig,
+        *,
+        embedder: MiniLMEmbedder | None,
+        loaded_from_cache: bool = False,
+    ) -> None:
+        self._labels = list(labels)
+        self._scorer = scorer
+        self._config = config
+        self._embedder = embedder
+        self.loaded_from_cache = loaded_from_cache
+        """True when :meth:`train` found this model in its cache and did not train."""
+
+    @property
+    def labels(self) -> list[str]:
+        """The intents this classifier can predict, sorted."""
+        return list(self._labels)
+
+    @property
+    def config(self) -> ClassifierConfig:
+        """The configuration it was trained with."""
+        return self._config
+
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature fitted on held-out examples."""
+        return self._scorer.temperature
+
+    @classmethod
+    def train(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        config: ClassifierConfig | None = None,
+        cache_dir: Path | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> IntentClassifier:
+        """Train on ``texts``/``labels``, or load the identical model from ``cache_dir``.
+
+        Examples labelled ``oos`` are learnt as an ordinary class. Raises ``ValueError``
+        on empty input, mismatched lengths or fewer than two distinct labels.
+        """
+        config = config or ClassifierConfig()
+        texts, labels = [str(t) for t in texts], [str(lb) for lb in labels]
+        if len(texts) != len(labels):
+            raise ValueError("texts and labels must have the same length")
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ValueError("need examples of at least two labels")
+        embedder = cls._make_embedder(config)
+        path = None
+        if cache_dir is not None:
+            path = Path(cache_dir) / f"intents-{cache_key(texts, labels, config)[:40]}.npz"
+            if path.exists():
+                try:
+                    return cls._load(path, config, embedder)
+                except (OSError, ValueError, KeyError):
+                    pass  # corrupt or foreign file: retrain and overwrite it
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
+        emb = cls._embed_training(embedder, texts, progress)
+        fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
+        temperature = 1.0
+        if len(held_idx) > 0:
+            part = fit_scorer(
+                [texts[i] for i in fit_idx],
+                y[fit_idx],
+                len(classes),
+                None if emb is None else emb[fit_idx],
+                config,
+            )
+            held_scores = part.scores(
+                [texts[i] for i in held_idx], None if emb is None else emb[held_idx], config
+            )
+            temperature = fit_temperature(held_scores, y[held_idx])
+        scorer = fit_scorer(texts, y, len(classes), emb, config)
+        scorer.temperature = temperature
+        model = cls(classes, scorer, config, embedder=embedder)
+        if path is not None:
+            model._save(path)
+        return model
+
+    def predict(self, text: str, k: int = 3) -> list[Prediction]:
+        """Top-``k`` intents for one message, most probable first."""
+        return self.predict_many([text], k)[0]
+
+    def predict_many(self, texts: Sequence[str], k: int = 3) -> list[list[Prediction]]:
+        """Top-``k`` intents for each message."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if not texts:
+            return []
+        probs = self.probabilities(texts)
+        k = min(k, len(self._labels))
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return [
+            [Prediction(self._labels[j], float(row[j])) for j in idx]
+            for row, idx in zip(probs, top, strict=True)
+        ]
+
+    def probabilities(self, texts: Sequence[str]) -> FloatArray:
+        """Calibrated probabilities, one row per text, columns in :attr:`labels` order."""
+        texts = [str(t) for t in texts]
+        emb = None if self._embedder is None else self._embedder.embed(texts)
+        return self._scorer.probabilities(self._scorer.scores(texts, emb, self._config))
+
+    # -- internals -----------------------------------------------------------------------
+
+    @staticmethod
+    def _make_embedder(config: ClassifierConfig) -> MiniLMEmbedder | None:
+        if config.backend == "tfidf":
+            return None
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            cores = os.cpu_count() or 1
+        return MiniLMEmbedder(
+            max_tokens=config.max_tokens,
+            inference_threads=config.inference_threads,
+            batch_threads=max(1, cores),
+        )
+
+    @staticmethod
+    def _embed_training(
+        embedder: MiniLMEmbedder | None, texts: list[str], progress: ProgressCallback | None
+    ) -> FloatArray | None:
+        if embedder is None:
+            return None
+        parts = []
+        for start in range(0, len(texts), _TRAIN_BATCH):
+            parts.append(embedder.embed(texts[start : start + _TRAIN_BATCH]))
+            if progress is not None:
+                progress(min(start + _TRAIN_BATCH, len(texts)), len(texts))
+        return np.vstack(parts)
+
+    def _save(self, path: Path) -> None:
+        s = self._scorer
+        meta = {
+            "format": _FORMAT,
+            "labels": self._labels,
+            "temperature": s.temperature,
+            "config": json.loads(self._config.to_json()),
+        }
+        arrays: dict[str, npt.NDArray[np.generic]] = {
+            "meta": np.asarray(json.dumps(meta), dtype=np.str_),
+            "coef": s.coef,
+            "intercept": s.intercept,
+            **s.tfidf.to_arrays("tfidf_"),
+        }
+        if s.neighbours is not None and s.class_starts is not None:
+            arrays["neighbours"], arrays["class_starts"] = s.neighbours, s.class_starts
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename so a crash or a concurrent trainer never leaves half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def _load(
+        cls, path: Path, config: ClassifierConfig, embedder: MiniLMEmbedder | None
+    ) -> IntentClassifier:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        meta = json.loads(str(arrays["meta"]))
+        if meta.get("format") != _FORMAT:
+            raise ValueError("unknown cache format")
+        tfidf = TfidfFeatures.from_arrays(
+            arrays,
+            "tfidf_",
+            word_ngrams=config.word_ngrams,
+            char_ngrams=config.char_ngrams,
+            char_min_df=config.char_min_df,
+        )
+        scorer = Scorer(
+            tfidf,
+            arrays["coef"],
+            arrays["intercept"],
+            arrays.get("neighbours"),
+            arrays.get("class_starts"),
+            float(meta["temperature"]),
+        )
+        return cls(meta["labels"], scorer, config, embedder=embedder, loaded_from_cache=True)

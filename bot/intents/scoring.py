@@ -1,0 +1,157 @@
+"""The fitted model behind :class:`~bot.intents.classifier.IntentClassifier`.
+
+Scores are ``linear SVM(TF-IDF ⊕ a·embedding) + w·(best cosine similarity per intent)``;
+probabilities are ``softmax(scores / T)`` with the temperature ``T`` fitted on held-out data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import minimize_scalar
+from sklearn.svm import LinearSVC
+
+from bot.intents.config import ClassifierConfig
+from bot.intents.text_features import TfidfFeatures
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+_KNN_CHUNK = 256  # rows per similarity block: bounds memory on big evaluation batches
+
+
+@dataclass
+class Scorer:
+    """Fitted parameters; every field is an array or plain value so it saves without pickle."""
+
+    tfidf: TfidfFeatures
+    coef: FloatArray  # (n_features, n_classes): TF-IDF rows then embedding rows
+    intercept: FloatArray  # (n_classes,)
+    neighbours: FloatArray | None  # training embeddings sorted by class, or None
+    class_starts: IntArray | None  # first row of each class in ``neighbours``
+    temperature: float = 1.0
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.intercept.shape[0])
+
+    def scores(
+        self, texts: Sequence[str], embeddings: FloatArray | None, config: ClassifierConfig
+    ) -> FloatArray:
+        """Uncalibrated scores, one row per text."""
+        out = np.tile(self.intercept, (len(texts), 1))
+        n_sparse = 0
+        # Block by block: avoids stacking sparse matrices, which dominates for one message.
+        for block in self.tfidf.transform_blocks(texts):
+            width = block.shape[1]
+            out += block @ self.coef[n_sparse : n_sparse + width]
+            n_sparse += width
+        if embeddings is not None:
+            out += config.embedding_weight * (embeddings @ self.coef[n_sparse:])
+            if self.neighbours is not None and self.class_starts is not None:
+                out += config.knn_weight * _class_max_similarity(
+                    embeddings, self.neighbours, self.class_starts
+                )
+        return out
+
+    def probabilities(self, scores: FloatArray) -> FloatArray:
+        """Calibrated class probabilities."""
+        return _softmax(scores / self.temperature)
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def _class_max_similarity(emb: FloatArray, neighbours: FloatArray, starts: IntArray) -> FloatArray:
+    out = np.empty((emb.shape[0], starts.shape[0]), dtype=np.float32)
+    for i in range(0, emb.shape[0], _KNN_CHUNK):
+        sims = emb[i : i + _KNN_CHUNK] @ neighbours.T
+        out[i : i + _KNN_CHUNK] = np.maximum.reduceat(sims, starts, axis=1)
+    return out
+
+
+def fit_scorer(
+    texts: Sequence[str],
+    y: IntArray,
+    num_classes: int,
+    embeddings: FloatArray | None,
+    config: ClassifierConfig,
+) -> Scorer:
+    """Fit TF-IDF and the SVM on ``texts`` (labels ``y`` in ``0..num_classes-1``).
+
+    Every class must occur in ``y`` (:func:`calibration_split` guarantees it for the
+    calibration fit), which ``np.maximum.reduceat`` relies on.
+    """
+    if np.bincount(y, minlength=num_classes).min() == 0:
+        raise ValueError("every class needs at least one example")
+    tfidf = TfidfFeatures.fit(
+        texts,
+        word_ngrams=config.word_ngrams,
+        char_ngrams=config.char_ngrams,
+        char_min_df=config.char_min_df,
+    )
+    x = tfidf.transform(texts)
+    if embeddings is not None:
+        x = sparse.hstack(
+            [x, sparse.csr_matrix(config.embedding_weight * embeddings)], format="csr"
+        )
+    svm = LinearSVC(C=config.svm_c, random_state=config.seed, max_iter=5000)
+    svm.fit(x, y)
+    coef = np.zeros((x.shape[1], num_classes), dtype=np.float32)
+    intercept = np.zeros(num_classes, dtype=np.float32)
+    present = svm.classes_.astype(np.int64)
+    if len(present) == 2:
+        # Binary LinearSVC keeps one hyperplane; its negation scores the other class.
+        w, b = svm.coef_[0].astype(np.float32), np.float32(svm.intercept_[0])
+        coef[:, present[1]], coef[:, present[0]] = w / 2, -w / 2
+        intercept[present[1]], intercept[present[0]] = b / 2, -b / 2
+    else:
+        coef[:, present] = svm.coef_.T.astype(np.float32)
+        intercept[present] = svm.intercept_.astype(np.float32)
+    neighbours = starts = None
+    if embeddings is not None and config.knn_weight > 0:
+        order = np.argsort(y, kind="stable")
+        neighbours = np.ascontiguousarray(embeddings[order], dtype=np.float32)
+        counts = np.bincount(y, minlength=num_classes)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return Scorer(tfidf, coef, intercept, neighbours, starts)
+
+
+def fit_temperature(scores: FloatArray, y: IntArray, smoothing: float = 0.02) -> float:
+    """Temperature minimising the label-smoothed log-loss of held-out labels.
+
+    Plain log-loss drives the temperature to zero whenever the held-out part happens to be
+    classified perfectly (common with a handful of examples per intent), which would make
+    every later prediction look certain; a little smoothing keeps the optimum finite.
+    """
+    rows = np.arange(len(y))
+
+    def loss(log_t: float) -> float:
+        z = scores / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-((1 - smoothing) * log_p[rows, y] + smoothing * log_p.mean(axis=1)).mean())
+
+    result = minimize_scalar(loss, bounds=(-6.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+def calibration_split(y: IntArray, fraction: float, seed: int) -> tuple[IntArray, IntArray]:
+    """Stratified (fit, held-out) indices; classes with one example stay in the fit part."""
+    rng = np.random.default_rng(seed)
+    fit_idx: list[int] = []
+    held: list[int] = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_held = min(len(idx) - 1, max(1, round(fraction * len(idx)))) if len(idx) > 1 else 0
+        held.extend(idx[:n_held].tolist())
+        fit_idx.extend(idx[n_held:].tolist())
+    return np.sort(np.asarray(fit_idx, dtype=np.int64)), np.sort(np.asarray(held, dtype=np.int64))
