@@ -13,6 +13,7 @@ from datetime import timedelta
 import structlog
 
 from adapters.base import ChannelAdapter
+from bot.agent.service import AgentServices, build_agent_services
 from bot.classify import Classifier, NoIntentsClassifier
 from bot.db.embedded import resolve_database_url
 from bot.db.migrate import apply_migrations
@@ -50,6 +51,8 @@ class Runtime:
         self._pipeline: Pipeline | None = None
         self._ingest: Ingestor | None = None
         self._worker: asyncio.Task[None] | None = None
+        # The LLM agent, built in `start` when a provider is configured (routes use it).
+        self.agent: AgentServices | None = None
 
     # Started parts; accessing them before `start` is a programming error.
     @property
@@ -81,7 +84,11 @@ class Runtime:
         return self._classifier or NoIntentsClassifier()
 
     def build_router(self) -> Router:
-        return self._router or Router(default=FixedHelpTextResponder(self.settings.bot_name))
+        if self._router is not None:
+            return self._router
+        if self.agent is not None:
+            return Router(default=self.agent.responder())
+        return Router(default=FixedHelpTextResponder(self.settings.bot_name))
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
         s = self.settings
@@ -95,6 +102,7 @@ class Runtime:
         self._queue = JobQueue(conninfo, s, self.metrics)
         await self._queue.open()
         self._events = EventHub(self._db)
+        self.agent = build_agent_services(s, self._db, self.metrics.registry)
         if listen_events:
             await self._events.start()
         self._ingest = Ingestor(self._db, self._queue, self.metrics)
@@ -128,6 +136,8 @@ class Runtime:
                 await adapter.aclose()
         if self._events is not None:
             await self._events.stop()
+        if self.agent is not None:
+            await self.agent.aclose()
         if self._queue is not None:
             await self._queue.close()
         if self._db is not None:
