@@ -93,7 +93,9 @@ def classify_error(exc: Exception) -> LLMError:
     if isinstance(exc, anthropic.APIStatusError):
         error_type = exc.type if isinstance(exc.type, str) else None
         retry_after = retry_after_seconds(exc.response.headers)
-        if exc.status_code in RETRYABLE_STATUSES or error_type in TRANSIENT_ERROR_TYPES:
+        # An error event inside a stream arrives on a 200 response: judge it by its type.
+        mid_stream = exc.status_code < 400 and error_type in TRANSIENT_ERROR_TYPES
+        if exc.status_code in RETRYABLE_STATUSES or mid_stream:
             return LLMTransientError(f"status {exc.status_code} {error_type or ''}".strip(),
                                      status=exc.status_code, retry_after_s=retry_after)
         return LLMPermanentError(f"status {exc.status_code} {error_type or ''}".strip(),

@@ -53,4 +53,6 @@ class RetryPolicy:
     async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
         retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
                                  retry=self._should_retry, sleep=self.sleep, reraise=True)
-        return await retrying(attempt)
+        async def once() -> T:  # tenacity awaits only coroutine functions
+            return await attempt()
+        return await retrying(once)
