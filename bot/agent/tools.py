@@ -107,6 +107,14 @@ def idempotency_key(message_id: int, tool: str, arguments: Mapping[str, Any]) ->
     return digest.hexdigest()
 
 
+def _first_parameter_type(fn: ToolFn) -> object:
+    params = list(inspect.signature(fn).parameters)
+    try:
+        return get_type_hints(fn).get(params[0]) if params else None
+    except NameError as exc:  # annotation names a class not visible at module level
+        raise TypeError(f"tool {fn.__name__}: pass input_model= explicitly ({exc})") from exc
+
+
 class ToolRegistry:
     """The tools one bot offers; routes pick subsets by name."""
 
@@ -115,17 +123,17 @@ class ToolRegistry:
 
     def tool(self, *, side_effects: bool, name: str | None = None,
              description: str | None = None, title: str | None = None,
-             ) -> Callable[[ToolFn], ToolFn]:
+             input_model: type[BaseModel] | None = None) -> Callable[[ToolFn], ToolFn]:
         """Register an async function `(args: InputModel, ctx: ToolContext) -> output`.
 
         `description` (default: the docstring) is for the model; `title` names the
-        tool's data source for users ("I couldn't get data from <title>").
+        tool's data source for users ("I couldn't get data from <title>"). The input
+        model is the first parameter's annotation unless `input_model` is given.
         """
         def register(fn: ToolFn) -> ToolFn:
             if not inspect.iscoroutinefunction(fn):
                 raise TypeError(f"tool {fn.__name__} must be an async function")
-            params = list(inspect.signature(fn).parameters)
-            model = get_type_hints(fn).get(params[0]) if params else None
+            model = input_model or _first_parameter_type(fn)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"tool {fn.__name__}: first parameter must be a pydantic model")
             tool_name = name or fn.__name__
