@@ -54,8 +54,6 @@ def split_for_budget(rows: list[Row], budget: int, keep_ratio: float,
         if used > budget * keep_ratio:
             break
         keep.insert(0, row)
-    while keep and keep[0]["direction"] != "in":  # the kept part starts with the user
-        keep.pop(0)
     return rows[: len(rows) - len(keep)], keep
 
 
