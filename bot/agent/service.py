@@ -65,10 +65,11 @@ class AgentServices:
 
     async def aclose(self) -> None:
         await self.provider.aclose()
+        await self.tracer.aclose()
 
 
-def build_agent_services(settings: AgentSettings, db: Database,
-                         registry: CollectorRegistry) -> AgentServices | None:
+def build_agent_services(settings: AgentSettings, db: Database, registry: CollectorRegistry,
+                         tools: ToolRegistry | None = None) -> AgentServices | None:
     """The agent for this process, or None when no LLM provider is configured."""
     provider = build_provider(settings)
     if provider is None:
@@ -77,4 +78,4 @@ def build_agent_services(settings: AgentSettings, db: Database,
     client = getattr(provider, "client", None)
     if client is not None:
         provider.client = tracer.wrap_client(client)  # type: ignore[attr-defined]
-    return AgentServices(settings, db, provider, registry=registry, tracer=tracer)
+    return AgentServices(settings, db, provider, registry=registry, tracer=tracer, tools=tools)

@@ -8,6 +8,7 @@ addresses are masked in every input and output before they leave the process.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -60,6 +61,8 @@ class Tracer(Protocol):
 
     def wrap_client(self, client: C) -> C: ...
 
+    async def aclose(self) -> None: ...
+
 
 class NoTracer:
     """Tracing off: every method is a no-op."""
@@ -76,6 +79,9 @@ class NoTracer:
 
     def wrap_client(self, client: C) -> C:
         return client
+
+    async def aclose(self) -> None:
+        return None
 
 
 class _LangSmithRun:
@@ -127,7 +133,7 @@ class LangSmithTracer:
         return client
 
     async def aclose(self) -> None:
-        self.client.flush()
+        await asyncio.to_thread(self.client.flush)  # sends what is still queued
 
 
 def build_tracer(settings: AgentSettings) -> Tracer:
