@@ -63,7 +63,7 @@ class AgentSettings(BaseSettings):
     # --- memory and prompt
     bot_persona: str = "You are a friendly, concise assistant for our customers."
     prompt_canary: str | None = None
-    agent_history_token_budget: int = 2000
+    agent_history_token_budget: int = 1500
     agent_history_keep_ratio: float = 0.5
     agent_history_max_messages: int = 200
     agent_summary_max_tokens: int = 400
