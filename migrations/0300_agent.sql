@@ -72,27 +72,31 @@ $$;
 GRANT SELECT, INSERT ON app.tool_calls, app.llm_calls TO authenticated;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA app TO authenticated;
 
--- Usage aggregates. security_invoker: a user querying them sees only their own rows.
-CREATE VIEW app.llm_usage_by_turn WITH (security_invoker = true) AS
+-- Usage aggregates for operators (the owning role and service_role). They are not
+-- granted to `authenticated`: views run with their owner's rights, and
+-- security_invoker views need PostgreSQL 15 while we support 14.
+CREATE VIEW app.llm_usage_by_turn AS
   SELECT message_id, contact_id, session_id, count(*) AS calls,
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
          sum(cost_usd) AS cost_usd
     FROM app.llm_calls GROUP BY message_id, contact_id, session_id;
 
-CREATE VIEW app.llm_usage_by_session WITH (security_invoker = true) AS
+CREATE VIEW app.llm_usage_by_session AS
   SELECT session_id, contact_id, count(*) AS calls,
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
          sum(cost_usd) AS cost_usd
     FROM app.llm_calls GROUP BY session_id, contact_id;
 
-CREATE VIEW app.llm_usage_daily WITH (security_invoker = true) AS
+CREATE VIEW app.llm_usage_daily AS
   SELECT (created_at AT TIME ZONE 'UTC')::date AS day, contact_id, count(*) AS calls,
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
          sum(cost_usd) AS cost_usd
     FROM app.llm_calls GROUP BY 1, contact_id;
 
+REVOKE ALL ON app.llm_usage_by_turn, app.llm_usage_by_session, app.llm_usage_daily
+    FROM PUBLIC, anon, authenticated;
 GRANT SELECT ON app.llm_usage_by_turn, app.llm_usage_by_session, app.llm_usage_daily
-    TO authenticated;
+    TO service_role;
 
 -- The daily cost cap spans all users, which RLS hides from any one of them: this
 -- narrow function returns only the total.

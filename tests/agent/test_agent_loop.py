@@ -39,11 +39,15 @@ async def test_plain_answer_records_tokens_and_cost_from_the_response(
                              turn.message_ids[-1])
     assert (row["input_tokens"], row["output_tokens"], row["status"]) == (1000, 200, "ok")
     assert row["cost_usd"] == Decimal("0.002")  # 1000 * 1/1e6 + 200 * 5/1e6
-    (per_turn,) = await conv.rows(turn, "SELECT * FROM app.llm_usage_by_turn"
-                                        " WHERE message_id = %s", turn.message_ids[-1])
-    assert per_turn["input_tokens"] == 1000 and per_turn["calls"] == 1
-    daily = await conv.rows(turn, "SELECT * FROM app.llm_usage_daily")
-    assert daily[0]["cost_usd"] == Decimal("0.002")
+    async with conv.db.as_system() as conn:  # the aggregates are for operators
+        cur = await conn.execute("SELECT * FROM app.llm_usage_by_turn WHERE message_id = %s",
+                                 (turn.message_ids[-1],))
+        per_turn = await cur.fetchone()
+        cur = await conn.execute("SELECT sum(cost_usd) AS cost FROM app.llm_usage_daily"
+                                 " WHERE contact_id = %s", (turn.contact_id,))
+        daily = await cur.fetchone()
+    assert per_turn is not None and per_turn["input_tokens"] == 1000 and per_turn["calls"] == 1
+    assert daily is not None and daily["cost"] == Decimal("0.002")
     system = fake_llm.requests[0].get("system") or fake_llm.requests[0]["messages"][0]["content"]
     assert agent.services.canary in system
 
