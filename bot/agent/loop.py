@@ -15,13 +15,26 @@ from bot.agent.budget import TurnLimits
 from bot.agent.builtin_tools import ESCALATION_TOOL
 from bot.agent.executor import ToolExecutor, ToolRun
 from bot.agent.llm import CallScope, LLMCaller
-from bot.agent.messages import LLMRequest, Message, OnText, ToolCall, ToolResult
+from bot.agent.messages import (
+    LLMRequest,
+    Message,
+    OnText,
+    TextPart,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+)
 from bot.agent.metrics import AgentMetrics
 from bot.agent.tools import Tool, ToolContext, canonical_arguments
 from bot.agent.tracing import Tracer
 from bot.responders import Emit
 
 log = structlog.get_logger(__name__)
+
+WRAP_UP = ("Stop using tools now. Answer the person with what you have found so far, and "
+           "say briefly what you could not finish.")
+# Limits after which one more model call (without tools) writes the answer.
+WRAP_UP_AFTER = ("max_iterations", "repeated_call", "no_progress", "session_tool_cap")
 
 LIMIT_NOTES = {
     "max_iterations": "I couldn't finish everything this needed, so this answer may be "
@@ -95,9 +108,24 @@ class AgentLoop:
             results = await self._run_tools(response.tool_calls)
             messages.append(Message(role="user", parts=list(results)))
             if self.state.stop:
-                return self.state
-        self._stop("max_iterations")
+                break
+        else:
+            self._stop("max_iterations")
+        await self._wrap_up(model, system, messages, specs, on_text)
         return self.state
+
+    async def _wrap_up(self, model: str, system: str, messages: list[Message],
+                       specs: list[ToolSpec], on_text: OnText | None) -> None:
+        """After a limit, one last call without tool use turns the findings into an answer."""
+        if self.state.stop not in WRAP_UP_AFTER:
+            return
+        messages[-1].parts.append(TextPart(text=WRAP_UP))
+        response = await self.caller.call(
+            LLMRequest(model=model, system=system, messages=messages, tools=specs,
+                       tool_choice="none", max_tokens=self.limits.max_tokens),
+            self.scope, on_text)
+        if response.text.strip():
+            self.state.best_text = response.text.strip()
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
         allowed = {t.name for t in self.tools}

@@ -83,6 +83,8 @@ class LLMRequest(BaseModel):
     system: str
     messages: list[Message]
     tools: list[ToolSpec] = Field(default_factory=list)
+    # "none": the tools stay declared (their calls are in the history) but may not be used.
+    tool_choice: Literal["auto", "none"] = "auto"
     max_tokens: int = 1024
 
 

@@ -153,20 +153,36 @@ async def test_read_only_tool_is_retried_on_a_transient_error(
     assert reply.text == "All fine." and calls == ["Oslo", "Oslo"]
 
 
-async def test_iteration_limit_ends_the_loop_with_the_best_answer_and_a_note(
+async def test_iteration_limit_ends_the_loop_with_a_wrap_up_answer_and_a_note(
     make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
 ) -> None:
     tools = TestTools()
     agent = make_agent(tools=tools.registry)
-    fake_llm.tool_use(("weather", {"city": "Oslo"}), text="Oslo is sunny so far.")
+    fake_llm.tool_use(("weather", {"city": "Oslo"}), text="Checking Oslo first.")
     fake_llm.tool_use(("weather", {"city": "Rome"}))
-    fake_llm.tool_use(("weather", {"city": "Bern"}))
+    fake_llm.tool_use(("weather", {"city": "Bern"}), text="Oslo and Rome are sunny.")
     reply = await agent.responder(max_iterations=2).respond(await conversation().turn("?"),
                                                             Events())
-    assert reply.text.startswith("Oslo is sunny so far.")
+    assert reply.text.startswith("Oslo and Rome are sunny.")
     assert "couldn't finish everything" in reply.text
     assert tools.weather_calls == ["Oslo", "Rome"]
+    wrap_up = fake_llm.requests[-1]
+    assert wrap_up["tool_choice"] == {"type": "none"}
+    assert "Stop using tools now" in str(wrap_up["messages"][-1])
     assert agent.metric("bot_agent_limits_hit_total", limit="max_iterations") == 1
+
+
+async def test_without_a_wrap_up_text_the_best_answer_so_far_is_kept(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
+) -> None:
+    tools = TestTools()
+    agent = make_agent("openai", tools=tools.registry)
+    fake_llm.tool_use(("weather", {"city": "Oslo"}), text="Oslo is sunny so far.")
+    fake_llm.reply("")
+    reply = await agent.responder(max_iterations=1).respond(await conversation().turn("?"),
+                                                            Events())
+    assert reply.text.startswith("Oslo is sunny so far.")
+    assert fake_llm.requests[-1]["tool_choice"] == "none"
 
 
 async def test_same_call_repeated_ends_the_loop(

@@ -68,11 +68,19 @@ class FakeLLM:
     def next_step(self) -> Step:
         return self.steps.pop(0) if self.steps else self.default
 
+    @staticmethod
+    def _allowed(step: Step, tool_choice: object) -> Step:
+        """Like a real model: with tool_choice "none" it cannot call tools."""
+        if tool_choice == "none" and step.calls:
+            return Step(text=step.text or "(answer without tools)",
+                        input_tokens=step.input_tokens, output_tokens=step.output_tokens)
+        return step
+
     # --- Anthropic Messages API
     async def anthropic(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append({"api": "anthropic", **body})
-        step = self.next_step()
+        step = self._allowed(self.next_step(), (body.get("tool_choice") or {}).get("type"))
         if step.delay_s:
             await asyncio.sleep(step.delay_s)
         if step.status != 200:
@@ -133,7 +141,7 @@ class FakeLLM:
     async def openai(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append({"api": "openai", **body})
-        step = self.next_step()
+        step = self._allowed(self.next_step(), body.get("tool_choice"))
         if step.delay_s:
             await asyncio.sleep(step.delay_s)
         if step.status != 200:

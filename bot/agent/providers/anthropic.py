@@ -123,6 +123,7 @@ class AnthropicProvider:
         if request.tools:
             params["tools"] = [{"name": t.name, "description": t.description,
                                 "input_schema": t.input_schema} for t in request.tools]
+            params["tool_choice"] = {"type": request.tool_choice}
         return params
 
     async def complete(self, request: LLMRequest, on_text: OnText | None) -> LLMResponse:

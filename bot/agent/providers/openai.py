@@ -107,6 +107,7 @@ class OpenAICompatibleProvider:
             params["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": t.input_schema,
             }} for t in request.tools]
+            params["tool_choice"] = request.tool_choice
         return params
 
     async def complete(self, request: LLMRequest, on_text: OnText | None) -> LLMResponse:
