@@ -108,6 +108,7 @@ def register_escalation_tool(registry: ToolRegistry,
     async def escalate_to_human(args: EscalateInput, ctx: ToolContext) -> str:
         """Ask for a person to take over when the user wants to speak with a human or you
         cannot help. Tell the user a person will reply here."""
+        ctx.turn.escalation_reason = args.reason
         await hook(ctx, args.reason)
         return "A person has been asked to continue this conversation."
 

@@ -109,13 +109,13 @@ class ToolExecutor:
                 stored = await store.stored_tool_result(conn, key)
             if stored is not None:
                 self.metrics.tool_calls.labels(tool.name, "replayed").inc()
-                return self._done(call, tool, arguments, "ok", stored, record=False)
+                return self._done(call, tool, arguments, "ok", stored)
         started = time.perf_counter()
         status, content, attempts = await self._guarded(tool, args, ctx, key, timeout_s)
         latency = (time.perf_counter() - started) * 1000
         if status != "ok" or not tool.side_effects:  # side effects record in their transaction
             await self._record(ctx, tool, arguments, key, status, content, attempts, latency)
-        return self._done(call, tool, arguments, status, content, record=False)
+        return self._done(call, tool, arguments, status, content)
 
     async def _guarded(self, tool: Tool, args: BaseModel, ctx: ToolContext, key: str,
                        timeout_s: float) -> tuple[str, str, int]:
@@ -182,7 +182,7 @@ class ToolExecutor:
             log.warning("tool_call_record_failed", tool=tool.name, error=type(exc).__name__)
 
     def _done(self, call: ToolCall, tool: Tool | None, arguments: dict[str, Any], status: str,
-              content: str, record: bool = True) -> ToolRun:
+              content: str) -> ToolRun:
         self.metrics.tool_calls.labels(tool.name if tool else "unknown", status).inc()
         return ToolRun(result=ToolResult(call_id=call.id, content=content,
                                          is_error=status != "ok"),

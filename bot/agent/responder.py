@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -46,6 +46,17 @@ def compose_reply(state: LoopState) -> str:
     return "\n\n".join(parts) or NO_ANSWER_TEXT
 
 
+@dataclass(frozen=True)
+class AgentTurnResult:
+    """The reply plus what happened on the way (for handoff, evaluation and tests)."""
+
+    reply: OutboundReply
+    escalation_reason: str | None = None
+    limit: str | None = None
+    failed_sources: tuple[str, ...] = ()
+    iterations: int = 0
+
+
 class AgentResponder:
     """Answers a routed turn with the LLM and tools, within the route's budget."""
 
@@ -54,6 +65,10 @@ class AgentResponder:
         self.budget = budget
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
+        return (await self.answer(turn, emit)).reply
+
+    async def answer(self, turn: TurnContext, emit: Emit) -> AgentTurnResult:
+        """The reply and the turn's outcome: limits hit, failed tools, escalation request."""
         s = self.services
         caps = await check_caps(s.db, turn.contact_id,
                                 daily_cost_cap_usd=s.settings.llm_daily_cost_cap_usd,
@@ -62,7 +77,7 @@ class AgentResponder:
             s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()
             log.warning("llm_budget_exhausted", scope=caps.scope)
             await emit("text_delta", {"text": LIMIT_REACHED_TEXT})
-            return OutboundReply(text=LIMIT_REACHED_TEXT)
+            return AgentTurnResult(OutboundReply(text=LIMIT_REACHED_TEXT), limit=caps.scope)
         intent = turn.classification.intent
         async with s.tracer.turn(
             "agent_turn", inputs={"text": turn.text},
@@ -70,11 +85,12 @@ class AgentResponder:
             metadata={"channel": turn.channel, "intent": intent,
                       "session_id": str(turn.session.id)},
         ) as run:
-            reply = await self._answer(turn, emit, resolve_limits(self.budget, s.settings))
-            run.set_outputs({"text": reply.text})
-        return reply
+            result = await self._answer(turn, emit, resolve_limits(self.budget, s.settings))
+            run.set_outputs({"text": result.reply.text, "limit": result.limit})
+        return result
 
-    async def _answer(self, turn: TurnContext, emit: Emit, limits: TurnLimits) -> OutboundReply:
+    async def _answer(self, turn: TurnContext, emit: Emit,
+                      limits: TurnLimits) -> AgentTurnResult:
         s = self.services
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
                           turn.message_ids[-1])
@@ -95,13 +111,17 @@ class AgentResponder:
             raise AgentBusyError(str(exc), retry_after_s=exc.retry_after_s) from exc
         except LLMPermanentError:
             await emit("error", {"text": BUSY_TEXT})
-            return OutboundReply(text=BUSY_TEXT)
+            return AgentTurnResult(OutboundReply(text=BUSY_TEXT), limit="llm_rejected")
         text = compose_reply(state)
         if not s.settings.llm_stream:
             await emit("text_delta", {"text": text})
         elif state.best_text and text != state.best_text:
             await emit("text_delta", {"text": text[len(state.best_text):]})
-        return OutboundReply(text=text)
+        return AgentTurnResult(
+            OutboundReply(text=text), escalation_reason=state.escalation_reason,
+            limit=state.stop, iterations=state.iterations,
+            failed_sources=tuple(x for x in state.failed_sources
+                                 if x not in state.recovered_sources))
 
     async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
                        scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:

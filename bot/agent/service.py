@@ -60,8 +60,15 @@ class AgentServices:
             sleep=sleep)
 
     def responder(self, budget: AgentBudget | None = None) -> AgentResponder:
-        """A responder for one route; responders share this process's breakers and clients."""
-        return AgentResponder(self, budget or AgentBudget())
+        """A responder for one route; responders share this process's breakers and clients.
+
+        A budget naming a tool that is not registered is a configuration error.
+        """
+        budget = budget or AgentBudget()
+        unknown = sorted(set(budget.tools or ()) - set(self.registry.names()))
+        if unknown:
+            raise ValueError(f"unknown tools in agent budget: {', '.join(unknown)}")
+        return AgentResponder(self, budget)
 
     async def aclose(self) -> None:
         await self.provider.aclose()

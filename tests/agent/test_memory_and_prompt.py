@@ -67,8 +67,9 @@ async def test_escalation_marks_the_session_and_is_recorded(
     fake_llm.tool_use(("escalate_to_human", {"reason": "wants a refund"}))
     fake_llm.reply("A person will reply here shortly.")
     turn = await conv.turn("I want to speak with a human")
-    reply = await agent.responder().respond(turn, Events())
-    assert reply.text == "A person will reply here shortly."
+    result = await agent.responder().answer(turn, Events())
+    assert result.reply.text == "A person will reply here shortly."
+    assert result.escalation_reason == "wants a refund"
     (session,) = await conv.rows(turn, "SELECT status FROM app.sessions WHERE id = %s",
                                  turn.session.id)
     assert session["status"] == "escalated"
@@ -133,3 +134,12 @@ async def test_summary_falls_back_to_the_transcript_when_the_model_fails(
     turn = await conv.turn("next")
     assert (await agent.responder().respond(turn, Events())).text == "Fine."
     assert "User: question 0" in system_of(fake_llm.requests[-1])
+
+
+async def test_a_budget_naming_an_unknown_tool_fails_when_the_route_is_built(
+    make_agent: Callable[..., Agent],
+) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="knowledge_search"):
+        make_agent().responder(tools=("remember", "knowledge_search"))

@@ -95,6 +95,16 @@ async def test_three_failures_give_up_with_a_transient_error(
     assert agent.sleep.waits == [1.0, 2.0]
 
 
+async def test_retry_after_longer_than_the_longest_wait_is_left_to_the_queue(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM,
+) -> None:
+    agent = make_agent(llm_retry_max_wait_s=30)
+    fake_llm.error(429, retry_after="120").reply("never reached")
+    with pytest.raises(LLMTransientError) as raised:
+        await agent.services.caller.call(request(), _scope(agent))
+    assert raised.value.retry_after_s == 120 and agent.sleep.waits == []
+
+
 async def test_jitter_adds_at_most_the_configured_extra(
     make_agent: Callable[..., Agent], fake_llm: FakeLLM,
 ) -> None:
