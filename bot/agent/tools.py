@@ -29,6 +29,9 @@ from pydantic import BaseModel
 from bot.agent.messages import ToolSpec
 from bot.db.pool import Conn, Database
 
+# Who is acting is the context's business; an input field with one of these names
+# would let the model choose the user.
+IDENTITY_FIELDS = frozenset({"contact_id", "user_id", "conversation_id", "session_id"})
 ToolOutput = str | BaseModel | Mapping[str, Any] | list[Any] | None
 ToolFn = Callable[[Any, "ToolContext"], Awaitable[ToolOutput]]
 
@@ -136,6 +139,10 @@ class ToolRegistry:
             model = input_model or _first_parameter_type(fn)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"tool {fn.__name__}: first parameter must be a pydantic model")
+            identity = IDENTITY_FIELDS & set(model.model_fields)
+            if identity:
+                raise TypeError(f"tool {fn.__name__}: {sorted(identity)} must come from the "
+                                "ToolContext, not from the model's arguments")
             tool_name = name or fn.__name__
             if tool_name in self._tools:
                 raise ValueError(f"tool {tool_name} is already registered")

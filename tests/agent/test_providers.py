@@ -134,3 +134,54 @@ def _scope(agent: Agent) -> object:
 
     from bot.agent.llm import CallScope
     return CallScope(uuid4(), None, None, None)
+
+
+async def test_overloaded_error_inside_a_stream_is_retried(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM,
+) -> None:
+    agent = make_agent("anthropic")
+    fake_llm.overloaded_mid_stream().reply("Whole answer")
+    deltas: list[str] = []
+
+    async def on_text(delta: str) -> None:
+        deltas.append(delta)
+    response = await agent.services.caller.call(request(), _scope(agent), on_text)
+    assert response.text == "Whole answer" and agent.sleep.waits == [1.0]
+    assert "".join(deltas) == "PartialWhole answer"  # the retry streams from the start
+
+
+async def test_missing_usage_is_recorded_as_unreported_not_estimated(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM,
+) -> None:
+    agent = make_agent("openai")
+    fake_llm.reply("hi", omit_usage=True)
+
+    async def ignore(delta: str) -> None:
+        return None
+    response = await agent.services.caller.call(request(model="gpt-4o-mini"), _scope(agent),
+                                                ignore)
+    assert response.usage.reported is False and response.usage.input_tokens == 0
+    assert agent.metric("bot_llm_usage_unreported_total", model="gpt-4o-mini") == 1
+
+
+def test_bedrock_client_is_built_from_settings(make_settings: Callable[..., object]) -> None:
+    import anthropic
+
+    from bot.agent.providers.anthropic import AnthropicProvider
+    from bot.agent.providers.factory import build_provider
+
+    provider = build_provider(make_settings(llm_provider="bedrock", aws_region="eu-west-1",
+                                            bedrock_base_url="http://127.0.0.1:9"))
+    assert isinstance(provider, AnthropicProvider) and provider.name == "bedrock"
+    assert isinstance(provider.client, anthropic.AsyncAnthropicBedrock)
+    assert provider.client.max_retries == 0 and provider.client.aws_region == "eu-west-1"
+    assert provider.model_for("strong").startswith("anthropic.claude-sonnet")
+
+
+def test_provider_switched_on_without_its_secret_names_the_variable(
+    make_settings: Callable[..., object],
+) -> None:
+    with pytest.raises(ValueError, match="ANTHROPIC_API_KEY"):
+        make_settings(llm_provider="anthropic")
+    with pytest.raises(ValueError, match="AWS_REGION"):
+        make_settings(llm_provider="bedrock")

@@ -33,6 +33,8 @@ class Step:
     delay_s: float = 0.0
     input_tokens: int = 11
     output_tokens: int = 7
+    fail_mid_stream: bool = False  # an SSE error event after the first text delta
+    omit_usage: bool = False  # like some OpenAI-compatible servers
 
 
 class FakeLLM:
@@ -59,6 +61,10 @@ class FakeLLM:
               error_type: str = "api_error") -> FakeLLM:
         headers = {"retry-after": retry_after} if retry_after else {}
         self.steps.append(Step(status=status, headers=headers, error_type=error_type))
+        return self
+
+    def overloaded_mid_stream(self, text: str = "Partial answer") -> FakeLLM:
+        self.steps.append(Step(text=text, fail_mid_stream=True))
         return self
 
     def slow(self, delay_s: float, text: str = "late") -> FakeLLM:
@@ -101,10 +107,11 @@ class FakeLLM:
                              "output_tokens": step.output_tokens}}
         if not body.get("stream"):
             return JSONResponse(message)
-        return StreamingResponse(self._anthropic_sse(message),
+        return StreamingResponse(self._anthropic_sse(message, step.fail_mid_stream),
                                  media_type="text/event-stream")
 
-    async def _anthropic_sse(self, message: dict[str, Any]) -> AsyncIterator[str]:
+    async def _anthropic_sse(self, message: dict[str, Any],
+                             fail_mid_stream: bool = False) -> AsyncIterator[str]:
         def sse(event: str, data: dict[str, Any]) -> str:
             return f"event: {event}\ndata: {json.dumps(data)}\n\n"
         start = {**message, "content": [], "stop_reason": None,
@@ -120,6 +127,10 @@ class FakeLLM:
                     yield sse("content_block_delta", {
                         "type": "content_block_delta", "index": index,
                         "delta": {"type": "text_delta", "text": piece}})
+                    if fail_mid_stream:
+                        yield sse("error", {"type": "error", "error": {
+                            "type": "overloaded_error", "message": "Overloaded"}})
+                        return
             else:
                 yield sse("content_block_start", {
                     "type": "content_block_start", "index": index,
@@ -163,11 +174,12 @@ class FakeLLM:
             return JSONResponse({**base, "object": "chat.completion", "usage": usage,
                                  "choices": [{"index": 0, "message": message,
                                               "finish_reason": finish}]})
-        return StreamingResponse(self._openai_sse(base, step.text, calls, finish, usage),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self._openai_sse(base, step.text, calls, finish, None if step.omit_usage else usage),
+            media_type="text/event-stream")
 
     async def _openai_sse(self, base: dict[str, Any], text: str, calls: list[dict[str, Any]],
-                          finish: str, usage: dict[str, int]) -> AsyncIterator[str]:
+                          finish: str, usage: dict[str, int] | None) -> AsyncIterator[str]:
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
             data = {**base, "object": "chat.completion.chunk",
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
@@ -182,8 +194,9 @@ class FakeLLM:
             yield chunk({"tool_calls": [{"index": i, "function": {
                 "arguments": call["function"]["arguments"]}}]})
         yield chunk({}, finish)
-        last = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
-        yield f"data: {json.dumps(last)}\n\n"
+        if usage is not None:
+            last = {**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}
+            yield f"data: {json.dumps(last)}\n\n"
         yield "data: [DONE]\n\n"
 
 
