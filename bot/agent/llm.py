@@ -15,7 +15,7 @@ from bot.agent.errors import LLMError, LLMPermanentError, LLMTransientError
 from bot.agent.messages import LLMRequest, LLMResponse, OnText, Usage
 from bot.agent.metrics import AgentMetrics
 from bot.agent.providers.base import LLMProvider
-from bot.agent.providers.retry import RetryPolicy
+from bot.agent.providers.retry import OnRetry, RetryPolicy
 from bot.db.pool import Database
 
 log = structlog.get_logger(__name__)
@@ -50,10 +50,10 @@ class LLMCaller:
                     wait_s=round(wait_s, 3))
 
     async def call(self, request: LLMRequest, scope: CallScope, on_text: OnText | None = None,
-                   *, retry: bool = True) -> LLMResponse:
+                   *, retry: bool = True, on_retry: OnRetry | None = None) -> LLMResponse:
         if not retry:
             return await self._attempt(request, scope, on_text)
-        return await self.retry.call(lambda: self._attempt(request, scope, on_text))
+        return await self.retry.call(lambda: self._attempt(request, scope, on_text), on_retry)
 
     async def _attempt(self, request: LLMRequest, scope: CallScope,
                        on_text: OnText | None) -> LLMResponse:

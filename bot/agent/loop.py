@@ -13,6 +13,7 @@ import structlog
 
 from bot.agent.budget import TurnLimits
 from bot.agent.builtin_tools import ESCALATION_TOOL
+from bot.agent.errors import LLMTransientError
 from bot.agent.executor import ToolExecutor, ToolRun
 from bot.agent.llm import CallScope, LLMCaller
 from bot.agent.messages import (
@@ -59,6 +60,8 @@ class LoopState:
     failed_sources: list[str] = field(default_factory=list)
     recovered_sources: set[str] = field(default_factory=set)
     escalation_reason: str | None = None
+    # Set while the model is being retried; a deadline hit then means "busy", not "slow".
+    retrying: bool = False
 
 
 class AgentLoop:
@@ -82,6 +85,9 @@ class AgentLoop:
         self._seen: Counter[tuple[str, str]] = Counter()
         self._read_only_streak = 0
 
+    def _retrying(self, exc: LLMTransientError, wait_s: float) -> None:
+        self.state.retrying = True
+
     def _stop(self, limit: str) -> None:
         self.state.stop = limit
         self.metrics.limits_hit.labels(limit).inc()
@@ -98,7 +104,9 @@ class AgentLoop:
             self.state.iterations += 1
             response = await self.caller.call(
                 LLMRequest(model=model, system=system, messages=messages, tools=specs,
-                           max_tokens=self.limits.max_tokens), self.scope, on_text)
+                           max_tokens=self.limits.max_tokens), self.scope, on_text,
+                on_retry=self._retrying)
+            self.state.retrying = False
             if response.text.strip():
                 self.state.best_text = response.text.strip()
             if not response.tool_calls:

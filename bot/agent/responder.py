@@ -99,8 +99,12 @@ class AgentResponder:
             async with asyncio.timeout(limits.turn_deadline_s):
                 loop, system, messages = await self._prepare(turn, emit, limits, scope)
                 state = await loop.run(system, messages)
-        except TimeoutError:
+        except TimeoutError as exc:
             state = loop.state if loop is not None else LoopState()
+            if state.retrying and not state.best_text:  # the provider is busy, not slow
+                s.metrics.busy.inc()
+                await emit("status", {"text": BUSY_TEXT + " I'll try again in a moment."})
+                raise AgentBusyError("deadline while retrying the model") from exc
             state.stop = "deadline"
             s.metrics.limits_hit.labels("deadline").inc()
             log.warning("agent_deadline", iterations=state.iterations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -42,13 +43,16 @@ def fake_llm(llm_server: FakeLLMServer) -> FakeLLM:
 
 
 class RecordedSleep:
-    """An injectable sleep that records the waits and returns at once."""
+    """An injectable sleep that records the waits and returns at once (or never)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, blocks: bool = False) -> None:
         self.waits: list[float] = []
+        self.blocks = blocks
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        if self.blocks:  # stands for a wait longer than any deadline in the test
+            await asyncio.Event().wait()
 
 
 @pytest.fixture
@@ -90,12 +94,12 @@ async def make_agent(agent_settings: Callable[..., Settings],
     made: list[LLMProvider] = []
 
     def build(provider: str = "anthropic", tools: ToolRegistry | None = None,
-              **overrides: Any) -> Agent:
+              sleep_blocks: bool = False, **overrides: Any) -> Agent:
         settings = agent_settings(provider, **overrides)
         llm = build_provider(settings)
         assert llm is not None
         made.append(llm)
-        sleep, registry = RecordedSleep(), CollectorRegistry()
+        sleep, registry = RecordedSleep(blocks=sleep_blocks), CollectorRegistry()
         return Agent(AgentServices(settings, db, llm, registry=registry, tools=tools,
                                    sleep=sleep), sleep, registry)
     yield build

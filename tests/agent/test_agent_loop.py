@@ -271,6 +271,17 @@ async def test_llm_busy_hands_the_turn_back_with_a_user_safe_text(
     assert agent.sleep.waits == [1.0, 2.0]
 
 
+async def test_deadline_while_waiting_to_retry_the_model_hands_the_turn_back(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
+) -> None:
+    agent = make_agent(sleep_blocks=True)
+    fake_llm.error(429, retry_after="20")
+    with pytest.raises(AgentBusyError):
+        await agent.responder(turn_deadline_s=0.3).respond(await conversation().turn("?"),
+                                                           Events())
+    assert agent.sleep.waits == [20.0]
+
+
 async def test_rejected_llm_call_gives_the_busy_text_not_the_error(
     make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
 ) -> None:

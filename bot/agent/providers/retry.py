@@ -41,17 +41,22 @@ class RetryPolicy:
             return False
         return (exc.retry_after_s or 0.0) <= self.max_wait_s
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState, notify: OnRetry | None) -> float:
         exc = state.outcome.exception() if state.outcome else None
         retry_after = exc.retry_after_s if isinstance(exc, LLMTransientError) else None
         wait = max(float(self._backoff(state)), retry_after or 0.0)
         wait = min(wait, self.max_wait_s)
-        if self.on_retry is not None and isinstance(exc, LLMTransientError):
-            self.on_retry(exc, wait)
+        if isinstance(exc, LLMTransientError):
+            for callback in (self.on_retry, notify):
+                if callback is not None:
+                    callback(exc, wait)
         return wait
 
-    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts), wait=self._wait,
+    async def call(self, attempt: Callable[[], Awaitable[T]],
+                   on_retry: OnRetry | None = None) -> T:
+        """Run `attempt` under the policy; `on_retry` also hears of each retry of this call."""
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts),
+                                 wait=lambda state: self._wait(state, on_retry),
                                  retry=self._should_retry, sleep=self.sleep, reraise=True)
         async def once() -> T:  # tenacity awaits only coroutine functions
             return await attempt()
