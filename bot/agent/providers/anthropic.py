@@ -123,7 +123,8 @@ class AnthropicProvider:
         if request.tools:
             params["tools"] = [{"name": t.name, "description": t.description,
                                 "input_schema": t.input_schema} for t in request.tools]
-            params["tool_choice"] = {"type": request.tool_choice}
+            if request.tool_choice == "none":  # "auto" is the default; not sent
+                params["tool_choice"] = {"type": "none"}
         return params
 
     async def complete(self, request: LLMRequest, on_text: OnText | None) -> LLMResponse:

@@ -107,7 +107,8 @@ class OpenAICompatibleProvider:
             params["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": t.input_schema,
             }} for t in request.tools]
-            params["tool_choice"] = request.tool_choice
+            if request.tool_choice == "none":  # "auto" is the default (and not every
+                params["tool_choice"] = "none"  # compatible server accepts it explicitly)
         return params
 
     async def complete(self, request: LLMRequest, on_text: OnText | None) -> LLMResponse:
