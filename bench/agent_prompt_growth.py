@@ -39,11 +39,30 @@ from bot.models import InboundMessage  # noqa: E402
 from bot.responders import TurnContext  # noqa: E402
 from bot.sessions import open_session  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.conftest import create_database, drop_database  # noqa: E402
 
 WORDS = ["order", "lamp", "delivery", "invoice", "warranty", "colour", "address", "return",
          "size", "price", "shipping", "weekend", "store", "refund", "model", "cable", "bulb",
          "dimmer", "kitchen", "office"]
+
+
+def create_database(server_url: str) -> str:
+    import secrets
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = "bot_bench_" + secrets.token_hex(4)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_conninfo(server_url, dbname=name)
+
+
+def drop_database(server_url: str, conninfo: str) -> None:
+    import psycopg
+
+    name = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def sentence(rng: random.Random, words: int) -> str:
