@@ -6,6 +6,7 @@ that failed) lives on the loop object, so it survives the deadline's cancellatio
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -136,24 +137,44 @@ class AgentLoop:
             self.state.best_text = response.text.strip()
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """Run the approved calls: consecutive read-only ones together, side effects in order."""
         allowed = {t.name for t in self.tools}
         per_iteration = self.limits.max_tool_calls_per_iteration
         if len(calls) > per_iteration:
             self.metrics.limits_hit.labels("tool_calls_per_iteration").inc()
-        results: list[ToolResult] = []
-        runs: list[ToolRun] = []
+        results: dict[int, ToolResult] = {}
+        approved: list[tuple[int, ToolCall]] = []
         for index, call in enumerate(calls):
-            refusal = self._refusal(call, index, per_iteration)
-            if refusal is not None:
-                results.append(ToolResult(call_id=call.id, content=refusal, is_error=True))
-                continue
-            run = await self._run_one(call, allowed)
-            runs.append(run)
-            results.append(run.result)
+            refusal = self._refusal(call, index, per_iteration, len(approved))
+            if refusal is None:
+                approved.append((index, call))
+            else:
+                results[index] = ToolResult(call_id=call.id, content=refusal, is_error=True)
+        runs: list[ToolRun] = []
+        for batch in self._batches(approved):
+            done = await asyncio.gather(*(self._run_one(call, allowed) for _, call in batch))
+            for (index, _), run in zip(batch, done, strict=True):
+                results[index] = run.result
+                runs.append(run)
         self._track_progress(runs)
-        return results
+        return [results[i] for i in range(len(calls))]
 
-    def _refusal(self, call: ToolCall, index: int, per_iteration: int) -> str | None:
+    def _batches(self, approved: list[tuple[int, ToolCall]]) -> list[list[tuple[int, ToolCall]]]:
+        """Consecutive read-only calls form one batch; each side-effecting call its own."""
+        batches: list[list[tuple[int, ToolCall]]] = []
+        previous_read_only = False
+        for item in approved:
+            tool = next((t for t in self.tools if t.name == item[1].name), None)
+            read_only = tool is None or not tool.side_effects
+            if read_only and previous_read_only:
+                batches[-1].append(item)
+            else:
+                batches.append([item])
+            previous_read_only = read_only
+        return batches
+
+    def _refusal(self, call: ToolCall, index: int, per_iteration: int,
+                 approved: int) -> str | None:
         if index >= per_iteration:
             return f"Not run: at most {per_iteration} tool calls per step."
         if self.state.stop:
@@ -163,7 +184,7 @@ class AgentLoop:
         if self._seen[key] > self.limits.repeat_call_limit:
             self._stop("repeated_call")
             return "Not run: this exact call was already made. Answer with what you have."
-        if self.session_tool_calls >= self.limits.session_tool_call_cap:
+        if self.session_tool_calls + approved >= self.limits.session_tool_call_cap:
             self._stop("session_tool_cap")
             return "Not run: the tool-call limit of this conversation was reached."
         return None

@@ -198,6 +198,37 @@ async def test_same_call_repeated_ends_the_loop(
     assert agent.metric("bot_agent_limits_hit_total", limit="repeated_call") == 1
 
 
+async def test_read_only_calls_of_one_step_run_together_side_effects_in_order(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
+) -> None:
+    registry, log = ToolRegistry(), []
+    both_running = asyncio.Barrier(2)
+
+    @registry.tool(side_effects=False)
+    async def lookup(args: CityInput, ctx: ToolContext) -> str:
+        # Passes only if the two lookups are in progress at the same time.
+        async with asyncio.timeout(5):
+            await both_running.wait()
+        log.append(f"lookup {args.city}")
+        return "found"
+
+    @registry.tool(side_effects=True)
+    async def note(args: CityInput, ctx: ToolContext) -> str:
+        log.append(f"note {args.city}")
+        return "noted"
+
+    agent = make_agent(tools=registry)
+    fake_llm.tool_use(("note", {"city": "A1"}), ("lookup", {"city": "Oslo"}),
+                      ("lookup", {"city": "Rome"}), ("note", {"city": "B2"}))
+    fake_llm.reply("Done.")
+    reply = await agent.responder().respond(await conversation().turn("?"), Events())
+    assert reply.text == "Done."
+    assert log[0] == "note A1" and log[-1] == "note B2"
+    assert sorted(log[1:3]) == ["lookup Oslo", "lookup Rome"]
+    results = str(fake_llm.requests[1]["messages"][-1])
+    assert results.index("noted") < results.index("found") < results.rindex("noted")
+
+
 async def test_too_many_calls_in_one_step_are_refused_beyond_the_limit(
     make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
 ) -> None:
