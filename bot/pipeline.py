@@ -111,10 +111,14 @@ class Pipeline:
                 attempts = await messages.record_attempt(conn, [m.id for m in batch],
                                                          type(exc).__name__)
             if attempts < self.settings.turn_max_attempts:
-                return float(min(60, 2 ** attempts))
+                # A failure may ask for a later retry (e.g. an LLM's Retry-After).
+                asked = float(getattr(exc, "retry_after_s", None) or 0)
+                return float(min(60, max(2 ** attempts, asked)))
+            # A failure may carry a user-safe text ("the AI service is busy"); never str(exc).
+            text = getattr(exc, "user_text", None) or FAILED_TURN_TEXT
             async with self.db.as_user(batch[-1].contact_id) as conn:
                 await messages.save_reply(conn, inbound=batch, session_id=None,
-                                          reply=OutboundReply(text=FAILED_TURN_TEXT),
+                                          reply=OutboundReply(text=text),
                                           inbound_status="failed")
             return None
         finally:

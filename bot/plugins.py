@@ -1,7 +1,8 @@
 """Bot plugins: a bot definition may name a module adding handlers and a start-up step.
 
-A plugin module provides `handlers(db, settings) -> dict[str, Responder]` and
-`async prepare(db, definition, settings) -> None` (both optional). The example bot's
+A plugin module provides `handlers(db, settings) -> dict[str, Responder]`,
+`tools(registry) -> None` (agent tools) and `async prepare(db, definition, settings)`
+(all optional). The example bot's
 is bot/studio/plugin.py.
 """
 
@@ -11,6 +12,7 @@ import importlib
 from types import ModuleType
 from typing import Any, cast
 
+from bot.agent.tools import ToolRegistry
 from bot.db.pool import Database
 from bot.definition import BotDefinition
 from bot.responders import Responder
@@ -27,6 +29,12 @@ def plugin_handlers(plugin: ModuleType | None, db: Database,
                     settings: Settings) -> dict[str, Responder]:
     factory = getattr(plugin, "handlers", None)
     return {} if factory is None else cast(dict[str, Responder], factory(db, settings))
+
+
+def plugin_tools(plugin: ModuleType | None, registry: ToolRegistry) -> None:
+    register: Any = getattr(plugin, "tools", None)
+    if register is not None:
+        register(registry)
 
 
 async def prepare_plugin(plugin: ModuleType | None, db: Database, definition: BotDefinition,

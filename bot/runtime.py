@@ -13,12 +13,16 @@ from datetime import timedelta
 import structlog
 
 from adapters.base import ChannelAdapter
+from bot.agent.budget import AgentBudget
+from bot.agent.builtin_tools import register_escalation_tool, register_memory_tools
+from bot.agent.service import AgentServices, build_agent_services
+from bot.agent.tools import ToolContext, ToolRegistry
 from bot.classify import Classifier
 from bot.db.embedded import resolve_database_url
 from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
-from bot.definition import load_definition
+from bot.definition import AgentRoute, IntentSpec, load_definition
 from bot.delivery import Deliverer
 from bot.events import EventHub
 from bot.handlers import builtin_handlers
@@ -27,10 +31,12 @@ from bot.handoff.service import HandoffService
 from bot.ingest import Ingestor
 from bot.intents.classifier import IntentClassifier
 from bot.intents.hybrid import HybridClassifier
+from bot.knowledge.tool import register_knowledge_tool
 from bot.observability import Metrics
 from bot.pipeline import Pipeline
-from bot.plugins import load_plugin, plugin_handlers, prepare_plugin
+from bot.plugins import load_plugin, plugin_handlers, plugin_tools, prepare_plugin
 from bot.queue import JobQueue
+from bot.responders import Responder
 from bot.routes import Router, build_router
 from bot.safety.output import OutputFilter
 from bot.safety.ratelimit import RateLimits
@@ -65,6 +71,8 @@ class Runtime:
         self._background: list[asyncio.Task[None]] = []
         self.definition = load_definition(settings.definition_path)
         self.plugin = load_plugin(self.definition)
+        # The LLM agent, built in `start` when a provider is configured (routes use it).
+        self.agent: AgentServices | None = None
 
     # Started parts; accessing them before `start` is a programming error.
     @property
@@ -130,7 +138,33 @@ class Runtime:
             return self._router
         handlers = {**builtin_handlers(self.definition, self.db, self.handoffs),
                     **plugin_handlers(self.plugin, self.db, self.settings)}
-        return build_router(self.definition, handlers, agent=None)
+        agent = self.agent
+        if agent is None:
+            return build_router(self.definition, handlers, agent=None)
+
+        def agent_route(intent: IntentSpec, route: AgentRoute) -> Responder:
+            return agent.responder(AgentBudget(
+                tier=route.tier, tools=tuple(route.tools) or None,
+                max_iterations=route.max_iterations, max_tokens=route.max_tokens))
+        return build_router(self.definition, handlers, agent=agent_route)
+
+    def build_tools(self) -> ToolRegistry:
+        """Built-in tools (memory, the handoff, knowledge) plus the bot plugin's tools."""
+        registry = ToolRegistry()
+        register_memory_tools(registry)
+        handoffs = self.handoffs
+
+        async def hand_over(ctx: ToolContext, reason: str) -> None:
+            async with ctx.unit_of_work() as conn:
+                await handoffs.start(conn, contact_id=ctx.contact_id,
+                                     conversation_id=ctx.conversation_id,
+                                     session_id=ctx.session_id, trigger="agent", reason=reason,
+                                     intent=None, history=[])
+        register_escalation_tool(registry, hook=hand_over)
+        if self.definition.knowledge_dir:
+            register_knowledge_tool(registry, results=self.settings.kb_search_results)
+        plugin_tools(self.plugin, registry)
+        return registry
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
         s = self.settings
@@ -151,6 +185,10 @@ class Runtime:
         self._ingest = Ingestor(self._db, self._queue, self.metrics)
         self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),
                                         metrics=self.metrics, enqueue=self._queue.defer_drain)
+        self.agent = build_agent_services(s, self._db, self.metrics.registry,
+                                          tools=self.build_tools())
+        if self.agent is not None:
+            self.output_filter = OutputFilter(canaries=[self.agent.canary])
         self._pipeline = Pipeline(
             settings=s, db=self._db, classifier=await self.build_classifier(),
             router=self.build_router(),
@@ -191,6 +229,8 @@ class Runtime:
                 await adapter.aclose()
         if self._events is not None:
             await self._events.stop()
+        if self.agent is not None:
+            await self.agent.aclose()
         if self._queue is not None:
             await self._queue.close()
         if self._db is not None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from bot.agent.config import AgentSettings
 
 
 class MissingSecretError(ValueError):
     """An enabled channel lacks one of its required variables."""
 
 
-class Settings(BaseSettings):
+class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.py
     """All configuration of one bot process, read from the environment and `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")

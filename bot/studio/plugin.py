@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from bot.agent.tools import ToolRegistry
 from bot.db.pool import Database
 from bot.definition import BotDefinition
 from bot.responders import Responder
@@ -16,8 +17,13 @@ from bot.settings import Settings
 from bot.studio.flow import StudioFlow
 from bot.studio.responders import studio_handlers
 from bot.studio.startup import prepare_demo
+from bot.studio.tools import register_studio_tools
 
 log = structlog.get_logger(__name__)
+
+
+def tools(registry: ToolRegistry) -> None:
+    register_studio_tools(registry)
 
 
 def handlers(db: Database, settings: Settings) -> dict[str, Responder]:

@@ -1,0 +1,83 @@
+"""Prices of model calls and the daily caps that keep spending bounded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter
+
+from bot.agent import store
+from bot.agent.messages import Usage
+from bot.db.pool import Database
+
+LIMIT_REACHED_TEXT = (
+    "I can't use the AI service right now because its usage limit for today has been reached. "
+    "Please try again tomorrow, or write \"speak with a human\" to reach a person."
+)
+_MILLION = Decimal(1_000_000)
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens; cached input defaults to the input price."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None = None
+
+
+class PriceTable:
+    """LLM_PRICES: {"model": {"input": usd_per_mtok, "output": usd_per_mtok}}."""
+
+    def __init__(self, prices: dict[str, ModelPrice]) -> None:
+        self.prices = prices
+
+    @classmethod
+    def from_json(cls, text: str) -> PriceTable:
+        return cls(TypeAdapter(dict[str, ModelPrice]).validate_python(json.loads(text or "{}")))
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        """Exact model name, else the longest configured prefix (dated model versions)."""
+        if model in self.prices:
+            return self.prices[model]
+        matches = [name for name in self.prices if model.startswith(name)]
+        return self.prices[max(matches, key=len)] if matches else None
+
+    def cost(self, model: str, usage: Usage) -> Decimal | None:
+        price = self.price_of(model)
+        if price is None:
+            return None
+        cached_price = price.cached_input if price.cached_input is not None else price.input
+        return (Decimal(usage.input_tokens) * price.input
+                + Decimal(usage.cached_input_tokens) * cached_price
+                + Decimal(usage.output_tokens) * price.output) / _MILLION
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class CapCheck:
+    """Whether today's caps still allow an LLM turn, and which one stopped it."""
+
+    allowed: bool
+    scope: str | None = None
+
+
+async def check_caps(db: Database, contact_id: UUID, *, daily_cost_cap_usd: float,
+                     user_daily_token_budget: int) -> CapCheck:
+    """The process-wide daily cost cap and the user's daily token budget (0 = no cap)."""
+    since = start_of_day()
+    async with db.as_user(contact_id) as conn:
+        cap = Decimal(str(daily_cost_cap_usd))
+        if cap > 0 and await store.total_cost_since(conn, since) >= cap:
+            return CapCheck(False, "daily_cost")
+        budget = user_daily_token_budget
+        if budget > 0 and await store.user_tokens_since(conn, contact_id, since) >= budget:
+            return CapCheck(False, "user_daily_tokens")
+    return CapCheck(True)

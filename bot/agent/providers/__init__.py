@@ -1,0 +1,1 @@
+"""LLM providers: each converts the agent's message format to one SDK and back."""

@@ -1,0 +1,170 @@
+"""The agent as a `Responder`: caps, memory, prompt, loop, and user-safe failure texts."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import structlog
+
+from bot.agent import store
+from bot.agent.budget import AgentBudget, TurnLimits, resolve_limits
+from bot.agent.costs import LIMIT_REACHED_TEXT, check_caps
+from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
+from bot.agent.history import Row, Summarize, build_history, transcript
+from bot.agent.llm import CallScope
+from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
+from bot.agent.messages import LLMRequest, Message
+from bot.agent.prompt import system_prompt, user_context_block
+from bot.agent.tools import ToolContext, TurnRecord
+from bot.models import OutboundReply
+from bot.responders import Emit, TurnContext
+
+if TYPE_CHECKING:
+    from bot.agent.service import AgentServices
+
+log = structlog.get_logger(__name__)
+
+NO_ANSWER_TEXT = "Sorry, I couldn't come up with an answer to that. Could you rephrase it?"
+SUMMARY_SYSTEM = (
+    "You keep a short running summary of a customer conversation, used as the assistant's "
+    "memory. Merge the new messages into the current summary. Keep facts, requests, "
+    "decisions and open questions; drop small talk. Never include ids, phone numbers or "
+    "e-mail addresses. At most {words} words. Reply with the summary only."
+)
+
+
+def compose_reply(state: LoopState) -> str:
+    """The best answer so far plus what could not be done, in plain words."""
+    parts = [state.best_text] if state.best_text else []
+    for source in state.failed_sources:
+        if source not in state.recovered_sources:
+            parts.append(f"I couldn't get data from {source}, please try again.")
+    if state.stop:
+        parts.append(LIMIT_NOTES[state.stop])
+    return "\n\n".join(parts) or NO_ANSWER_TEXT
+
+
+@dataclass(frozen=True)
+class AgentTurnResult:
+    """The reply plus what happened on the way (for handoff, evaluation and tests)."""
+
+    reply: OutboundReply
+    escalation_reason: str | None = None
+    limit: str | None = None
+    failed_sources: tuple[str, ...] = ()
+    iterations: int = 0
+
+
+class AgentResponder:
+    """Answers a routed turn with the LLM and tools, within the route's budget."""
+
+    def __init__(self, services: AgentServices, budget: AgentBudget) -> None:
+        self.services = services
+        self.budget = budget
+
+    async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
+        return (await self.answer(turn, emit)).reply
+
+    async def answer(self, turn: TurnContext, emit: Emit) -> AgentTurnResult:
+        """The reply and the turn's outcome: limits hit, failed tools, escalation request."""
+        s = self.services
+        caps = await check_caps(s.db, turn.contact_id,
+                                daily_cost_cap_usd=s.settings.llm_daily_cost_cap_usd,
+                                user_daily_token_budget=s.settings.llm_user_daily_token_budget)
+        if not caps.allowed:
+            s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()
+            log.warning("llm_budget_exhausted", scope=caps.scope)
+            await emit("text_delta", {"text": LIMIT_REACHED_TEXT})
+            return AgentTurnResult(OutboundReply(text=LIMIT_REACHED_TEXT), limit=caps.scope)
+        intent = turn.classification.intent
+        async with s.tracer.turn(
+            "agent_turn", inputs={"text": turn.text},
+            tags=[f"channel:{turn.channel}", f"intent:{intent}"],
+            metadata={"channel": turn.channel, "intent": intent,
+                      "session_id": str(turn.session.id)},
+        ) as run:
+            result = await self._answer(turn, emit, resolve_limits(self.budget, s.settings))
+            run.set_outputs({"text": result.reply.text, "limit": result.limit})
+        return result
+
+    async def _answer(self, turn: TurnContext, emit: Emit,
+                      limits: TurnLimits) -> AgentTurnResult:
+        s = self.services
+        scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
+                          turn.message_ids[-1])
+        loop: AgentLoop | None = None
+        try:
+            async with asyncio.timeout(limits.turn_deadline_s):
+                loop, system, messages = await self._prepare(turn, emit, limits, scope)
+                state = await loop.run(system, messages)
+        except TimeoutError as exc:
+            state = loop.state if loop is not None else LoopState()
+            if state.retrying and not state.best_text:  # the provider is busy, not slow
+                s.metrics.busy.inc()
+                await emit("status", {"text": BUSY_TEXT + " I'll try again in a moment."})
+                raise AgentBusyError("deadline while retrying the model") from exc
+            state.stop = "deadline"
+            s.metrics.limits_hit.labels("deadline").inc()
+            log.warning("agent_deadline", iterations=state.iterations)
+        except LLMTransientError as exc:
+            s.metrics.busy.inc()
+            log.warning("agent_busy", status=exc.status)
+            await emit("status", {"text": BUSY_TEXT + " I'll try again in a moment."})
+            raise AgentBusyError(str(exc), retry_after_s=exc.retry_after_s) from exc
+        except LLMPermanentError:
+            await emit("error", {"text": BUSY_TEXT})
+            return AgentTurnResult(OutboundReply(text=BUSY_TEXT), limit="llm_rejected")
+        text = compose_reply(state)
+        if not s.settings.llm_stream:
+            await emit("text_delta", {"text": text})
+        elif state.best_text and text != state.best_text:
+            await emit("text_delta", {"text": text[len(state.best_text):]})
+        return AgentTurnResult(
+            OutboundReply(text=text), escalation_reason=state.escalation_reason,
+            limit=state.stop, iterations=state.iterations,
+            failed_sources=tuple(x for x in state.failed_sources
+                                 if x not in state.recovered_sources))
+
+    async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
+                       scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:
+        s = self.services
+        st = s.settings
+        window = await build_history(
+            s.db, contact_id=turn.contact_id, session_id=turn.session.id,
+            current_ids=turn.message_ids, current_text=turn.text or (turn.payload or ""),
+            budget=st.agent_history_token_budget, keep_ratio=st.agent_history_keep_ratio,
+            max_messages=st.agent_history_max_messages,
+            summary_max_tokens=st.agent_summary_max_tokens, summarize=self._summarizer(scope))
+        async with s.db.as_user(turn.contact_id) as conn:
+            known = await user_context_block(conn, turn.contact_id,
+                                             st.agent_user_context_max_items)
+            used = await store.session_tool_calls(conn, turn.session.id)
+        ctx = ToolContext(contact_id=turn.contact_id, conversation_id=turn.conversation_id,
+                          session_id=turn.session.id, message_id=turn.message_ids[-1],
+                          channel=turn.channel, db=s.db, turn=TurnRecord(), clients=s.clients)
+        loop = AgentLoop(caller=s.caller, executor=s.executor, tracer=s.tracer,
+                         metrics=s.metrics, limits=limits,
+                         tools=s.registry.visible(self.budget.tools), scope=scope, ctx=ctx,
+                         emit=emit, stream=st.llm_stream, session_tool_calls=used)
+        system = system_prompt(persona=st.bot_persona, canary=s.canary, user_context=known,
+                               summary=window.summary)
+        return loop, system, window.messages
+
+    def _summarizer(self, scope: CallScope) -> Summarize:
+        s = self.services
+        words = max(50, s.settings.agent_summary_max_tokens * 3 // 4)
+
+        async def summarize(previous: str, rows: list[Row]) -> str:
+            request = LLMRequest(
+                model=s.caller.provider.model_for("fast"),
+                system=SUMMARY_SYSTEM.format(words=words),
+                messages=[Message.user(f"Current summary:\n{previous or '(none yet)'}\n\n"
+                                       f"New messages:\n{transcript(rows)}")],
+                max_tokens=s.settings.agent_summary_max_tokens)
+            response = await s.caller.call(request, replace(scope, purpose="summary"),
+                                           retry=False)
+            return response.text
+        return summarize
+

@@ -1,0 +1,46 @@
+"""The agent's progress events reach the web chat's SSE stream, ending with the stored reply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.conftest import RuntimeFactory
+from tests.fakes.classifiers import ScheduleIntent
+from tests.fakes.llm_server import FakeLLM
+
+
+async def test_web_stream_shows_tool_progress_deltas_and_the_final_reply(
+    runtime_factory: RuntimeFactory, agent_settings: Callable[..., Settings], fake_llm: FakeLLM,
+) -> None:
+    fake_llm.tool_use(("remember", {"key": "drink", "value": "tea", "kind": "preference"}),
+                      text="Noting that.")
+    fake_llm.reply("Got it, you like tea.")
+    async with runtime_factory(settings=agent_settings(llm_stream=True),
+                               classifier=ScheduleIntent()) as rt:
+        app = create_app(rt.settings, runtime=rt)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test", timeout=30) as client:
+            events: list[tuple[str, dict[str, object]]] = []
+            async with client.stream("POST", "/api/chat/stream",
+                                     json={"text": "I like tea"}) as res:
+                event = ""
+                async for line in res.aiter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:"):
+                        events.append((event, json.loads(line.split(":", 1)[1])))
+    names = [name for name, _ in events]
+    assert names[-1] == "done"
+    assert events[-1][1]["reply"] == {"text": "Got it, you like tea.", "parts": [],
+                                      "from_human": False}
+    start = names.index("tool_call_start")
+    assert events[start][1] == {"name": "remember", "title": "your saved details"}
+    assert start < names.index("tool_call_end") < len(names) - 1
+    streamed = "".join(str(d["text"]) for n, d in events if n == "text_delta")
+    assert "Noting that." in streamed and "Got it, you like tea." in streamed
+    assert "error" not in names
