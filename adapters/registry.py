@@ -14,4 +14,8 @@ if TYPE_CHECKING:
 def build_adapters(runtime: Runtime) -> dict[str, ChannelAdapter]:
     """Every enabled adapter by channel name; the web chat is always on."""
     found: list[ChannelAdapter] = [WebChatAdapter(runtime)]
+    if runtime.settings.whatsapp_enabled:
+        from adapters.whatsapp import WhatsAppAdapter  # twilio is imported only when on
+
+        found.append(WhatsAppAdapter(runtime))
     return {adapter.name: adapter for adapter in found}

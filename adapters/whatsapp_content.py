@@ -55,12 +55,14 @@ class ContentShape:
 
 @dataclass(frozen=True)
 class WhatsAppMessage:
-    """One message to send: plain body, media with caption, or a content template."""
+    """One message to send: plain body, media with caption, or a content template
+    (a shape the adapter creates once, or an existing template's SID)."""
 
     body: str = ""
     media_url: str | None = None
     content: ContentShape | None = None
     content_variables: dict[str, str] = field(default_factory=dict)
+    template_sid: str | None = None
 
 
 def _fits_ids(options: list[Option]) -> bool:

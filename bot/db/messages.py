@@ -52,6 +52,7 @@ class PendingDelivery:
     reply_to_external_id: str | None
     status: str
     attempts: int
+    contact_id: UUID | None = None
 
 
 async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
@@ -146,7 +147,7 @@ async def save_reply(
 async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
     """Outbound replies of a conversation not yet handed to the platform, oldest first."""
     cur = await conn.execute(
-        "SELECT o.id, o.channel, o.rich, o.text, o.reply_to, o.status, o.attempts,"
+        "SELECT o.id, o.contact_id, o.channel, o.rich, o.text, o.reply_to, o.status, o.attempts,"
         " c.conversation_key, i.external_id AS reply_to_external_id,"
         " (SELECT ci.external_id FROM app.channel_identities ci"
         "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
@@ -164,7 +165,7 @@ async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery
             id=r["id"], channel=r["channel"], conversation_key=r["conversation_key"],
             recipient=r["recipient"] or "", reply=reply, reply_to=r["reply_to"],
             reply_to_external_id=r["reply_to_external_id"], status=r["status"],
-            attempts=r["attempts"],
+            attempts=r["attempts"], contact_id=r["contact_id"],
         ))
     return result
 
