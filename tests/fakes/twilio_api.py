@@ -9,8 +9,8 @@ scripted to fail the next calls (429 with Retry-After, 503, 400 with an error co
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
+import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
