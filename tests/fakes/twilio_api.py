@@ -35,6 +35,7 @@ class Recorded:
     form: dict[str, list[str]] = field(default_factory=dict)
     json: Any = None
     ok: bool = False
+    sid: str | None = None
 
     def field(self, name: str) -> str | None:
         values = self.form.get(name)
@@ -55,17 +56,19 @@ class FakeTwilio:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.requests: list[Recorded] = []
-        self.failures: dict[str, list[Failure]] = {}
+        self.failures: dict[str, list[Failure | None]] = {}
         self.media = b"\x89PNG fake image bytes"
         self.base_url = ""
 
     # --- scripting
     def fail_next(self, kind: str, status: int, *, times: int = 1, retry_after: str | None = None,
-                  code: int | None = None, message: str = "scripted failure") -> None:
-        """Make the next `times` calls of `kind` (messages, content, typing) fail."""
+                  code: int | None = None, message: str = "scripted failure",
+                  after: int = 0) -> None:
+        """Make `times` calls of `kind` (messages, content, typing) fail, after `after` succeed."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         body = {"code": code or status, "message": message, "status": status}
-        self.failures.setdefault(kind, []).extend([Failure(status, headers, body)] * times)
+        script = self.failures.setdefault(kind, [])
+        script.extend([None] * after + [Failure(status, headers, body)] * times)
 
     def sent(self) -> list[Recorded]:
         """Message creations that succeeded, in order."""
@@ -92,15 +95,15 @@ class FakeTwilio:
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
         kind = _kind(recorded.path)
         queued = self.failures.get(kind)
-        if queued:
-            failure = queued.pop(0)
+        failure = queued.pop(0) if queued else None
+        if failure is not None:
             return JSONResponse(failure.body, failure.status, headers=failure.headers)
         recorded.ok = True
         return self._answer(kind, recorded)
 
     def _answer(self, kind: str, recorded: Recorded) -> Response:
         if kind == "messages" and recorded.method == "POST":
-            sid = "SM" + secrets.token_hex(16)
+            sid = recorded.sid = "SM" + secrets.token_hex(16)
             return JSONResponse({
                 "sid": sid, "account_sid": self.account_sid, "status": "queued",
                 "to": recorded.field("To"), "from": recorded.field("From"),
