@@ -4,8 +4,10 @@
 -- they go through this narrow owner-privileged function. The callback URL carries
 -- the outbound row's id (signed by Twilio together with the URL), which also covers
 -- the later parts of a reply that was split; the SID is the fallback.
--- Statuses only move forward (callbacks arrive out of order): sending < sent <
--- delivered < read; failed and undelivered are final.
+-- Statuses only move forward (callbacks arrive out of order): sent < delivered <
+-- read; failed and undelivered are final. A row still pending or sending belongs to
+-- the deliverer (a reply split in parts may be half sent): callbacks leave it alone,
+-- the deliverer records the outcome itself.
 CREATE FUNCTION app.delivery_status_rank(p_status text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
   SELECT CASE p_status
@@ -32,6 +34,7 @@ BEGIN
    WHERE m.direction = 'out' AND m.channel = p_channel
      AND ((p_message_id IS NOT NULL AND m.id = p_message_id)
           OR (p_message_id IS NULL AND m.external_id = p_external_id))
+     AND m.status NOT IN ('pending', 'sending')
      AND app.delivery_status_rank(p_status) > app.delivery_status_rank(m.status)
      AND app.delivery_status_rank(m.status) < 5;
   GET DIAGNOSTICS n = ROW_COUNT;
