@@ -17,8 +17,9 @@ nothing free-form outside WhatsApp's 24-hour customer-service window.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WEBHOOK_PATH = "/webhooks/whatsapp"
@@ -114,7 +116,7 @@ class WhatsAppAdapter:
             self._client = Client(self.account_sid, self.auth_token, http_client=self.http)
         return self._client
 
-    async def call(self, make: Any) -> Any:
+    async def call(self, make: Callable[[], Awaitable[T]]) -> T:
         """One API call with the configured retries on 429/5xx (Retry-After honoured)."""
         s = self.settings
         return await with_retries(make, attempts=s.whatsapp_send_attempts,
@@ -127,15 +129,17 @@ class WhatsAppAdapter:
     # --- inbound
     async def verified_form(self, request: Request) -> dict[str, str]:
         """The webhook's form when its signature is right; 4xx otherwise, body never logged."""
-        declared = request.headers.get("content-length", "0")
         limit = self.settings.whatsapp_max_form_bytes
+        declared = request.headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > limit:
             raise HTTPException(413, "form too large")
-        body = await request.body()
-        if len(body) > limit:
-            raise HTTPException(413, "form too large")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise HTTPException(413, "form too large")
         try:
-            form = decode_form(body)
+            form = decode_form(bytes(body))
         except MalformedForm as exc:
             self.rejected.labels("malformed").inc()
             raise HTTPException(400, str(exc)) from exc
@@ -215,10 +219,12 @@ class WhatsAppAdapter:
         window = timedelta(hours=self.settings.whatsapp_session_window_hours)
         return last_inbound is not None and datetime.now(UTC) - last_inbound < window
 
-    def plan(self, delivery: PendingDelivery, in_window: bool) -> list[WhatsAppMessage] | None:
+    def plan(self, delivery: PendingDelivery, in_window: bool,
+             content_api: bool | None = None) -> list[WhatsAppMessage] | None:
         """The messages for a delivery; outside the window only the configured template."""
         if in_window:
-            return plan_messages(delivery.reply, content_api=self.settings.whatsapp_content_api,
+            use_content = self.settings.whatsapp_content_api if content_api is None else content_api
+            return plan_messages(delivery.reply, content_api=use_content,
                                  max_chars=self.settings.whatsapp_max_body_chars)
         template = self.settings.whatsapp_outside_window_content_sid
         if not template:
@@ -230,7 +236,10 @@ class WhatsAppAdapter:
         opted_out, last_inbound, sids = await self._delivery_state(delivery)
         if opted_out and not delivery.reply.compliance_notice:
             return self._hold("opted_out", delivery, "recipient opted out (STOP)")
-        plan = self.plan(delivery, self._in_window(last_inbound))
+        in_window = self._in_window(last_inbound)
+        plan = self.plan(delivery, in_window)
+        if plan is not None and not sids and not await self._templates_ready(plan, delivery):
+            plan = self.plan(delivery, in_window, content_api=False)
         if plan is None:
             return self._hold("outside_window", delivery,
                               "outside the 24-hour window and no template configured "
@@ -253,6 +262,22 @@ class WhatsAppAdapter:
             sids.append(sid)
             await self._record_part(delivery, sids)
         return SendResult("sent", external_id=sids[0] if sids else None)
+
+    async def _templates_ready(self, plan: list[WhatsAppMessage],
+                               delivery: PendingDelivery) -> bool:
+        """Create (or find) every template the plan needs; False when Twilio refuses one,
+        so the reply goes out as text with a numbered menu instead."""
+        for message in plan:
+            if message.content is None:
+                continue
+            try:
+                await self.templates.sid_for(message.content, delivery)
+            except TwilioRestException as exc:
+                self.held.labels("content_template_refused").inc()
+                log.warning("whatsapp_content_template_refused", kind=message.content.kind,
+                            status=exc.status, code=exc.code)
+                return False
+        return True
 
     def _hold(self, reason: str, delivery: PendingDelivery, error: str) -> SendResult:
         self.held.labels(reason).inc()

@@ -19,6 +19,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential
 from twilio.http import AsyncHttpClient
@@ -131,12 +132,20 @@ class RetryAfterOrBackoff(wait_base):
         return float(self.backoff(retry_state))
 
 
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    structlog.get_logger(__name__).warning(
+        "twilio_call_retried", attempt=state.attempt_number, wait_s=state.upcoming_sleep,
+        status=getattr(error, "status", None), retry_after_s=getattr(error, "retry_after_s", None))
+
+
 async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int, base_s: float,
                        cap_s: float) -> T:
     """Run `call`, retrying transient failures; the last one is re-raised."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(1, attempts)), wait=RetryAfterOrBackoff(base_s, cap_s),
         retry=retry_if_exception_type(TwilioTransientError), reraise=True,
+        before_sleep=_log_retry,
     )
     async for attempt in retrying:
         with attempt:

@@ -105,6 +105,8 @@ class Pipeline:
         while True:
             async with self.db.as_user(contact_id) as conn:
                 batch = await messages.next_unanswered(conn, conversation_id, limit=limit)
+            if not batch:
+                return batch
             now = utcnow()
             oldest, newest = batch[0].received_at, batch[-1].received_at
             if (now - oldest).total_seconds() >= traits.burst_window_s or len(batch) >= limit:

@@ -107,6 +107,22 @@ async def test_quick_replies_go_through_the_content_api_and_templates_are_cached
     assert json.loads(b.field("ContentVariables") or "") == {"1": "Again?"}
 
 
+async def test_a_refused_template_degrades_to_a_numbered_menu(
+    runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio,
+) -> None:
+    options = [Option(title="Left", payload="dir:l"), Option(title="Right", payload="dir:r")]
+    reply = OutboundReply(text="Which way?", parts=[QuickReplies(options=options)])
+    fake_twilio.fail_next("content", 400, code=20001, message="Invalid content")
+    async with whatsapp(runtime_factory, whatsapp_settings(whatsapp_content_api=True)) as (
+            rt, adapter):
+        delivery = await stored_reply(rt, reply)
+        result = await adapter.send(delivery)
+    assert result.status == "sent"
+    assert [r.field("Body") for r in creates(fake_twilio, delivery)] == [
+        "Which way?", "1. Left\n2. Right\nReply with the number of your choice."]
+
+
 async def test_a_503_is_retried_and_sent_once(
     runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
     fake_twilio: FakeTwilio,
