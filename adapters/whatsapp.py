@@ -29,6 +29,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from adapters import whatsapp_store as store
 from adapters.base import ChannelTraits, Ingest, SendResult
 from adapters.whatsapp_client import TwilioHttp, TwilioTransientError, with_retries
 from adapters.whatsapp_content import BODY_MAX, WhatsAppMessage, plan_messages
@@ -184,37 +185,13 @@ class WhatsAppAdapter:
             if form.get("ErrorCode"):
                 error = f"twilio {form['ErrorCode']}: {form.get('ErrorMessage') or state}"
             self.statuses.labels(state or "unknown").inc()
-            async with self.runtime.db.autocommit() as conn:
-                await conn.execute(
-                    "SELECT app.record_delivery_status(%s, %s, %s, %s, %s)",
-                    (CHANNEL, int(row) if row.isdigit() else None, sid, state, error))
+            await store.record_status(self.runtime.db, CHANNEL, int(row) if row.isdigit() else None,
+                                      sid, state, error)
             return Response(EMPTY_TWIML, media_type="text/xml")
 
         return api
 
     # --- outbound
-    async def _delivery_state(self, delivery: PendingDelivery) -> tuple[bool, datetime | None,
-                                                                        list[str]]:
-        assert delivery.contact_id is not None
-        async with self.runtime.db.as_user(delivery.contact_id) as conn:
-            cur = await conn.execute(
-                "SELECT c.opted_out, c.last_inbound_at, o.raw FROM app.contacts c"
-                " JOIN app.messages o ON o.contact_id = c.id WHERE c.id = %s AND o.id = %s",
-                (delivery.contact_id, delivery.id))
-            row = await cur.fetchone()
-        if row is None:
-            return False, None, []
-        sids = list((row["raw"] or {}).get("twilio_sids", []))
-        return bool(row["opted_out"]), row["last_inbound_at"], sids
-
-    async def _record_part(self, delivery: PendingDelivery, sids: list[str]) -> None:
-        assert delivery.contact_id is not None
-        async with self.runtime.db.as_user(delivery.contact_id) as conn:
-            await conn.execute(
-                "UPDATE app.messages SET raw = coalesce(raw, '{}'::jsonb)"
-                " || jsonb_build_object('twilio_sids', %s::jsonb) WHERE id = %s",
-                (json.dumps(sids), delivery.id))
-
     def _in_window(self, last_inbound: datetime | None) -> bool:
         window = timedelta(hours=self.settings.whatsapp_session_window_hours)
         return last_inbound is not None and datetime.now(UTC) - last_inbound < window
@@ -233,10 +210,11 @@ class WhatsAppAdapter:
         return [WhatsAppMessage(content_variables={"1": text}, template_sid=template)]
 
     async def send(self, delivery: PendingDelivery) -> SendResult:
-        opted_out, last_inbound, sids = await self._delivery_state(delivery)
-        if opted_out and not delivery.reply.compliance_notice:
+        state = await store.delivery_state(self.runtime.db, delivery)
+        sids = state.sent_sids
+        if state.opted_out and not delivery.reply.compliance_notice:
             return self._hold("opted_out", delivery, "recipient opted out (STOP)")
-        in_window = self._in_window(last_inbound)
+        in_window = self._in_window(state.last_inbound_at)
         plan = self.plan(delivery, in_window)
         if plan is not None and not sids and not await self._templates_ready(plan, delivery):
             plan = self.plan(delivery, in_window, content_api=False)
@@ -260,7 +238,7 @@ class WhatsAppAdapter:
                 return SendResult("failed", external_id=sids[0] if sids else None,
                                   error=f"twilio: {exc}"[:500])
             sids.append(sid)
-            await self._record_part(delivery, sids)
+            await store.record_sent_parts(self.runtime.db, delivery, sids)
         return SendResult("sent", external_id=sids[0] if sids else None)
 
     async def _templates_ready(self, plan: list[WhatsAppMessage],
@@ -311,9 +289,10 @@ class WhatsAppAdapter:
         recorded cannot be told apart from an identical earlier message; `send`
         resumes after the recorded parts.
         """
-        _, last_inbound, sids = await self._delivery_state(delivery)
-        plan = self.plan(delivery, self._in_window(last_inbound))
-        return True if plan is not None and sids and len(sids) >= len(plan) else None
+        state = await store.delivery_state(self.runtime.db, delivery)
+        plan = self.plan(delivery, self._in_window(state.last_inbound_at))
+        sent = state.sent_sids
+        return True if plan is not None and sent and len(sent) >= len(plan) else None
 
     async def show_typing(self, external_id: str) -> None:
         """WhatsApp's typing indicator for an inbound message (public beta; best effort)."""
