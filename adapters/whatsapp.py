@@ -56,6 +56,8 @@ T = TypeVar("T")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WEBHOOK_PATH = "/webhooks/whatsapp"
 STATUS_PATH = "/webhooks/whatsapp/status"
+KNOWN_STATUSES = {"queued", "accepted", "sending", "sent", "delivered", "read", "failed",
+                  "undelivered", "canceled", "scheduled"}
 OUTSIDE_WINDOW = 63016  # Twilio: free-form message outside the 24-hour window
 
 
@@ -184,9 +186,9 @@ class WhatsAppAdapter:
             error = None
             if form.get("ErrorCode"):
                 error = f"twilio {form['ErrorCode']}: {form.get('ErrorMessage') or state}"
-            self.statuses.labels(state or "unknown").inc()
-            await store.record_status(self.runtime.db, CHANNEL, int(row) if row.isdigit() else None,
-                                      sid, state, error)
+            self.statuses.labels(state if state in KNOWN_STATUSES else "other").inc()
+            message_id = int(row) if row.isdigit() and len(row) < 19 else None
+            await store.record_status(self.runtime.db, CHANNEL, message_id, sid, state, error)
             return Response(EMPTY_TWIML, media_type="text/xml")
 
         return api
