@@ -168,7 +168,7 @@ async def test_a_burst_of_three_messages_is_answered_as_one_turn(
 ) -> None:
     echo = Echo()
     wa_id = new_wa_id()
-    settings = whatsapp_settings(whatsapp_burst_window_s=1.0, whatsapp_burst_max_wait_s=10.0)
+    settings = whatsapp_settings(whatsapp_burst_window_s=2.0, whatsapp_burst_max_wait_s=10.0)
     async with runtime_factory(settings=settings, router=Router(echo)) as rt, \
             webhooks_for(rt) as hooks:
         for text in ("hi", "I need help", "with my order"):
