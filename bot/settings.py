@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     whatsapp_session_window_hours: float = 24.0
     whatsapp_outside_window_content_sid: str | None = None
     whatsapp_opt_out_keywords: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"])
+        default_factory=lambda: ["STOP", "STOPALL", "UNSUBSCRIBE"])
     whatsapp_opt_in_keywords: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["START", "UNSTOP"])
     whatsapp_opt_out_reply: str = ("You will not get any more messages from us here. "
