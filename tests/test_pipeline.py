@@ -68,7 +68,9 @@ async def test_twenty_messages_in_one_conversation_are_answered_in_order(
         r0 = results[0]
 
         async def all_answered() -> bool:
-            return len(await replies_of(db, r0.contact_id, r0.conversation_id)) == 20
+            # a reply row exists just before it is delivered: wait for delivery too
+            replies = await replies_of(db, r0.contact_id, r0.conversation_id)
+            return len(replies) == 20 and all(r["status"] == "sent" for r in replies)
         await wait_for(all_answered, timeout=60)
         replies = await replies_of(db, r0.contact_id, r0.conversation_id)
     assert [r["text"] for r in replies] == [f"echo: m{i}" for i in range(20)]
