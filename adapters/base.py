@@ -32,6 +32,30 @@ class SendResult:
     retry_after_s: float | None = None
 
 
+@dataclass(frozen=True)
+class ChannelTraits:
+    """How the pipeline treats a channel's turns; an adapter without `traits` gets these.
+
+    Kept as data so the pipeline stays platform-agnostic: it reads what a channel
+    wants (bursts, typing, text menus, opt-out words) instead of naming channels.
+    """
+
+    #: messages arriving within this many seconds of each other form one turn (0: one each)
+    burst_window_s: float = 0.0
+    burst_max_messages: int = 10
+    #: a turn waits at most this long for a burst to end
+    burst_max_wait_s: float = 5.0
+    #: call the adapter's `show_typing(external_id)` once a turn has run this long
+    typing_after_s: float | None = None
+    #: menus are sent as numbered text: "2" or an option's title picks that option
+    text_menus: bool = False
+    #: whole-message keywords (upper case) that opt a contact out / back in
+    opt_out_words: frozenset[str] = frozenset()
+    opt_in_words: frozenset[str] = frozenset()
+    opt_out_reply: str = ""
+    opt_in_reply: str = ""
+
+
 class ChannelAdapter(Protocol):
     """One messaging channel."""
 

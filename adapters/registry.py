@@ -18,4 +18,8 @@ def build_adapters(runtime: Runtime) -> dict[str, ChannelAdapter]:
         from adapters.slack import SlackAdapter  # slack-bolt is imported only when it is used
 
         found.append(SlackAdapter(runtime))
+    if runtime.settings.whatsapp_enabled:
+        from adapters.whatsapp import WhatsAppAdapter  # twilio is imported only when on
+
+        found.append(WhatsAppAdapter(runtime))
     return {adapter.name: adapter for adapter in found}

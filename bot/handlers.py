@@ -116,10 +116,13 @@ class OptHandler:
         async with self.db.as_user(turn.contact_id) as conn:
             await conn.execute("UPDATE app.contacts SET opted_out = %s WHERE id = %s",
                                (self.opt_out, turn.contact_id))
+        # A compliance notice: sent even though the contact has just opted out.
         if self.opt_out:
             return OutboundReply(text="You won't get any more messages from us. "
-                                      "Send START any time to turn them back on.")
-        return OutboundReply(text="Welcome back! Messages are on again.")
+                                      "Send START any time to turn them back on.",
+                                 compliance_notice=True)
+        return OutboundReply(text="Welcome back! Messages are on again.",
+                             compliance_notice=True)
 
 
 class ThanksHandler:

@@ -109,6 +109,8 @@ class OutboundReply(BaseModel):
     text: str
     parts: list[RichPart] = Field(default_factory=list)
     from_human: bool = False
+    #: an opt-out/opt-in confirmation, delivered even to a contact who has opted out
+    compliance_notice: bool = False
 
     def options(self) -> list[Option]:
         """Every tappable option in the reply, in display order."""

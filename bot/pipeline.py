@@ -10,6 +10,8 @@ answers twice; delivery then sends stored replies exactly once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,8 +20,8 @@ from uuid import UUID
 
 import structlog
 
-from adapters.base import ChannelAdapter, TurnObserver
-from bot import guard
+from adapters.base import ChannelAdapter, ChannelTraits, TurnObserver
+from bot import channel_rules, guard
 from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
 from bot.db.messages import StoredInbound
@@ -28,7 +30,7 @@ from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
 from bot.handoff.service import HandoffService
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
-from bot.models import EventName, OutboundReply, StreamEvent
+from bot.models import EventName, OutboundReply, StreamEvent, utcnow
 from bot.observability import Metrics
 from bot.responders import TurnContext
 from bot.routes import Router
@@ -84,8 +86,7 @@ class Pipeline:
         try:
             await self.deliverer.flush(conversation_id, contact_id)
             while True:
-                async with self.db.as_user(contact_id) as conn:
-                    batch = await messages.next_unanswered(conn, conversation_id)
+                batch = await self.next_batch(conversation_id, contact_id)
                 if not batch:
                     return DrainOutcome(turns)
                 retry = await self._turn_or_failure(batch)
@@ -95,6 +96,39 @@ class Pipeline:
                 await self.deliverer.flush(conversation_id, contact_id)
         except RetryDelivery as exc:
             return DrainOutcome(turns, retry_in_s=exc.retry_after_s or 2.0)
+
+    def traits(self, channel: str) -> ChannelTraits:
+        return getattr(self.adapters.get(channel), "traits", None) or ChannelTraits()
+
+    async def next_batch(self, conversation_id: UUID, contact_id: UUID) -> list[StoredInbound]:
+        """The next turn's messages: the oldest unanswered one, or a whole burst.
+
+        On channels with a burst window, a turn whose oldest message is younger than
+        the window waits until the newest has been quiet for the window (never past
+        `burst_max_wait_s` after the oldest), then takes every unanswered message.
+        """
+        async with self.db.as_user(contact_id) as conn:
+            batch = await messages.next_unanswered(conn, conversation_id)
+        if not batch:
+            return batch
+        traits = self.traits(batch[0].channel)
+        if traits.burst_window_s <= 0:
+            return batch
+        limit = max(1, traits.burst_max_messages)
+        while True:
+            async with self.db.as_user(contact_id) as conn:
+                batch = await messages.next_unanswered(conn, conversation_id, limit=limit)
+            if not batch:
+                return batch
+            now = utcnow()
+            oldest, newest = batch[0].received_at, batch[-1].received_at
+            if (now - oldest).total_seconds() >= traits.burst_window_s or len(batch) >= limit:
+                return batch
+            wait = min((newest - now).total_seconds() + traits.burst_window_s,
+                       (oldest - now).total_seconds() + traits.burst_max_wait_s)
+            if wait <= 0:
+                return batch
+            await asyncio.sleep(wait)
 
     async def _turn_or_failure(self, batch: list[StoredInbound]) -> float | None:
         structlog.contextvars.bind_contextvars(
@@ -129,7 +163,42 @@ class Pipeline:
         """Answer one turn (one message, or a burst answered together)."""
         last = batch[-1]
         adapter = self.adapters.get(last.channel)
+        traits = self.traits(last.channel)
+        typing = None
+        if adapter is not None and traits.typing_after_s is not None:
+            typing = asyncio.create_task(self._typing_after(adapter, traits.typing_after_s,
+                                                            last.external_id))
+        try:
+            await self._answer(batch, adapter, traits)
+        finally:
+            if typing is not None:
+                typing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await typing
+
+    async def _typing_after(self, adapter: ChannelAdapter, delay_s: float,
+                            external_id: str) -> None:
+        await asyncio.sleep(delay_s)
+        show = getattr(adapter, "show_typing", None)
+        if show is not None:
+            with contextlib.suppress(Exception):  # a nicety: never fails a turn
+                await show(external_id)
+
+    async def _answer(self, batch: list[StoredInbound], adapter: ChannelAdapter | None,
+                      traits: ChannelTraits) -> None:
+        last = batch[-1]
         streams = bool(adapter and adapter.streams_progress)
+        opt = channel_rules.OptDecision()
+        if traits.opt_out_words or traits.opt_in_words:
+            command = channel_rules.opt_command([m.text for m in batch], traits)
+            async with self.db.as_user(last.contact_id) as conn:
+                opted_out = await channel_rules.is_opted_out(conn, last.contact_id)
+                opt = channel_rules.decide(command, opted_out, traits)
+                if opt.skip:
+                    await channel_rules.mark_skipped(conn, [m.id for m in batch])
+            if opt.skip:
+                log.info("turn_skipped_opted_out", message_id=last.id)
+                return
         observer = adapter if isinstance(adapter, TurnObserver) else None
 
         streamed: list[bool] = []
@@ -152,6 +221,15 @@ class Pipeline:
                                     payload=last.payload,
                                     max_chars=self.settings.max_message_chars)
         state = await self._open_session(batch)
+        payload = last.payload
+        if payload is None and traits.text_menus:
+            # "2" or an option's title answers the numbered menu of the last reply
+            payload = channel_rules.pick_option(text, state.history)
+        if opt.reply is not None:
+            await self._finish(batch, state, opt.reply, Classification(
+                intent="opt_out" if opt.set_opted_out else "opt_in", confidence=1.0,
+                method="keyword"), opt_set=opt.set_opted_out)
+            return
         limit = await self.rate_limits.check_message(str(last.contact_id), str(state.session.id))
         if not limit.allowed:
             self.metrics.rate_limited.labels(limit.scope or "unknown").inc()
@@ -172,7 +250,7 @@ class Pipeline:
 
         t0 = time.perf_counter()
         classification = await self.classifier.classify(
-            verdict.text, previous_intent=state.previous_intent, payload=last.payload)
+            verdict.text, previous_intent=state.previous_intent, payload=payload)
         self.metrics.turn_seconds.labels("classify").observe(time.perf_counter() - t0)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
@@ -183,7 +261,7 @@ class Pipeline:
         turn = TurnContext(
             contact_id=last.contact_id, conversation_id=last.conversation_id,
             channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
-            payload=last.payload, session=state.session, classification=classification,
+            payload=payload, session=state.session, classification=classification,
             history=state.history,
         )
         t0 = time.perf_counter()
@@ -228,7 +306,8 @@ class Pipeline:
 
     async def _finish(self, batch: list[StoredInbound], state: _TurnState, reply: OutboundReply,
                       classification: Classification, *, findings: list[str] | None = None,
-                      unhelpful: bool = False, text: str = "") -> None:
+                      unhelpful: bool = False, text: str = "",
+                      opt_set: bool | None = None) -> None:
         """Store classification, reply, counters and audit records in one transaction."""
         last = batch[-1]
         policy = self.settings.handoff_after_unhelpful_turns
@@ -252,6 +331,8 @@ class Pipeline:
                                                  "parts": []})
             await messages.save_reply(conn, inbound=batch, session_id=state.session.id,
                                       reply=reply)
+            if opt_set is not None:
+                await channel_rules.set_opted_out(conn, last.contact_id, opt_set, last.channel)
             if self.settings.audit_user_prompts and text:
                 await audit(conn, contact_id=last.contact_id, actor="user", action="prompt",
                             detail={"message_id": last.id, "sample": mask_sample(text)})

@@ -8,9 +8,10 @@ default, and `.env.example` documents each variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.agent.config import AgentSettings
 
@@ -93,6 +94,31 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_whatsapp_from: str | None = None
+    # The public https URL Twilio calls (signatures cover it); also builds status callbacks.
+    public_base_url: str | None = None
+    # Proxies (addresses or networks) whose X-Forwarded-Proto/-Host are believed.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    whatsapp_burst_window_s: float = 1.5
+    whatsapp_burst_max_messages: int = 10
+    whatsapp_burst_max_wait_s: float = 6.0
+    whatsapp_max_body_chars: int = 1600
+    whatsapp_max_form_bytes: int = 256 * 1024
+    whatsapp_send_attempts: int = 4
+    whatsapp_retry_base_s: float = 0.5
+    whatsapp_retry_max_wait_s: float = 30.0
+    whatsapp_http_timeout_s: float = 15.0
+    whatsapp_content_api: bool = False
+    whatsapp_session_window_hours: float = 24.0
+    whatsapp_outside_window_content_sid: str | None = None
+    whatsapp_opt_out_keywords: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["STOP", "STOPALL", "UNSUBSCRIBE"])
+    whatsapp_opt_in_keywords: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["START", "UNSTOP"])
+    whatsapp_opt_out_reply: str = ("You will not get any more messages from us here. "
+                                   "Reply START to get messages again.")
+    whatsapp_opt_in_reply: str = "Welcome back! You will get messages from us again."
+    whatsapp_typing_after_s: float = 1.0
+    whatsapp_media_max_bytes: int = 16 * 1024 * 1024
 
     # --- Slack (enabled when SLACK_SIGNING_SECRET is set)
     slack_signing_secret: SecretStr | None = None
@@ -121,6 +147,14 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     # --- testing hooks: point SDK clients at loopback fakes
     twilio_api_base_url: str | None = Field(default=None)
     slack_api_base_url: str | None = Field(default=None)
+
+    @field_validator("trusted_proxies", "whatsapp_opt_out_keywords", "whatsapp_opt_in_keywords",
+                     mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     @model_validator(mode="after")
     def _enabled_channels_have_secrets(self) -> Settings:

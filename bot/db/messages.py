@@ -55,6 +55,7 @@ class PendingDelivery:
     attempts: int
     #: the staff member who wrote it, for replies written by a person
     author: str | None = None
+    contact_id: UUID | None = None
 
 
 async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
@@ -167,8 +168,8 @@ async def mark_relayed(conn: Conn, message_ids: list[int], session_id: UUID) -> 
 async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
     """Outbound replies of a conversation not yet handed to the platform, oldest first."""
     cur = await conn.execute(
-        "SELECT o.id, o.conversation_id, o.channel, o.rich, o.text, o.reply_to, o.status,"
-        " o.attempts, o.author,"
+        "SELECT o.id, o.conversation_id, o.contact_id, o.channel, o.rich, o.text, o.reply_to,"
+        " o.status, o.attempts, o.author,"
         " c.conversation_key, i.external_id AS reply_to_external_id,"
         " (SELECT ci.external_id FROM app.channel_identities ci"
         "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
@@ -187,7 +188,7 @@ async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery
             conversation_key=r["conversation_key"],
             recipient=r["recipient"] or "", reply=reply, reply_to=r["reply_to"],
             reply_to_external_id=r["reply_to_external_id"], status=r["status"],
-            attempts=r["attempts"], author=r["author"],
+            attempts=r["attempts"], author=r["author"], contact_id=r["contact_id"],
         ))
     return result
 

@@ -1,0 +1,158 @@
+"""Twilio's WhatsApp webhooks → the common form: form decoding, the public URL, parsing.
+
+All pure: the routes in `adapters/whatsapp.py` only glue these to HTTP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from bot.models import InboundMessage, Location, Media
+
+CHANNEL = "whatsapp"
+_PREFIX = "whatsapp:"
+
+
+class MalformedForm(ValueError):
+    """The body is not a form Twilio could have sent (bad encoding, repeated fields)."""
+
+
+def decode_form(body: bytes) -> dict[str, str]:
+    """Strictly decode an application/x-www-form-urlencoded body as UTF-8."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                          encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise MalformedForm("form is not UTF-8") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise MalformedForm(f"field {key!r} repeated")
+        form[key] = value
+    return form
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    """What the server saw of a request: scheme, host, path, query, peer and proxy headers."""
+
+    scheme: str
+    host: str
+    path: str
+    query: str
+    peer: str | None
+    forwarded_proto: str | None = None
+    forwarded_host: str | None = None
+
+
+def is_trusted(peer: str | None, trusted: list[str]) -> bool:
+    """Whether the direct peer is one of the configured proxies (addresses or networks)."""
+    if not peer or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def public_url(origin: RequestOrigin, *, base_url: str | None, trusted: list[str]) -> str:
+    """The URL Twilio called, which is what it signed.
+
+    `base_url` (PUBLIC_BASE_URL) wins; otherwise X-Forwarded-Proto/-Host count only
+    when the direct peer is a trusted proxy, so nobody else can choose the URL that
+    is checked.
+    """
+    if base_url:
+        base = urlsplit(base_url.rstrip("/"))
+        return urlunsplit((base.scheme, base.netloc, base.path + origin.path, origin.query, ""))
+    scheme, host = origin.scheme, origin.host
+    if is_trusted(origin.peer, trusted):
+        if origin.forwarded_proto:
+            scheme = origin.forwarded_proto.split(",")[0].strip().lower()
+        if origin.forwarded_host:
+            host = origin.forwarded_host.split(",")[0].strip()
+    return urlunsplit((scheme, host, origin.path, origin.query, ""))
+
+
+def _media(form: Mapping[str, str]) -> list[Media]:
+    try:
+        count = max(0, min(int(form.get("NumMedia", "0") or 0), 20))
+    except ValueError:
+        count = 0
+    found = []
+    for i in range(count):
+        url = form.get(f"MediaUrl{i}")
+        if url:
+            found.append(Media(url=url, content_type=form.get(f"MediaContentType{i}")
+                               or "application/octet-stream"))
+    return found
+
+
+def _location(form: Mapping[str, str]) -> Location | None:
+    try:
+        latitude, longitude = float(form["Latitude"]), float(form["Longitude"])
+    except (KeyError, ValueError):
+        return None
+    return Location(latitude=latitude, longitude=longitude,
+                    address=form.get("Address") or None, label=form.get("Label") or None)
+
+
+def describe_media(media: Media) -> str:
+    """How an attachment reads to the bot, e.g. "[image: image/jpeg]"."""
+    kind = media.content_type.split("/", 1)[0] if "/" in media.content_type else "file"
+    kind = {"application": "document", "text": "document"}.get(kind, kind)
+    return f"[{kind}: {media.content_type}]"
+
+
+def describe_location(location: Location) -> str:
+    named = ", ".join(x for x in (location.label, location.address) if x)
+    where = f"{location.latitude}, {location.longitude}"
+    return f"[location: {named} ({where})]" if named else f"[location: {where}]"
+
+
+def to_inbound(form: Mapping[str, str]) -> InboundMessage:
+    """Parse one incoming-message webhook; unknown fields are kept in `raw` only.
+
+    Attachments and locations are described in the text, so a media-only message
+    still reads as something to the bot. Raises ValueError without a sender or id.
+    """
+    sender = form.get("From", "")
+    wa_id = form.get("WaId") or sender.removeprefix(_PREFIX)
+    message_sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+    media = _media(form)
+    location = _location(form)
+    lines = [form.get("Body", "")]
+    lines += [describe_media(m) for m in media]
+    if location is not None:
+        lines.append(describe_location(location))
+    text = "\n".join(line for line in lines if line)
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=message_sid,
+        sender_id=wa_id,
+        sender_name=form.get("ProfileName") or None,
+        conversation_key=wa_id,
+        text=text,
+        media=media,
+        payload=form.get("ButtonPayload") or None,
+        location=location,
+        reply_to_external_id=form.get("OriginalRepliedMessageSid") or None,
+        raw={key: value for key, value in form.items() if key != "Body"},
+    )
+
+
+def address(number: str) -> str:
+    """A WhatsApp address for Twilio ("whatsapp:+…") from a stored WaId or address."""
+    if number.startswith(_PREFIX):
+        return number
+    return f"{_PREFIX}+{number.lstrip('+')}"

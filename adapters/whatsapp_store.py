@@ -1,0 +1,53 @@
+"""The WhatsApp adapter's reads and writes: recipient state, sent parts, statuses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.db.messages import PendingDelivery
+from bot.db.pool import Database
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """What decides whether and how a reply may go out, and which parts already did."""
+
+    opted_out: bool = False
+    last_inbound_at: datetime | None = None
+    sent_sids: list[str] = field(default_factory=list)
+
+
+async def delivery_state(db: Database, delivery: PendingDelivery) -> DeliveryState:
+    assert delivery.contact_id is not None
+    async with db.as_user(delivery.contact_id) as conn:
+        cur = await conn.execute(
+            "SELECT c.opted_out, c.last_inbound_at, o.raw FROM app.contacts c"
+            " JOIN app.messages o ON o.contact_id = c.id WHERE c.id = %s AND o.id = %s",
+            (delivery.contact_id, delivery.id))
+        row = await cur.fetchone()
+    if row is None:
+        return DeliveryState()
+    return DeliveryState(bool(row["opted_out"]), row["last_inbound_at"],
+                         list((row["raw"] or {}).get("twilio_sids", [])))
+
+
+async def record_sent_parts(db: Database, delivery: PendingDelivery, sids: list[str]) -> None:
+    """Keep the SIDs of the parts Twilio accepted so far on the reply row."""
+    assert delivery.contact_id is not None
+    async with db.as_user(delivery.contact_id) as conn:
+        await conn.execute(
+            "UPDATE app.messages SET raw = coalesce(raw, '{}'::jsonb)"
+            " || jsonb_build_object('twilio_sids', %s::jsonb) WHERE id = %s",
+            (json.dumps(sids), delivery.id))
+
+
+async def record_status(db: Database, channel: str, message_id: int | None, sid: str | None,
+                        status: str, error: str | None) -> bool:
+    """A status callback: no acting user, hence the owner-privileged function."""
+    async with db.autocommit() as conn:
+        cur = await conn.execute("SELECT app.record_delivery_status(%s, %s, %s, %s, %s) AS hit",
+                                 (channel, message_id, sid, status, error))
+        row = await cur.fetchone()
+    return bool(row and row["hit"])
