@@ -42,6 +42,23 @@ class StaffResult:
     handoff: HandoffView | None = None
 
 
+@dataclass(frozen=True)
+class HandoffStats:
+    """Handoffs since a moment: counts by trigger and intent, median seconds to claim
+    and to resolve (None until one happened), and how many still wait."""
+
+    total: int
+    waiting: int
+    by_trigger: dict[str, int]
+    by_intent: dict[str, int]
+    median_claim_s: float | None
+    median_resolve_s: float | None
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _view(row: dict[str, Any], recent: list[str] | None = None) -> HandoffView:
     return HandoffView(
         id=row["id"], conversation_id=row["conversation_id"], contact_id=row["contact_id"],
@@ -126,7 +143,14 @@ class HandoffService:
             if await cur.fetchone() is None:
                 return False
             view = await self._load(conn, handoff_id)
-        refs = await self.console.announce(view)
+        try:
+            refs = await self.console.announce(view)
+        except Exception as exc:  # the console is down: the next sweep announces it again
+            log.warning("handoff_announce_failed", error=type(exc).__name__)
+            async with self.db.as_system() as conn:
+                await conn.execute("UPDATE app.handoffs SET announced_at = NULL WHERE id = %s",
+                                   (handoff_id,))
+            return False
         if refs:
             async with self.db.as_system() as conn:
                 await conn.execute("UPDATE app.handoffs SET console = console || %s::jsonb"
@@ -156,6 +180,15 @@ class HandoffService:
         async with self.db.as_system() as conn:
             return await self._load(conn, handoff_id)
 
+    async def find_by_console(self, key: str, value: str) -> HandoffView | None:
+        """The handoff a console reference (e.g. a Slack message ts) belongs to."""
+        async with self.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM app.handoffs WHERE console ->> %s = %s"
+                " ORDER BY created_at DESC LIMIT 1", (key, value))
+            row = await cur.fetchone()
+            return None if row is None else await self._load(conn, row["id"])
+
     async def list_open(self) -> list[HandoffView]:
         async with self.db.as_system() as conn:
             cur = await conn.execute(_VIEW_SQL + " WHERE h.status IN ('waiting', 'claimed')"
@@ -181,32 +214,54 @@ class HandoffService:
         await self.console.notice(view, f"Claimed by {staff}.")
         return StaffResult(True, f"Claimed by {staff}.", view)
 
-    async def reply(self, handoff_id: UUID, staff: str, text: str) -> StaffResult:
-        """A staff message: an internal note (prefix), or relayed to the user's channel."""
+    async def reply(self, handoff_id: UUID, staff: str, text: str, *,
+                    source: str | None = None, now: datetime | None = None) -> StaffResult:
+        """A staff message: an internal note (prefix), or relayed to the user's channel.
+
+        `source` identifies the console message (e.g. Slack channel and ts); a console
+        retrying the same message stores it once. Replying claims a waiting handoff.
+        """
         text = text.strip()
+        now = now or datetime.now(UTC)
         if not text:
             return StaffResult(False, "Nothing to send.")
         if text.startswith(self.settings.handoff_note_prefix):
             return StaffResult(True, "Internal note, not sent to the customer.")
         async with self.db.as_system() as conn:
+            # one staff reply at a time per handoff, so a retried console message is seen
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(handoff_id),))
             view = await self._load(conn, handoff_id)
             if view.status not in ("waiting", "claimed"):
                 return StaffResult(False, f"This handoff is {view.status}; the reply was not "
                                           "sent.", view)
+            if source is not None:
+                cur = await conn.execute(
+                    "SELECT 1 FROM app.messages WHERE conversation_id = %s AND direction = 'out'"
+                    " AND raw ->> 'console_source' = %s", (view.conversation_id, source))
+                if await cur.fetchone() is not None:
+                    return StaffResult(True, "Already sent to the customer.", view)
+            claimed_after: float | None = None
             if view.status == "waiting":
                 await conn.execute("UPDATE app.handoffs SET status = 'claimed', staff = %s,"
-                                   " claimed_at = now() WHERE id = %s", (staff, handoff_id))
+                                   " claimed_at = %s WHERE id = %s", (staff, now, handoff_id))
+                claimed_after = (now - view.created_at).total_seconds()
             reply = OutboundReply(text=text, from_human=True)
             await conn.execute(
                 "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction,"
-                " channel, text, rich, status, author)"
+                " channel, text, rich, status, author, raw)"
                 " SELECT h.contact_id, h.conversation_id, h.session_id, 'out', cv.channel, %s,"
-                " %s::jsonb, 'pending', %s FROM app.handoffs h"
+                " %s::jsonb, 'pending', %s, %s::jsonb FROM app.handoffs h"
                 " JOIN app.conversations cv ON cv.id = h.conversation_id WHERE h.id = %s",
-                (text, reply.model_dump_json(), staff, handoff_id))
+                (text, reply.model_dump_json(), staff,
+                 _json({"console_source": source}) if source else None, handoff_id))
             await audit(conn, contact_id=None, actor=f"staff:{staff}", action="handoff:reply",
                         detail={"handoff": str(handoff_id)})
+            if claimed_after is not None:
+                view = await self._load(conn, handoff_id)
         await self.enqueue(view.conversation_id, view.contact_id)
+        if claimed_after is not None:
+            self.metrics.handoff_claim_seconds.observe(claimed_after)
+            await self.console.notice(view, f"Claimed by {staff}.")
         return StaffResult(True, "Sent to the customer.", view)
 
     async def finish(self, handoff_id: UUID, staff: str, *, back_to_bot: bool,
@@ -250,6 +305,45 @@ class HandoffService:
         text = ("Back to the bot" if back_to_bot else "Resolved") + f" by {staff}."
         await self.console.notice(view, text)
         return StaffResult(True, text, view)
+
+    async def returned_by_user(self, handoff_id: UUID) -> None:
+        """The customer asked for the bot back (the handler already closed the handoff)."""
+        view = await self.view(handoff_id)
+        if view.status != "returned":
+            return
+        async with self.db.as_system() as conn:
+            cur = await conn.execute("SELECT extract(epoch FROM resolved_at - created_at) AS s"
+                                     " FROM app.handoffs WHERE id = %s", (handoff_id,))
+            row = await cur.fetchone()
+        if row is not None and row["s"] is not None:
+            self.metrics.handoff_resolve_seconds.observe(float(row["s"]))
+        await self.console.notice(view, "The customer went back to the bot.")
+
+    async def stats(self, since: datetime) -> HandoffStats:
+        """Numbers for the admin view: handoffs by trigger and intent, median times."""
+        async with self.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT trigger, coalesce(intent, 'none') AS intent, count(*) AS n,"
+                " count(*) FILTER (WHERE status = 'waiting') AS waiting FROM app.handoffs"
+                " WHERE created_at >= %s GROUP BY trigger, intent", (since,))
+            groups = list(await cur.fetchall())
+            cur = await conn.execute(
+                "SELECT percentile_cont(0.5) WITHIN GROUP"
+                " (ORDER BY extract(epoch FROM claimed_at - created_at)) AS claim,"
+                " percentile_cont(0.5) WITHIN GROUP"
+                " (ORDER BY extract(epoch FROM resolved_at - created_at)) AS resolve"
+                " FROM app.handoffs WHERE created_at >= %s", (since,))
+            medians = await cur.fetchone() or {}
+        by_trigger: dict[str, int] = {}
+        by_intent: dict[str, int] = {}
+        for g in groups:
+            by_trigger[g["trigger"]] = by_trigger.get(g["trigger"], 0) + int(g["n"])
+            by_intent[g["intent"]] = by_intent.get(g["intent"], 0) + int(g["n"])
+        return HandoffStats(
+            total=sum(by_trigger.values()), waiting=sum(int(g["waiting"]) for g in groups),
+            by_trigger=by_trigger, by_intent=by_intent,
+            median_claim_s=_float(medians.get("claim")),
+            median_resolve_s=_float(medians.get("resolve")))
 
     # --- waiting: reminders, hours, the user's wait
     async def sweep(self, now: datetime | None = None) -> None:
