@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     handoff_note_prefix: str = "//"
     handoff_after_unhelpful_turns: int = 3
     handoff_sweep_interval_s: float = 30.0
+    # the Slack support console (adapters/slack_console.py): a channel id, and for
+    # multi-workspace (OAuth) installs the workspace it is in
+    handoff_slack_channel: str | None = None
+    handoff_slack_team: str | None = None
 
     # --- web chat
     web_reply_timeout_s: float = 30.0
@@ -133,6 +137,11 @@ class Settings(BaseSettings):
         required["SLACK_SOCKET_MODE"] = (
             self.slack_socket_mode, {"SLACK_APP_TOKEN": self.slack_app_token,
                                      "SLACK_BOT_TOKEN": self.slack_bot_token})
+        # The Slack support console needs Slack itself, and a workspace when there are several.
+        required["HANDOFF_SLACK_CHANNEL"] = (
+            self.handoff_slack_channel,
+            {"SLACK_SIGNING_SECRET or SLACK_SOCKET_MODE": self.slack_enabled}
+            | ({"HANDOFF_SLACK_TEAM": self.handoff_slack_team} if self.slack_client_id else {}))
         for switch, (value, needs) in required.items():
             if not value:
                 continue
