@@ -232,8 +232,9 @@ class HandoffService:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(handoff_id),))
             view = await self._load(conn, handoff_id)
             if view.status not in ("waiting", "claimed"):
-                return StaffResult(False, f"This handoff is {view.status}; the reply was not "
-                                          "sent.", view)
+                closed = "back with the bot" if view.status == "returned" else view.status
+                return StaffResult(False, f"This handoff is {closed}; the reply was not sent "
+                                          "to the customer.", view)
             if source is not None:
                 cur = await conn.execute(
                     "SELECT 1 FROM app.messages WHERE conversation_id = %s AND direction = 'out'"
