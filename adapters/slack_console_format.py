@@ -123,4 +123,5 @@ def staff_text(mrkdwn: str) -> str:
             return label or target.removeprefix("mailto:")
         return f"[{label}]({target})" if label and label != target else target
 
-    return html.unescape(_ENTITY.sub(entity, mrkdwn)).strip()
+    plain = html.unescape(_ENTITY.sub(entity, mrkdwn))
+    return re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", plain).strip()  # where a mention was

@@ -62,3 +62,14 @@ def test_cli_socket_mode_flag_names_the_missing_app_token(
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--socket-mode"])
     assert "SLACK_APP_TOKEN" in str(exc.value)
+
+
+def test_slack_support_console_needs_slack_and_its_workspace() -> None:
+    with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
+        Settings(_env_file=None, handoff_slack_channel="C1")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="HANDOFF_SLACK_TEAM"):
+        Settings(_env_file=None, handoff_slack_channel="C1",  # type: ignore[call-arg]
+                 slack_signing_secret="s", slack_client_id="1.2", slack_client_secret="x")
+    single = Settings(_env_file=None, handoff_slack_channel="C1",  # type: ignore[call-arg]
+                      slack_signing_secret="s", slack_bot_token="xoxb-1")
+    assert single.handoff_slack_team is None
