@@ -70,7 +70,7 @@ class SlackConsole:
     def register(self, app: AsyncApp) -> None:
         app.event(re.compile(r"^(message|app_mention)$"),
                   matchers=[self._in_support_channel])(self._on_message)
-        app.action(re.compile(f"^{ACTION_PREFIX}"))(ack=self._ack, lazy=[self._on_click])
+        app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
 
     async def _in_support_channel(self, event: dict[str, Any] | None) -> bool:
         return bool(event) and (event or {}).get("channel") == self.channel
@@ -133,15 +133,19 @@ class SlackConsole:
         """A staff reply in a handoff's thread: stored for delivery before Slack is acked."""
         if not self._is_staff_reply(event, context):
             return
+        text = staff_text(str(event.get("text") or ""))
         thread_ts = str(event["thread_ts"])
         handoff = await self.handoffs().find_by_console("slack_ts", thread_ts)
         if handoff is None or self._thread(handoff) != thread_ts:
             return  # a conversation among staff, not under a handoff card
         team = str(body.get("team_id") or event.get("team") or self.team)
         staff = await self.names(client, team, str(event["user"])) or "staff"
-        result = await self.handoffs().reply(
-            handoff.id, staff, staff_text(str(event.get("text") or "")),
-            source=f"slack:{self.channel}:{event['ts']}")
+        if not text and event.get("files"):
+            self._spawn(self._say(thread_ts, "Files are not sent to the customer from here; "
+                                             "please describe or link them in a message."))
+            return
+        result = await self.handoffs().reply(handoff.id, staff, text,
+                                             source=f"slack:{self.channel}:{event['ts']}")
         if not result.ok:
             self._spawn(self._say(thread_ts, result.text))
 
@@ -153,8 +157,12 @@ class SlackConsole:
                 and bool(event.get("user")) and event.get("user") != context.get("bot_user_id")
                 and bool(thread_ts) and thread_ts != event.get("ts"))
 
-    async def _ack(self, ack: Callable[[], Awaitable[Any]]) -> None:
-        await ack()  # at once: the click's work runs after Slack has its answer
+    async def _on_action(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any],
+                         client: AsyncWebClient) -> None:
+        # Acknowledged at once; the work runs after Slack has its answer. (Not a bolt lazy
+        # listener: bolt keeps no reference to those tasks, and asyncio may drop them.)
+        await ack()
+        self._spawn(self._on_click(body, client))
 
     async def _on_click(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         action = (body.get("actions") or [{}])[0]

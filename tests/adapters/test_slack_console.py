@@ -301,6 +301,9 @@ async def test_slack_dm_user_gets_staff_replies_and_failures_are_reported(
         return any(c.args.get("channel") == "D7" and "Hello from the team" in str(c.args)
                    for c in console.fake.of("chat.postMessage"))
     await wait_for(in_dm)
+    dm = next(c.args for c in console.fake.of("chat.postMessage")
+              if c.args.get("channel") == "D7" and "Hello from the team" in str(c.args))
+    assert "person on the team" in json.dumps(dm["blocks"]), "marked as from a person"
 
     console.fake.fail("chat.postMessage", 200, error="channel_not_found")
     await console.staff_says("Are you still there?", card["ts"])
@@ -310,6 +313,21 @@ async def test_slack_dm_user_gets_staff_replies_and_failures_are_reported(
     await wait_for(reported)
     line = next(t for t in console.thread(card["ts"]) if "could not be delivered" in t)
     assert "Are you still there?" in line and "channel_not_found" in line
+
+
+async def test_a_file_without_text_is_not_sent_and_staff_are_told(
+    console: Console, inbound: Callable[..., InboundMessage],
+) -> None:
+    r = await console.runtime.ingest(inbound(text="person"))
+    handoff = await console.announced(r.conversation_id)
+    card_ts = handoff.console["slack_ts"]
+    await console.staff_says("", card_ts, subtype="file_share",
+                             files=[{"id": "F1", "name": "invoice.pdf"}])
+
+    async def told() -> bool:
+        return any("Files are not sent" in t for t in console.thread(card_ts))
+    await wait_for(told)
+    assert len(await console.outbound(r.conversation_id)) == 1
 
 
 async def test_the_support_channel_is_never_a_bot_conversation(console: Console) -> None:
