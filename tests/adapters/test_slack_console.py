@@ -7,9 +7,9 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -142,9 +142,14 @@ async def console(runtime_factory: RuntimeFactory, make_settings: Any
         async with runtime_factory(settings=settings, classifier=KeywordClassifier(),
                                    runtime_class=ConsoleRuntime) as rt:
             app = create_app(rt.settings, runtime=rt)
+            started = datetime.now(UTC)
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                          base_url="http://test", timeout=30) as client:
                 yield Console(fake, client, rt, responder)
+            # the database is shared by the test run: leave no handoff waiting for others
+            for view in await rt.handoffs.list_open():
+                if view.created_at >= started:
+                    await rt.handoffs.finish(view.id, "test", back_to_bot=False)
 
 
 async def test_web_user_handed_to_slack_and_back_to_the_bot(
@@ -278,7 +283,8 @@ async def test_slack_dm_user_gets_staff_replies_and_failures_are_reported(
     console: Console,
 ) -> None:
     rt = console.runtime
-    await console.post(event_body(message(new_ts(), text="person please", channel="D7",
+    dm = "D" + uuid4().hex[:8].upper()  # a DM channel of its own in the shared database
+    await console.post(event_body(message(new_ts(), text="person please", channel=dm,
                                           channel_type="im", user="U2"), event_id="EvDM1"))
 
     async def carded() -> bool:
@@ -298,12 +304,12 @@ async def test_slack_dm_user_gets_staff_replies_and_failures_are_reported(
     await console.staff_says("Hello from the team", card["ts"])
 
     async def in_dm() -> bool:
-        return any(c.args.get("channel") == "D7" and "Hello from the team" in str(c.args)
+        return any(c.args.get("channel") == dm and "Hello from the team" in str(c.args)
                    for c in console.fake.of("chat.postMessage"))
     await wait_for(in_dm)
-    dm = next(c.args for c in console.fake.of("chat.postMessage")
-              if c.args.get("channel") == "D7" and "Hello from the team" in str(c.args))
-    assert "person on the team" in json.dumps(dm["blocks"]), "marked as from a person"
+    posted = next(c.args for c in console.fake.of("chat.postMessage")
+                  if c.args.get("channel") == dm and "Hello from the team" in str(c.args))
+    assert "person on the team" in json.dumps(posted["blocks"]), "marked as from a person"
 
     console.fake.fail("chat.postMessage", 200, error="channel_not_found")
     await console.staff_says("Are you still there?", card["ts"])
