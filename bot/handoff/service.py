@@ -18,6 +18,7 @@ import structlog
 from bot.db.pool import Conn, Database
 from bot.handoff.console import HandoffConsole, HandoffView
 from bot.handoff.hours import WorkingHours
+from bot.handoff.stats import HandoffStats, handoff_stats
 from bot.handoff.summary import extractive_summary, transcript
 from bot.models import OutboundReply
 from bot.observability import Metrics
@@ -40,23 +41,6 @@ class StaffResult:
     ok: bool
     text: str
     handoff: HandoffView | None = None
-
-
-@dataclass(frozen=True)
-class HandoffStats:
-    """Handoffs since a moment: counts by trigger and intent, median seconds to claim
-    and to resolve (None until one happened), and how many still wait."""
-
-    total: int
-    waiting: int
-    by_trigger: dict[str, int]
-    by_intent: dict[str, int]
-    median_claim_s: float | None
-    median_resolve_s: float | None
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _view(row: dict[str, Any], recent: list[str] | None = None) -> HandoffView:
@@ -323,28 +307,7 @@ class HandoffService:
     async def stats(self, since: datetime) -> HandoffStats:
         """Numbers for the admin view: handoffs by trigger and intent, median times."""
         async with self.db.as_system() as conn:
-            cur = await conn.execute(
-                "SELECT trigger, coalesce(intent, 'none') AS intent, count(*) AS n,"
-                " count(*) FILTER (WHERE status = 'waiting') AS waiting FROM app.handoffs"
-                " WHERE created_at >= %s GROUP BY trigger, intent", (since,))
-            groups = list(await cur.fetchall())
-            cur = await conn.execute(
-                "SELECT percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM claimed_at - created_at)) AS claim,"
-                " percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM resolved_at - created_at)) AS resolve"
-                " FROM app.handoffs WHERE created_at >= %s", (since,))
-            medians = await cur.fetchone() or {}
-        by_trigger: dict[str, int] = {}
-        by_intent: dict[str, int] = {}
-        for g in groups:
-            by_trigger[g["trigger"]] = by_trigger.get(g["trigger"], 0) + int(g["n"])
-            by_intent[g["intent"]] = by_intent.get(g["intent"], 0) + int(g["n"])
-        return HandoffStats(
-            total=sum(by_trigger.values()), waiting=sum(int(g["waiting"]) for g in groups),
-            by_trigger=by_trigger, by_intent=by_intent,
-            median_claim_s=_float(medians.get("claim")),
-            median_resolve_s=_float(medians.get("resolve")))
+            return await handoff_stats(conn, since)
 
     # --- waiting: reminders, hours, the user's wait
     async def sweep(self, now: datetime | None = None) -> None:
@@ -388,6 +351,8 @@ class HandoffService:
                         (row["contact_id"], row["conversation_id"], row["session_id"],
                          notice.text, notice.model_dump_json(), row["conversation_id"]))
                 await self.enqueue(row["conversation_id"], row["contact_id"])
+                await self.console.notice(await self.view(row["id"]), (
+                    "The customer was told everyone is busy and invited to leave a message."))
 
 
 def _json(value: dict[str, str]) -> str:

@@ -188,6 +188,7 @@ async def test_reminder_and_user_notice_timings_with_controlled_time(
             rows = await outbound(db, r.contact_id, r.conversation_id)
             return len(rows) == 2 and "Sorry for the wait" in rows[1]["text"]
         await wait_for(told)
+        assert console.notices[-1].startswith("The customer was told everyone is busy")
 
 
 async def test_handoff_outside_hours_is_queued_and_announced_when_hours_begin(
