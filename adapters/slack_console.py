@@ -94,8 +94,7 @@ class SlackConsole:
     async def announce(self, handoff: HandoffView) -> dict[str, str]:
         card = handoff_card(handoff, self.settings.handoff_note_prefix)
         posted = await self._post(card.text, blocks=card.blocks)
-        return {"slack_channel": str(posted.get("channel") or self.channel),
-                "slack_ts": str(posted["ts"])}
+        return {"slack_channel": self.channel, "slack_ts": str(posted["ts"])}
 
     async def mirror(self, handoff: HandoffView, author: str, text: str) -> None:
         thread = self._thread(handoff)

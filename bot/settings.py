@@ -7,9 +7,10 @@ default, and `.env.example` documents each variable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -116,6 +117,15 @@ class Settings(BaseSettings):
     # --- testing hooks: point SDK clients at loopback fakes
     twilio_api_base_url: str | None = Field(default=None)
     slack_api_base_url: str | None = Field(default=None)
+
+    @field_validator("handoff_slack_channel")
+    @classmethod
+    def _slack_channel_id(cls, value: str | None) -> str | None:
+        # Slack events carry channel ids, so a channel name would silently never match.
+        if value and not re.fullmatch(r"[CG][A-Z0-9]+", value):
+            raise ValueError("HANDOFF_SLACK_CHANNEL must be a channel id such as C0123ABC "
+                             "(channel details → About), not a channel name")
+        return value or None
 
     @model_validator(mode="after")
     def _enabled_channels_have_secrets(self) -> Settings:

@@ -73,3 +73,10 @@ def test_slack_support_console_needs_slack_and_its_workspace() -> None:
     single = Settings(_env_file=None, handoff_slack_channel="C1",  # type: ignore[call-arg]
                       slack_signing_secret="s", slack_bot_token="xoxb-1")
     assert single.handoff_slack_team is None
+
+
+def test_the_support_channel_is_given_by_id() -> None:
+    with pytest.raises(ValueError, match="HANDOFF_SLACK_CHANNEL must be a channel id"):
+        Settings(_env_file=None, handoff_slack_channel="#support",  # type: ignore[call-arg]
+                 slack_signing_secret="s", slack_bot_token="xoxb-1")
+    assert Settings(_env_file=None, handoff_slack_channel="").handoff_slack_channel is None  # type: ignore[call-arg]

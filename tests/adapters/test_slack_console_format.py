@@ -1,4 +1,4 @@
-"""The support console's card, thread lines and staff text, without HTTP."""
+"""The support console's card, thread lines, and staff text, without HTTP."""
 
 from __future__ import annotations
 
@@ -79,3 +79,4 @@ def test_thread_lines_never_ping_but_the_configured_mention_does() -> None:
 ])
 def test_staff_text_loses_slack_markup_and_ids(typed: str, sent: str) -> None:
     assert staff_text(typed) == sent
+
