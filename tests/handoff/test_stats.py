@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.db.pool import Database
 from bot.handoff.console import HandoffView
@@ -48,3 +51,17 @@ async def test_claim_and_resolve_times_per_trigger_and_intent(
         assert sample("bot_handoff_claim_seconds_count") == 2
         assert sample("bot_handoff_claim_seconds_sum") == 180
         assert sample("bot_handoff_resolve_seconds_count") == 1
+
+
+def test_bot_handoffs_stats_prints_the_summary(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    for name, value in {"DATABASE_URL": db_url, "DATA_DIR": str(tmp_path),
+                        "RUN_MIGRATIONS_ON_START": "false"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["handoffs", "stats", "--days", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "last 1 days:" in out and "median time to claim" in out and "by trigger:" in out
