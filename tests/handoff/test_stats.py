@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from bot.db.pool import Database
 from bot.handoff.console import HandoffView
@@ -62,6 +63,10 @@ def test_bot_handoffs_stats_prints_the_summary(
     for name, value in {"DATABASE_URL": db_url, "DATA_DIR": str(tmp_path),
                         "RUN_MIGRATIONS_ON_START": "false"}.items():
         monkeypatch.setenv(name, value)
-    assert main(["handoffs", "stats", "--days", "1"]) == 0
+    logging_config = structlog.get_config()  # the CLI logs to this test's captured stdout
+    try:
+        assert main(["handoffs", "stats", "--days", "1"]) == 0
+    finally:
+        structlog.configure(**logging_config)
     out = capsys.readouterr().out
     assert "last 1 days:" in out and "median time to claim" in out and "by trigger:" in out
