@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Ingest, SendResult
+from adapters.slack_console import SlackConsole
 from adapters.slack_events import (
     CHANNEL,
     action_to_inbound,
@@ -86,6 +87,11 @@ class SlackAdapter:
             oauth_settings=oauth, process_before_response=True,
         )
         self.outbound = SlackOutbound(s, self.client_for)
+        #: the support console for handoffs, when HANDOFF_SLACK_CHANNEL is set
+        self.console: SlackConsole | None = None
+        if s.handoff_slack_channel:
+            self.console = SlackConsole(s, client_for=self.client_for, pacer=self.outbound.pacer,
+                                        names=self._sender_name, handoffs=lambda: runtime.handoffs)
         self._register_listeners()
 
     def web_client(self, token: str | None) -> AsyncWebClient:
@@ -101,6 +107,8 @@ class SlackAdapter:
     # --- inbound
     def _register_listeners(self) -> None:
         app = self.app
+        if self.console is not None:  # first: the support channel is never a conversation
+            self.console.register(app)
         app.event("app_mention")(self._on_message)
         app.event("message")(self._on_message)
         app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
@@ -253,4 +261,6 @@ class SlackAdapter:
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        if self.console is not None:
+            await self.console.aclose()
         await self.outbound.aclose()

@@ -256,6 +256,9 @@ def render_reply(reply: OutboundReply) -> list[SlackMessage]:
                              for chunk in split_mrkdwn(markdown_units(reply.text))]
     actions = _Actions()
     extra = [b for part in reply.parts for b in part_blocks(part, actions)]
+    if reply.from_human:  # written by a person of the team during a handoff
+        extra.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": ":bust_in_silhouette: From a person on the team"}]})
     blocks = sections + extra
     if not blocks:
         return [SlackMessage(text=" ")]

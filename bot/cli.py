@@ -169,6 +169,20 @@ async def _handoffs(args: argparse.Namespace) -> int:
                 for line in h.summary.splitlines():
                     print(f"    {line}")
             return 0
+        if args.action == "stats":
+            from datetime import UTC, datetime, timedelta
+
+            stats = await service.stats(datetime.now(UTC) - timedelta(days=args.days))
+
+            def minutes(seconds: float | None) -> str:
+                return "-" if seconds is None else f"{seconds / 60:.1f} min"
+            print(f"last {args.days} days: {stats.total} handoffs, {stats.waiting} waiting; "
+                  f"median time to claim {minutes(stats.median_claim_s)}, "
+                  f"to resolve {minutes(stats.median_resolve_s)}")
+            for title, counts in (("by trigger", stats.by_trigger),
+                                  ("by intent", stats.by_intent)):
+                print(f"{title}: " + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
+            return 0
         handoff_id = UUID(args.id)
         staff = args.staff
         if args.action == "show":
@@ -230,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     handoffs.set_defaults(func=cmd_handoffs, action=None)
     hsub = handoffs.add_subparsers(dest="action")
     hsub.add_parser("list", help="waiting and claimed handoffs")
+    hsub.add_parser("stats", help="handoffs per trigger and intent, median times").add_argument(
+        "--days", type=int, default=7, help="how far back (default 7)")
     for action, text in (("show", "the conversation so far"), ("claim", "take it"),
                          ("reply", "answer the customer (// starts an internal note)"),
                          ("resolve", "close the handoff and the session"),

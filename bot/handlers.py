@@ -74,8 +74,9 @@ class HandoffRequestHandler:
 class BackToBotHandler:
     """The user asks to go back to the bot (during a handoff, or when already there)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, handoffs: HandoffService) -> None:
         self.db = db
+        self.handoffs = handoffs
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
         async with self.db.as_user(turn.contact_id) as conn:
@@ -83,10 +84,11 @@ class BackToBotHandler:
                 "UPDATE app.handoffs SET status = 'returned', resolved_at = now(),"
                 " staff = coalesce(staff, 'customer') WHERE conversation_id = %s"
                 " AND status IN ('waiting', 'claimed') RETURNING id", (turn.conversation_id,))
-            returned = await cur.fetchone() is not None
+            returned = await cur.fetchone()
             await conn.execute("UPDATE app.sessions SET status = 'active' WHERE id = %s"
                                " AND status = 'escalated'", (turn.session.id,))
-        if returned:
+        if returned is not None:
+            await self.handoffs.returned_by_user(returned["id"])  # staff see it in the console
             return OutboundReply(text="Okay, you're back with the automated assistant. "
                                       "What can I help you with?")
         return OutboundReply(text="You're already talking to the automated assistant. "
@@ -185,7 +187,7 @@ def builtin_handlers(definition: BotDefinition, db: Database,
         GREETING: GreetingHandler(definition),
         HELP: HelpHandler(definition),
         HUMAN_HANDOFF: HandoffRequestHandler(db, handoffs),
-        BACK_TO_BOT: BackToBotHandler(db),
+        BACK_TO_BOT: BackToBotHandler(db, handoffs),
         RESET: ResetHandler(db),
         OPT_OUT: OptHandler(db, opt_out=True),
         OPT_IN: OptHandler(db, opt_out=False),

@@ -101,15 +101,20 @@ class Runtime:
         return self._handoffs
 
     def build_console(self) -> HandoffConsole:
-        return LogConsole()
+        # HANDOFF_SLACK_CHANNEL with Slack on: the Slack adapter built the support console.
+        console: HandoffConsole | None = getattr(self.adapters.get("slack"), "console", None)
+        return console or LogConsole()
 
     async def _report_failed_delivery(self, delivery: PendingDelivery, error: str) -> None:
         if delivery.author is None:
             return
         handoff = await self.handoffs.open_handoff(delivery.conversation_id)
         if handoff is not None:
+            excerpt = " ".join(delivery.reply.text.split())
+            excerpt = excerpt if len(excerpt) <= 80 else excerpt[:79] + "…"
             await self.handoffs.console.notice(
-                handoff, f"Your reply could not be delivered to the customer: {error}")
+                handoff, f"Your reply \"{excerpt}\" could not be delivered to the customer: "
+                         f"{error}")
 
     async def _sweep_handoffs_forever(self) -> None:
         while True:

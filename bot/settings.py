@@ -7,6 +7,7 @@ default, and `.env.example` documents each variable.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,10 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     handoff_note_prefix: str = "//"
     handoff_after_unhelpful_turns: int = 3
     handoff_sweep_interval_s: float = 30.0
+    # the Slack support console (adapters/slack_console.py): a channel id, and for
+    # multi-workspace (OAuth) installs the workspace it is in
+    handoff_slack_channel: str | None = None
+    handoff_slack_team: str | None = None
 
     # --- web chat
     web_reply_timeout_s: float = 30.0
@@ -156,6 +161,15 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("handoff_slack_channel")
+    @classmethod
+    def _slack_channel_id(cls, value: str | None) -> str | None:
+        # Slack events carry channel ids, so a channel name would silently never match.
+        if value and not re.fullmatch(r"[CG][A-Z0-9]+", value):
+            raise ValueError("HANDOFF_SLACK_CHANNEL must be a channel id such as C0123ABC "
+                             "(channel details → About), not a channel name")
+        return value or None
+
     @model_validator(mode="after")
     def _enabled_channels_have_secrets(self) -> Settings:
         required: dict[str, tuple[object, dict[str, object]]] = {
@@ -176,6 +190,11 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
         required["SLACK_SOCKET_MODE"] = (
             self.slack_socket_mode, {"SLACK_APP_TOKEN": self.slack_app_token,
                                      "SLACK_BOT_TOKEN": self.slack_bot_token})
+        # The Slack support console needs Slack itself, and a workspace when there are several.
+        required["HANDOFF_SLACK_CHANNEL"] = (
+            self.handoff_slack_channel,
+            {"SLACK_SIGNING_SECRET or SLACK_SOCKET_MODE": self.slack_enabled}
+            | ({"HANDOFF_SLACK_TEAM": self.handoff_slack_team} if self.slack_client_id else {}))
         for switch, (value, needs) in required.items():
             if not value:
                 continue

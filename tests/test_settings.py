@@ -62,3 +62,21 @@ def test_cli_socket_mode_flag_names_the_missing_app_token(
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--socket-mode"])
     assert "SLACK_APP_TOKEN" in str(exc.value)
+
+
+def test_slack_support_console_needs_slack_and_its_workspace() -> None:
+    with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
+        Settings(_env_file=None, handoff_slack_channel="C1")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="HANDOFF_SLACK_TEAM"):
+        Settings(_env_file=None, handoff_slack_channel="C1",  # type: ignore[call-arg]
+                 slack_signing_secret="s", slack_client_id="1.2", slack_client_secret="x")
+    single = Settings(_env_file=None, handoff_slack_channel="C1",  # type: ignore[call-arg]
+                      slack_signing_secret="s", slack_bot_token="xoxb-1")
+    assert single.handoff_slack_team is None
+
+
+def test_the_support_channel_is_given_by_id() -> None:
+    with pytest.raises(ValueError, match="HANDOFF_SLACK_CHANNEL must be a channel id"):
+        Settings(_env_file=None, handoff_slack_channel="#support",  # type: ignore[call-arg]
+                 slack_signing_secret="s", slack_bot_token="xoxb-1")
+    assert Settings(_env_file=None, handoff_slack_channel="").handoff_slack_channel is None  # type: ignore[call-arg]

@@ -206,9 +206,15 @@ async def set_delivery_status(
 
 
 async def history(conn: Conn, conversation_id: UUID, limit: int) -> list[dict[str, Any]]:
-    """The last `limit` messages of a conversation, oldest first."""
+    """The last `limit` messages of a conversation, oldest first.
+
+    `speaker` is who wrote each one: "user", "bot", or "staff" (a person of the team
+    during a handoff, named in `author`), so the bot continues with what they said.
+    """
     cur = await conn.execute(
-        "SELECT id, direction, text, rich, payload, status, created_at FROM ("
+        "SELECT id, direction, text, rich, payload, status, created_at, author,"
+        " CASE WHEN direction = 'in' THEN 'user' WHEN author IS NOT NULL THEN 'staff'"
+        " ELSE 'bot' END AS speaker FROM ("
         " SELECT * FROM app.messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s"
         ") recent ORDER BY id",
         (conversation_id, limit),

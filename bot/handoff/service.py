@@ -18,6 +18,7 @@ import structlog
 from bot.db.pool import Conn, Database
 from bot.handoff.console import HandoffConsole, HandoffView
 from bot.handoff.hours import WorkingHours
+from bot.handoff.stats import HandoffStats, handoff_stats
 from bot.handoff.summary import extractive_summary, transcript
 from bot.models import OutboundReply
 from bot.observability import Metrics
@@ -126,7 +127,14 @@ class HandoffService:
             if await cur.fetchone() is None:
                 return False
             view = await self._load(conn, handoff_id)
-        refs = await self.console.announce(view)
+        try:
+            refs = await self.console.announce(view)
+        except Exception as exc:  # the console is down: the next sweep announces it again
+            log.warning("handoff_announce_failed", error=type(exc).__name__)
+            async with self.db.as_system() as conn:
+                await conn.execute("UPDATE app.handoffs SET announced_at = NULL WHERE id = %s",
+                                   (handoff_id,))
+            return False
         if refs:
             async with self.db.as_system() as conn:
                 await conn.execute("UPDATE app.handoffs SET console = console || %s::jsonb"
@@ -156,6 +164,15 @@ class HandoffService:
         async with self.db.as_system() as conn:
             return await self._load(conn, handoff_id)
 
+    async def find_by_console(self, key: str, value: str) -> HandoffView | None:
+        """The handoff a console reference (e.g. a Slack message ts) belongs to."""
+        async with self.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM app.handoffs WHERE console ->> %s = %s"
+                " ORDER BY created_at DESC LIMIT 1", (key, value))
+            row = await cur.fetchone()
+            return None if row is None else await self._load(conn, row["id"])
+
     async def list_open(self) -> list[HandoffView]:
         async with self.db.as_system() as conn:
             cur = await conn.execute(_VIEW_SQL + " WHERE h.status IN ('waiting', 'claimed')"
@@ -181,32 +198,55 @@ class HandoffService:
         await self.console.notice(view, f"Claimed by {staff}.")
         return StaffResult(True, f"Claimed by {staff}.", view)
 
-    async def reply(self, handoff_id: UUID, staff: str, text: str) -> StaffResult:
-        """A staff message: an internal note (prefix), or relayed to the user's channel."""
+    async def reply(self, handoff_id: UUID, staff: str, text: str, *,
+                    source: str | None = None, now: datetime | None = None) -> StaffResult:
+        """A staff message: an internal note (prefix), or relayed to the user's channel.
+
+        `source` identifies the console message (e.g. Slack channel and ts); a console
+        retrying the same message stores it once. Replying claims a waiting handoff.
+        """
         text = text.strip()
+        now = now or datetime.now(UTC)
         if not text:
             return StaffResult(False, "Nothing to send.")
         if text.startswith(self.settings.handoff_note_prefix):
             return StaffResult(True, "Internal note, not sent to the customer.")
         async with self.db.as_system() as conn:
+            # one staff reply at a time per handoff, so a retried console message is seen
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(handoff_id),))
             view = await self._load(conn, handoff_id)
             if view.status not in ("waiting", "claimed"):
-                return StaffResult(False, f"This handoff is {view.status}; the reply was not "
-                                          "sent.", view)
+                closed = "back with the bot" if view.status == "returned" else view.status
+                return StaffResult(False, f"This handoff is {closed}; the reply was not sent "
+                                          "to the customer.", view)
+            if source is not None:
+                cur = await conn.execute(
+                    "SELECT 1 FROM app.messages WHERE conversation_id = %s AND direction = 'out'"
+                    " AND raw ->> 'console_source' = %s", (view.conversation_id, source))
+                if await cur.fetchone() is not None:
+                    return StaffResult(True, "Already sent to the customer.", view)
+            claimed_after: float | None = None
             if view.status == "waiting":
                 await conn.execute("UPDATE app.handoffs SET status = 'claimed', staff = %s,"
-                                   " claimed_at = now() WHERE id = %s", (staff, handoff_id))
+                                   " claimed_at = %s WHERE id = %s", (staff, now, handoff_id))
+                claimed_after = (now - view.created_at).total_seconds()
             reply = OutboundReply(text=text, from_human=True)
             await conn.execute(
                 "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction,"
-                " channel, text, rich, status, author)"
+                " channel, text, rich, status, author, raw)"
                 " SELECT h.contact_id, h.conversation_id, h.session_id, 'out', cv.channel, %s,"
-                " %s::jsonb, 'pending', %s FROM app.handoffs h"
+                " %s::jsonb, 'pending', %s, %s::jsonb FROM app.handoffs h"
                 " JOIN app.conversations cv ON cv.id = h.conversation_id WHERE h.id = %s",
-                (text, reply.model_dump_json(), staff, handoff_id))
+                (text, reply.model_dump_json(), staff,
+                 _json({"console_source": source}) if source else None, handoff_id))
             await audit(conn, contact_id=None, actor=f"staff:{staff}", action="handoff:reply",
                         detail={"handoff": str(handoff_id)})
+            if claimed_after is not None:
+                view = await self._load(conn, handoff_id)
         await self.enqueue(view.conversation_id, view.contact_id)
+        if claimed_after is not None:
+            self.metrics.handoff_claim_seconds.observe(claimed_after)
+            await self.console.notice(view, f"Claimed by {staff}.")
         return StaffResult(True, "Sent to the customer.", view)
 
     async def finish(self, handoff_id: UUID, staff: str, *, back_to_bot: bool,
@@ -251,6 +291,24 @@ class HandoffService:
         await self.console.notice(view, text)
         return StaffResult(True, text, view)
 
+    async def returned_by_user(self, handoff_id: UUID) -> None:
+        """The customer asked for the bot back (the handler already closed the handoff)."""
+        view = await self.view(handoff_id)
+        if view.status != "returned":
+            return
+        async with self.db.as_system() as conn:
+            cur = await conn.execute("SELECT extract(epoch FROM resolved_at - created_at) AS s"
+                                     " FROM app.handoffs WHERE id = %s", (handoff_id,))
+            row = await cur.fetchone()
+        if row is not None and row["s"] is not None:
+            self.metrics.handoff_resolve_seconds.observe(float(row["s"]))
+        await self.console.notice(view, "The customer went back to the bot.")
+
+    async def stats(self, since: datetime) -> HandoffStats:
+        """Numbers for the admin view: handoffs by trigger and intent, median times."""
+        async with self.db.as_system() as conn:
+            return await handoff_stats(conn, since)
+
     # --- waiting: reminders, hours, the user's wait
     async def sweep(self, now: datetime | None = None) -> None:
         """Announce queued handoffs when hours begin, remind staff, tell long-waiting users."""
@@ -293,6 +351,8 @@ class HandoffService:
                         (row["contact_id"], row["conversation_id"], row["session_id"],
                          notice.text, notice.model_dump_json(), row["conversation_id"]))
                 await self.enqueue(row["conversation_id"], row["contact_id"])
+                await self.console.notice(await self.view(row["id"]), (
+                    "The customer was told everyone is busy and invited to leave a message."))
 
 
 def _json(value: dict[str, str]) -> str:

@@ -49,7 +49,7 @@ def message(ts: str, *, text: str = "hello", user: str = "U1", channel: str = "C
 
 def action_body(*, message_ts: str, value: str, title: str, thread_ts: str | None,
                 channel: str = "C1", user: str = "U1", blocks: list[Any] | None = None,
-                action_ts: str = "1700000099.000001") -> str:
+                action_ts: str = "1700000099.000001", action_id: str = "bot_choice:1") -> str:
     msg: dict[str, Any] = {"type": "message", "ts": message_ts, "text": "pick one",
                            "blocks": blocks or []}
     container: dict[str, Any] = {"type": "message", "message_ts": message_ts,
@@ -60,7 +60,7 @@ def action_body(*, message_ts: str, value: str, title: str, thread_ts: str | Non
                "user": {"id": user, "team_id": "T1", "name": "alice"}, "api_app_id": "A1",
                "token": "legacy", "container": container, "trigger_id": "trig",
                "channel": {"id": channel, "name": "general"}, "message": msg,
-               "actions": [{"type": "button", "action_id": "bot_choice:1", "block_id": "b1",
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b1",
                             "text": {"type": "plain_text", "text": title}, "value": value,
                             "action_ts": action_ts}]}
     return urlencode({"payload": json.dumps(payload)})

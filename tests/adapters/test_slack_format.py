@@ -137,3 +137,11 @@ def test_split_never_exceeds_the_limit_and_loses_nothing(units: list[str]) -> No
     joined = "".join("".join(c.split()) for c in chunks)
     assert joined.replace("```", "") == "".join("".join(u.split()) for u in units).replace(
         "```", "")
+
+
+def test_a_reply_written_by_staff_says_so() -> None:
+    [message] = render_reply(OutboundReply(text="Hi, Maria here.", from_human=True))
+    assert message.blocks[-1]["type"] == "context"
+    assert "person on the team" in message.blocks[-1]["elements"][0]["text"]
+    [bot] = render_reply(OutboundReply(text="Hi, Maria here."))
+    assert [b["type"] for b in bot.blocks] == ["section"]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ class FakeSlackApi:
         default_factory=dict)
     assistant_threads: bool = False
     users: dict[str, str] = field(default_factory=lambda: {"U1": "Alice", "U2": "Bob"})
-    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: message ts start at a random point, so two fakes never hand out the same ts
+    #: (handoff records keep them in the database shared by a test run)
+    _ts: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(random.randrange(1, 900_000)))
     #: Socket Mode: envelopes to push to the connected app, and what it answered
     socket_outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)

@@ -152,6 +152,8 @@ async def test_user_can_ask_for_the_bot_back_and_opt_out_during_handoff(
         rows = await outbound(db, r.contact_id, r.conversation_id)
         assert "back with the automated assistant" in rows[1]["text"]
         assert await rt.handoffs.open_handoff(r.conversation_id) is None
+        assert console.notices == ["The customer went back to the bot."]
+        assert rt.metrics.registry.get_sample_value("bot_handoff_resolve_seconds_count") == 1
 
 
 async def test_reminder_and_user_notice_timings_with_controlled_time(
@@ -186,6 +188,7 @@ async def test_reminder_and_user_notice_timings_with_controlled_time(
             rows = await outbound(db, r.contact_id, r.conversation_id)
             return len(rows) == 2 and "Sorry for the wait" in rows[1]["text"]
         await wait_for(told)
+        assert console.notices[-1].startswith("The customer was told everyone is busy")
 
 
 async def test_handoff_outside_hours_is_queued_and_announced_when_hours_begin(
