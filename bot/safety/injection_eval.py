@@ -3,7 +3,7 @@
 Usage::
 
     python -m bot.safety.injection_eval --data LABELLED.csv [--benign FILE ...] [--json]
-        [--harden-threshold X] [--refuse-threshold Y] [--rules-only]
+        [--harden-threshold X] [--refuse-threshold Y] [--rules-only] [--model NPZ]
 
 ``--data`` is a CSV with ``text`` and ``label`` (1 = injection, 0 = benign).
 ``--benign`` (repeatable) adds benign-only files: a CSV with a ``text`` column, or a
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.safety.injection import InjectionDetector
+from bot.safety.injection_model import LinearInjectionModel
 
 __all__ = ["Sample", "load_benign", "load_labelled", "main"]
 
@@ -42,13 +43,18 @@ class Sample:
     source: str
 
 
+def _source(path: Path) -> str:
+    # Parent folder included: several data sets name their split files "test.csv".
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def load_labelled(path: Path) -> list[Sample]:
     """Rows of a ``text,label`` CSV."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or not {"text", "label"} <= set(reader.fieldnames):
             raise ValueError(f"{path}: need 'text' and 'label' columns")
-        return [Sample(r["text"], int(r["label"]), path.name) for r in reader]
+        return [Sample(r["text"], int(r["label"]), _source(path)) for r in reader]
 
 
 def load_benign(path: Path) -> list[Sample]:
@@ -63,13 +69,13 @@ def load_benign(path: Path) -> list[Sample]:
         for key in keys:
             for item in data[key]:
                 text = item[0] if isinstance(item, list) else item
-                out.append(Sample(str(text), 0, f"{path.name}:{key}"))
+                out.append(Sample(str(text), 0, f"{_source(path)}:{key}"))
         return out
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or "text" not in reader.fieldnames:
             raise ValueError(f"{path}: need a 'text' column")
-        return [Sample(r["text"], 0, path.name) for r in reader]
+        return [Sample(r["text"], 0, _source(path)) for r in reader]
 
 
 @dataclass
@@ -136,7 +142,9 @@ def evaluate(detector: InjectionDetector, samples: list[Sample]) -> dict[str, An
 
 
 def _print_human(result: dict[str, Any], load_ms: float) -> None:
-    print(f"messages: {result['n']} ({result['n_injection']} injection, {result['n_benign']} benign)")
+    print(
+        f"messages: {result['n']} ({result['n_injection']} injection, {result['n_benign']} benign)"
+    )
     print(f"recall:    {result['recall']:.2%}")
     print(f"precision: {result['precision']:.2%}")
     print(f"fpr:       {result['fpr']:.2%}")
@@ -155,12 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for ``bot eval injection`` / ``python -m bot.safety.injection_eval``."""
     parser = argparse.ArgumentParser(prog="bot eval injection", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="CSV with text,label")
-    parser.add_argument("--benign", type=Path, action="append", default=[],
-                        help="benign-only CSV (text column) or CLINC150-style JSON; repeatable")  # fmt: skip
+    parser.add_argument(
+        "--benign",
+        type=Path,
+        action="append",
+        default=[],
+        help="benign-only CSV (text column) or CLINC150-style JSON; repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--harden-threshold", type=float, default=None)
     parser.add_argument("--refuse-threshold", type=float, default=None)
     parser.add_argument("--rules-only", action="store_true", help="disable the classifier")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model .npz to use instead of the shipped one")  # fmt: skip
     args = parser.parse_args(argv)
 
     try:
@@ -172,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     kwargs: dict[str, Any] = {"use_model": not args.rules_only}
+    if args.model is not None:
+        kwargs["model"] = LinearInjectionModel.load(args.model)
     if args.harden_threshold is not None:
         kwargs["harden_threshold"] = args.harden_threshold
     if args.refuse_threshold is not None:

@@ -15,6 +15,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def count_features(text: str, cfg: FeatureConfig) -> tuple[Counter[int], Counter
     for tok in tokens:
         words[crc(b"w" + tok.encode()) & mask] += 1
     if cfg.word_bigrams:
-        for a, b in zip(tokens, tokens[1:], strict=False):
+        for a, b in pairwise(tokens):
             words[crc(b"b" + f"{a} {b}".encode()) & mask] += 1
     chars = Counter[int]()
     padded = f" {' '.join(text.split())} "

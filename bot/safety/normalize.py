@@ -31,7 +31,9 @@ _LATIN_LETTER = re.compile(r"[a-z]")
 
 # Only substitutions that are common in obfuscated prompts; applied solely inside
 # tokens that mix letters and digits, so amounts, dates and card numbers survive.
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 _MIXED_TOKEN = re.compile(r"\b(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]{3,}\b")
 
 # Literal backslash escapes ("\n", "\t") typed into chat are a known way to fake
@@ -39,8 +41,11 @@ _MIXED_TOKEN = re.compile(r"\b(?=[\w@$]*[a-z])(?=[\w@$]*[0-9@$])[\w@$]{3,}\b")
 _ESCAPED_BREAK = re.compile(r"\\\s?[nrt]\b")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*")
-# "S a y t h a t ..." — five or more single letters separated by single spaces.
-_SPACED_LETTERS = re.compile(r"(?<!\S)(?:\w ){4,}\w(?!\S)")
+# "i g n o r e   a l l" — five or more single characters separated by spaces; a wider
+# gap inside such a run marks a word boundary.
+_SPACED_LETTERS = re.compile(r"(?<!\S)\w(?:[ \t]+\w(?!\S)){4,}")
+_WIDE_GAP = re.compile(r"[ \t]{2,}")
+_NON_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,17 @@ class NormalizedText:
 
     ``text`` is the casefolded single-line form used by rules and the model;
     ``lines`` keeps line breaks for rules anchored at line starts; ``compact``
-    additionally joins letter-spaced words. ``raw`` is NFKC-only with invisible
-    characters removed but case preserved, which base64 detection needs.
+    additionally joins letter-spaced words; ``squashed`` drops every non-word
+    character, for phrase rules that must survive arbitrary spacing. ``raw`` is
+    NFKC-only with invisible characters removed but case preserved, which base64
+    detection needs.
     """
 
     raw: str
     lines: str
     text: str
     compact: str
+    squashed: str
 
 
 def strip_invisible(text: str) -> str:
@@ -89,7 +97,13 @@ def _unconfuse(text: str) -> str:
 
 
 def _despace(match: re.Match[str]) -> str:
-    return match.group(0).replace(" ", "")
+    return " ".join(
+        part.replace(" ", "").replace("\t", "") for part in _WIDE_GAP.split(match.group(0))
+    )
+
+
+def _canon(text: str) -> str:
+    return _MIXED_TOKEN.sub(_fold_token, _unconfuse(text))
 
 
 def normalize(text: str) -> NormalizedText:
@@ -97,9 +111,9 @@ def normalize(text: str) -> NormalizedText:
     raw = strip_invisible(text)
     folded = raw.casefold()
     folded = _ESCAPED_BREAK.sub("\n", folded)
-    folded = _SPACES.sub(" ", folded)
-    lines = _BLANK_LINES.sub("\n", folded).strip()
-    single = _unconfuse(lines.replace("\n", " "))
-    single = _MIXED_TOKEN.sub(_fold_token, single)
-    compact = _SPACED_LETTERS.sub(_despace, single)
-    return NormalizedText(raw=raw, lines=lines, text=single, compact=compact)
+    lines = _BLANK_LINES.sub("\n", _SPACES.sub(" ", folded)).strip()
+    single = _canon(lines.replace("\n", " "))
+    spaced = _SPACED_LETTERS.sub(_despace, folded.replace("\n", " "))
+    compact = _canon(_SPACES.sub(" ", spaced).strip())
+    squashed = _NON_WORD.sub("", compact)
+    return NormalizedText(raw=raw, lines=lines, text=single, compact=compact, squashed=squashed)

@@ -51,11 +51,15 @@ class Corpus:
     texts: list[str]
     labels: list[int]
     groups: list[str]
+    # Where a text came from ("deepset", "customer", "extra", "augmented"); CV reports
+    # recall on deepset rows separately because the other positives are easier.
+    origins: list[str]
 
-    def add(self, text: str, label: int, group: str) -> None:
+    def add(self, text: str, label: int, group: str, origin: str) -> None:
         self.texts.append(text)
         self.labels.append(label)
         self.groups.append(group)
+        self.origins.append(origin)
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -65,18 +69,18 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def load_corpus(datasets: Path, extra_csv: Path | None = None) -> Corpus:
     """Assemble the training corpus from the train splits under ``datasets``."""
-    corpus = Corpus([], [], [])
+    corpus = Corpus([], [], [], [])
     deepset = datasets / "prompt_injection" / "deepset_prompt_injections" / "train.csv"
     for row in _read_csv(deepset):
         label = int(row["label"])
-        corpus.add(row["text"], label, "inj" if label else "gen_benign")
+        corpus.add(row["text"], label, "inj" if label else "gen_benign", "deepset")
     for row in _read_csv(datasets / "banking77" / "train.csv"):
-        corpus.add(row["text"], 0, "cust_benign")
+        corpus.add(row["text"], 0, "cust_benign", "customer")
     with (datasets / "clinc150" / "data_full.json").open(encoding="utf-8") as fh:
         clinc = json.load(fh)
     for split in ("train", "val", "oos_train", "oos_val"):
         for text, _intent in clinc[split]:
-            corpus.add(text, 0, "cust_benign")
+            corpus.add(text, 0, "cust_benign", "customer")
     if extra_csv is None:
         ref = resources.files("bot.safety.data").joinpath("injection_extra.csv")
         rows = list(csv.DictReader(io.StringIO(ref.read_text(encoding="utf-8"), newline="")))
@@ -84,8 +88,34 @@ def load_corpus(datasets: Path, extra_csv: Path | None = None) -> Corpus:
         rows = _read_csv(extra_csv)
     for row in rows:
         label = int(row["label"])
-        corpus.add(row["text"], label, "inj" if label else "gen_benign")
+        corpus.add(row["text"], label, "inj" if label else "gen_benign", "extra")
     return corpus
+
+
+def augment(corpus: Corpus, copies: int, seed: int = 0) -> Corpus:
+    """Add injections embedded after an unrelated benign question, and benign pairs.
+
+    Attackers append instructions to an innocent-looking question; the deepset train
+    split shows the pattern but only for a few attacks. Benign+benign pairs are added
+    in equal number so that "two sentences glued together" is not itself a signal.
+    Deterministic for a given seed.
+    """
+    import random
+
+    rng = random.Random(seed)
+    benign = [t for t, lab, g in zip(corpus.texts, corpus.labels, corpus.groups, strict=True)
+              if lab == 0 and g == "gen_benign" and len(t) < 200]  # fmt: skip
+    attacks = [t for t, lab in zip(corpus.texts, corpus.labels, strict=True)
+               if lab == 1 and len(t) < 400]  # fmt: skip
+    out = Corpus(list(corpus.texts), list(corpus.labels), list(corpus.groups), list(corpus.origins))
+    if not benign:
+        return out
+    for _ in range(copies):
+        for attack in attacks:
+            sep = rng.choice([" ", ". ", "\n", "? "])
+            out.add(rng.choice(benign) + sep + attack, 1, "inj", "augmented")
+            out.add(rng.choice(benign) + sep + rng.choice(benign), 0, "gen_benign", "augmented")
+    return out
 
 
 def _matrix(counts: list[tuple[Any, Any]], idf: npt.NDArray[np.float32], cfg: FeatureConfig) -> Any:
@@ -126,7 +156,9 @@ def _fit(x: Any, y: npt.NDArray[np.int64], w: npt.NDArray[np.float64], c: float)
     return clf
 
 
-def _weights(groups: list[str], labels: list[int], ratios: dict[str, float]) -> npt.NDArray[np.float64]:
+def _weights(
+    groups: list[str], labels: list[int], ratios: dict[str, float]
+) -> npt.NDArray[np.float64]:
     # Each group gets total weight proportional to its ratio, whatever its size, so the
     # few hundred injections are not swamped by ~28k customer messages.
     g = np.array(groups)
@@ -138,7 +170,9 @@ def _weights(groups: list[str], labels: list[int], ratios: dict[str, float]) -> 
     return w
 
 
-def pick_threshold(probs: npt.NDArray[np.float64], benign_mask: npt.NDArray[np.bool_], target_fpr: float) -> float:
+def pick_threshold(
+    probs: npt.NDArray[np.float64], benign_mask: npt.NDArray[np.bool_], target_fpr: float
+) -> float:
     """Lowest threshold whose FPR over ``benign_mask`` rows is <= ``target_fpr``."""
     neg = np.sort(probs[benign_mask])[::-1]
     allowed = int(np.floor(target_fpr * len(neg)))
@@ -147,6 +181,22 @@ def pick_threshold(probs: npt.NDArray[np.float64], benign_mask: npt.NDArray[np.b
     if allowed >= len(neg):
         return 0.5
     return float(np.nextafter(neg[allowed], 1.0))
+
+
+def _near_duplicate_groups(texts: list[str]) -> list[int]:
+    """Group ids that keep near-duplicates in the same CV fold.
+
+    deepset's train split contains augmented copies of an attack with a benign
+    question prepended; without grouping, cross-validation scores such copies against
+    a model that saw the original and overstates recall. The last 40 normalised
+    characters identify the shared attack well enough.
+    """
+    ids: dict[str, int] = {}
+    out: list[int] = []
+    for text in texts:
+        key = normalize(text).squashed[-40:]
+        out.append(ids.setdefault(key, len(ids)))
+    return out
 
 
 def _combined_cv(
@@ -159,19 +209,34 @@ def _combined_cv(
     """Cross-validated figures for rules + model at the default detector thresholds."""
     from bot.safety.injection import InjectionDetector
 
+    origins = np.array(corpus.origins)
     rules_only = InjectionDetector(use_model=False)
-    probe = InjectionDetector(model_threshold=threshold)
-    flagged = np.zeros(len(y), dtype=bool)
-    for i, text in enumerate(corpus.texts):
-        rule = rules_only.check(text).score
+    rule_scores = np.array([rules_only.check(t).score for t in corpus.texts])
+    out: dict[str, float] = {}
+    # The chosen threshold plus a few alternative operating points, for the benchmark doc.
+    for target in (None, 0.002, 0.005, 0.01):
+        t = threshold if target is None else pick_threshold(oof, groups == "cust_benign", target)
         # Same calibration and noisy-OR as InjectionDetector.check.
-        cal = probe.calibrate(float(oof[i]), threshold)
-        flagged[i] = 1.0 - (1.0 - rule) * (1.0 - cal) >= probe.harden_threshold
-    return {
-        "cv_combined_recall_injections": float(flagged[y == 1].mean()),
-        "cv_combined_fpr_customer": float(flagged[groups == "cust_benign"].mean()),
-        "cv_combined_fpr_general_benign": float(flagged[groups == "gen_benign"].mean()),
-    }
+        cal = np.array([InjectionDetector.calibrate(float(p), t) for p in oof])
+        flagged = 1.0 - (1.0 - rule_scores) * (1.0 - cal) >= rules_only.harden_threshold
+        tag = "" if target is None else f"@{target}"
+        out[f"cv_combined_recall_injections{tag}"] = float(flagged[y == 1].mean())
+        out[f"cv_combined_fpr_customer{tag}"] = float(flagged[groups == "cust_benign"].mean())
+        out[f"cv_combined_fpr_general_benign{tag}"] = float(flagged[groups == "gen_benign"].mean())
+        deepset_inj = (y == 1) & (origins == "deepset")
+        out[f"cv_combined_recall_deepset{tag}"] = float(flagged[deepset_inj].mean())
+    return out
+
+
+def _write_oof(path: Path, corpus: Corpus, oof: npt.NDArray[np.float64]) -> None:
+    # For error analysis on the training data (never on a test split).
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label", "group", "oof_prob"])
+        for text, label, group, prob in zip(
+            corpus.texts, corpus.labels, corpus.groups, oof, strict=True
+        ):
+            writer.writerow([text, label, group, f"{prob:.5f}"])
 
 
 def train(
@@ -181,17 +246,18 @@ def train(
     ratios: dict[str, float],
     target_fpr: float,
     folds: int = 5,
+    oof_out: Path | None = None,
 ) -> tuple[LinearInjectionModel, dict[str, Any]]:
     """Cross-validate for the threshold, then fit on everything."""
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     counts = [count_features(normalize(t).text, cfg) for t in corpus.texts]
     y = np.array(corpus.labels, dtype=np.int64)
     groups = np.array(corpus.groups)
     strata = np.array([f"{g}{lab}" for g, lab in zip(corpus.groups, corpus.labels, strict=True)])
     oof = np.zeros(len(y), dtype=np.float64)
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    for tr, te in skf.split(np.zeros(len(y)), strata):
+    skf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
+    for tr, te in skf.split(np.zeros(len(y)), strata, _near_duplicate_groups(corpus.texts)):
         tr_counts = [counts[i] for i in tr]
         idf = _idf(tr_counts, cfg)
         clf = _fit(
@@ -208,6 +274,8 @@ def train(
         "cv_fpr_general_benign": float(flagged[groups == "gen_benign"].mean()),
     }
     cv.update(_combined_cv(corpus, oof, threshold, y, groups))
+    if oof_out is not None:
+        _write_oof(oof_out, corpus, oof)
     idf = _idf(counts, cfg)
     clf = _fit(_matrix(counts, idf, cfg), y, _weights(corpus.groups, corpus.labels, ratios), c)
     model = LinearInjectionModel(
@@ -226,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim-bits", type=int, default=18)
     parser.add_argument("--char-max", type=int, default=5)
     parser.add_argument("--target-fpr", type=float, default=0.003)
+    parser.add_argument("--augment", type=int, default=0, help="embedded-attack copies per attack")
+    parser.add_argument("--oof-out", type=Path, default=None, help="write CV probabilities CSV")
     parser.add_argument(
         "--weights",
         default="inj=1,gen_benign=0.5,cust_benign=0.5",
@@ -235,9 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {k: float(v) for k, v in (p.split("=") for p in args.weights.split(","))}
     cfg = FeatureConfig(dim_bits=args.dim_bits, char_max=args.char_max)
     corpus = load_corpus(args.datasets, args.extra)
-    model, cv = train(corpus, cfg, args.c, ratios, args.target_fpr)
-    meta = {"C": args.c, "weights": ratios, "target_fpr": args.target_fpr, "cv": cv,
-            "n_train": len(corpus.texts)}  # fmt: skip
+    if args.augment:
+        corpus = augment(corpus, args.augment)
+    model, cv = train(corpus, cfg, args.c, ratios, args.target_fpr, oof_out=args.oof_out)
+    meta = {
+        "C": args.c,
+        "weights": ratios,
+        "augment": args.augment,
+        "target_fpr": args.target_fpr,
+        "cv": cv,
+        "n_train": len(corpus.texts),
+    }
     model.save(args.out, meta)
     print(json.dumps(meta, sort_keys=True))
     return 0
