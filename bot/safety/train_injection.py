@@ -293,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--C", dest="c", type=float, default=8.0)
     parser.add_argument("--dim-bits", type=int, default=18)
     parser.add_argument("--char-max", type=int, default=5)
-    parser.add_argument("--target-fpr", type=float, default=0.003)
-    parser.add_argument("--augment", type=int, default=0, help="embedded-attack copies per attack")
+    parser.add_argument("--target-fpr", type=float, default=0.005)
+    parser.add_argument("--augment", type=int, default=2, help="embedded-attack copies per attack")
     parser.add_argument("--oof-out", type=Path, default=None, help="write CV probabilities CSV")
     parser.add_argument(
         "--weights",

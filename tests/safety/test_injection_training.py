@@ -50,7 +50,7 @@ def test_train_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     out = tmp_path / "model.npz"
 
     rc = main(["--datasets", str(ds), "--extra", str(extra), "--out", str(out),
-               "--dim-bits", "12", "--target-fpr", "0.2"])  # fmt: skip
+               "--dim-bits", "12", "--target-fpr", "0.2", "--augment", "0"])  # fmt: skip
     assert rc == 0
     meta = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert meta["n_train"] == len(INJ) + len(GEN) + len(CUST) * 5 + 10
