@@ -38,10 +38,11 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 # Up to four filler words between verb and object ("ignore all of the above
 # instructions"); bounded so that unrelated words far apart in long text don't join.
-_GAP = r"(?:(?!my\b|i\b|me\b|mine\b)[\w'’-]+[\s,]+){0,4}?"
+_GAP = r"(?:(?!(?:my|i|me|mine|mein\w*|mi|mis|mon|ma|mes)\b)[\w'’-]+[\s,]+){0,4}?"
 
-# "my" is deliberately absent from the override qualifiers: "ignore my last message"
-# and "forget my previous order" are ordinary customer corrections.
+# "my" is deliberately absent from the override qualifiers, and first-person words
+# may not fill the gap: "ignore my last message" and "forget my previous order" are
+# ordinary customer corrections (likewise "meine", "mis", "mes").
 _EN_OBJECTS = (
     r"(?:instructions?|prompts?|rules|directives?|guidelines?|commands|orders|"
     r"assignments?|tasks|programming|constraints|restrictions|policies|documents|articles)"
@@ -56,14 +57,22 @@ _EN_VERBS = (
     r"don'?t\ follow|do\ not\ follow)"
 )
 
+# No "löschen"/"streichen": deleting data and cancelling orders are customer requests.
 _DE_VERBS = (
     r"(?:ignorier\w*|vergiss|vergesst|vergessen\ sie|missacht\w*|verwirf|verwerfen\ sie|"
-    r"übergeh\w*|lösch\w*|streich\w*|lass\w*\ .{0,20}hinter\ (?:dir|sich))"
+    r"übergeh\w*)"
 )
+_DE_QUALIFIERS = (
+    r"(?:alle[ns]?|vorherige\w*|bisherige\w*|obige\w*|vorangehende\w*|vorangegangene\w*|"
+    r"vorigen?|früher\w*)"
+)
+# Objects that only ever mean the bot's instructions.
 _DE_OBJECTS = (
-    r"(?:anweisung\w*|instruktion\w*|befehl\w*|aufgaben|aufträge|angaben|informationen|"
-    r"regeln|vorgaben|richtlinien|prompts?|kontext|alles)"
+    r"(?:anweisung\w*|instruktion\w*|befehl\w*|regeln|vorgaben|richtlinien|prompts?|alles)"
 )
+# Objects a customer may also mean ("ignorieren Sie die Angaben in meiner Mail"), so
+# they need an explicit "all/previous" qualifier.
+_DE_SOFT_OBJECTS = r"(?:aufgaben|aufträge|angaben|informationen|kontext)"
 
 RULES: tuple[Rule, ...] = (
     # --- instruction override -------------------------------------------------
@@ -126,9 +135,8 @@ RULES: tuple[Rule, ...] = (
         "override_de",
         0.97,
         _rx(
-            rf"\b{_DE_VERBS}\s+{_GAP}(?:alle[ns]?|vorherige\w*|bisherige\w*|obige\w*|"
-            rf"vorangehende\w*|vorangegangene\w*|vorigen?|früher\w*|deine\w*|ihre\w*)?\s*"
-            rf"{_GAP}{_DE_OBJECTS}\b"
+            rf"\b{_DE_VERBS}\s+{_GAP}{_DE_OBJECTS}\b"
+            rf"|\b{_DE_VERBS}\s+{_GAP}{_DE_QUALIFIERS}\s+{_GAP}{_DE_SOFT_OBJECTS}\b"
             r"|\blass\w*\s+(?:sie\s+|du\s+)?(?:alle\s+)?(?:vorherigen|bisherigen|obigen)\s+\w+\s+hinter\s+(?:dir|sich|euch)"
             r"|\b(?:abweichend|entgegen)\s+(?:zu|von)\s+(?:den\s+)?(?:vorherigen|bisherigen|obigen)\b"
             r"|\b(?:obigen|vorherigen|bisherigen)\s+(?:ausführungen|anweisungen|instruktionen)"
@@ -140,11 +148,13 @@ RULES: tuple[Rule, ...] = (
         "override_es",
         0.97,
         _rx(
-            r"\b(?:ignora\w*|ignore|olvid\w*|descarta\w*|omite|omitir|no\ hagas\ caso\ a)\s+"
+            # Imperatives only: "olvidé las instrucciones" (I forgot them) is a customer.
+            r"\b(?:ignora|ignore|ignorad|ignoren|olvida|olvide|olvidad|olviden|olvídate\ de|"
+            r"descarta|descarte|omite|omita|no\ hagas\ caso\ a)\s+"
             r"(?:de\s+)?(?:todas?|todos|todo|cualquier)?\s*(?:las?|los|tus|sus)?\s*"
             r"(?:instrucciones|indicaciones|órdenes|ordenes|reglas|directrices|lo\ anterior|"
             r"todo\ lo\ (?:anterior|que))"
-            r"|\b(?:olvid\w*|ignora\w*)\s+todo\b"
+            r"|\b(?:olvida|olvide|olvidad|olviden|ignora|ignore)\s+todo\b"
         ),
     ),
     Rule(
