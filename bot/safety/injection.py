@@ -75,7 +75,7 @@ class InjectionDetector:
     Thresholds apply to the calibrated combined score: a score at or above
     ``refuse_threshold`` refuses, at or above ``harden_threshold`` hardens.
     ``use_model=False`` runs the rules alone (useful for ablation and for callers
-    that cannot spare the ~1 MB of weights).
+    that cannot spare the ~2 MB the weights take in memory).
     """
 
     def __init__(
