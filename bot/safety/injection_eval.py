@@ -159,6 +159,17 @@ def _print_human(result: dict[str, Any], load_ms: float) -> None:
         print(f"  {name}: {', '.join(parts)}")
 
 
+def _build_detector(args: argparse.Namespace) -> InjectionDetector:
+    kwargs: dict[str, Any] = {"use_model": not args.rules_only}
+    if args.model is not None:
+        kwargs["model"] = LinearInjectionModel.load(args.model)
+    if args.harden_threshold is not None:
+        kwargs["harden_threshold"] = args.harden_threshold
+    if args.refuse_threshold is not None:
+        kwargs["refuse_threshold"] = args.refuse_threshold
+    return InjectionDetector(**kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``bot eval injection`` / ``python -m bot.safety.injection_eval``."""
     parser = argparse.ArgumentParser(prog="bot eval injection", description=__doc__.split("\n")[0])
@@ -186,14 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    kwargs: dict[str, Any] = {"use_model": not args.rules_only}
-    if args.model is not None:
-        kwargs["model"] = LinearInjectionModel.load(args.model)
-    if args.harden_threshold is not None:
-        kwargs["harden_threshold"] = args.harden_threshold
-    if args.refuse_threshold is not None:
-        kwargs["refuse_threshold"] = args.refuse_threshold
-    detector = InjectionDetector(**kwargs)
+    try:
+        detector = _build_detector(args)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     detector.warm_up()
     load_ms = (time.perf_counter() - start) * 1000.0
