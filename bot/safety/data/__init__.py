@@ -1,0 +1,1 @@
+"""Package data for bot.safety: model weights and hand-written training examples."""

@@ -1,0 +1,192 @@
+"""Layered prompt-injection detector for inbound user messages.
+
+Layers, cheapest first:
+
+1. normalisation (:mod:`bot.safety.normalize`) so that look-alike characters,
+   zero-width joiners, leetspeak and letter spacing don't hide trigger phrases;
+2. pattern rules (:mod:`bot.safety.injection_rules`) for well-known attack shapes in
+   several languages, also applied to text decoded from base64 payloads;
+3. a hashed word+char n-gram logistic-regression model
+   (:mod:`bot.safety.injection_model`) for task-diversion phrasings rules can't list.
+
+Scores are combined with a noisy-OR on a calibrated scale where 0.5 means "this looks
+like an injection at the model's operating point". The caller decides what to do
+with each action: "harden" typically means answering with a stricter system prompt
+and no tools; "refuse" means not passing the message to the LLM at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.safety.injection_encoded import BLOB_MIN_CHARS, decoded_payloads, longest_blob
+from bot.safety.injection_model import LinearInjectionModel, load_default_model
+from bot.safety.injection_rules import match_rules
+from bot.safety.normalize import normalize
+
+__all__ = ["InjectionDetector", "InjectionVerdict", "mask_sample"]
+
+Action = Literal["allow", "harden", "refuse"]
+
+# Rules are linear-time but a multi-megabyte paste still costs; messages this long are
+# judged on head and tail, where injected instructions sit in practice.
+_MAX_RULE_CHARS = 20_000
+_ENCODED_INSTRUCTION_WEIGHT = 0.97
+_ENCODED_TEXT_WEIGHT = 0.6
+_ENCODED_BLOB_WEIGHT = 0.6
+
+
+@dataclass(frozen=True)
+class InjectionVerdict:
+    """Outcome of :meth:`InjectionDetector.check`.
+
+    ``score`` is the combined 0..1 score, ``rules`` the names of pattern rules that
+    fired (sorted, for stable audit logs), ``action`` the band the score falls in.
+    """
+
+    score: float
+    rules: tuple[str, ...]
+    action: Literal["allow", "harden", "refuse"]
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _MAX_RULE_CHARS:
+        return text
+    half = _MAX_RULE_CHARS // 2
+    return text[:half] + "\n" + text[-half:]
+
+
+def _noisy_or(scores: list[float]) -> float:
+    rest = 1.0
+    for s in scores:
+        rest *= 1.0 - s
+    return 1.0 - rest
+
+
+class InjectionDetector:
+    """Scores messages for prompt injection; see the module docstring for layers.
+
+    The model is loaded lazily on the first :meth:`check` (or eagerly via
+    :meth:`warm_up`) and cached on the instance, so construction is free and each
+    detector owns its model; there is no module-level state.
+
+    Thresholds apply to the calibrated combined score: a score at or above
+    ``refuse_threshold`` refuses, at or above ``harden_threshold`` hardens.
+    ``use_model=False`` runs the rules alone (useful for ablation and for callers
+    that cannot spare the ~2 MB the weights take in memory).
+    """
+
+    def __init__(
+        self,
+        *,
+        harden_threshold: float = 0.5,
+        refuse_threshold: float = 0.9,
+        use_model: bool = True,
+        model: LinearInjectionModel | None = None,
+        model_threshold: float | None = None,
+    ) -> None:
+        if not 0.0 < harden_threshold <= refuse_threshold <= 1.0:
+            raise ValueError("need 0 < harden_threshold <= refuse_threshold <= 1")
+        self.harden_threshold = harden_threshold
+        self.refuse_threshold = refuse_threshold
+        self.use_model = use_model
+        self._model = model
+        self._model_threshold = model_threshold
+
+    def warm_up(self) -> None:
+        """Load the model now instead of on the first message."""
+        if self.use_model:
+            self._get_model()
+
+    def _get_model(self) -> LinearInjectionModel:
+        if self._model is None:
+            self._model = load_default_model()
+        return self._model
+
+    def model_score(self, normalized_text: str) -> float:
+        """Raw classifier probability for already-normalised text (0 if disabled)."""
+        if not self.use_model:
+            return 0.0
+        return self._get_model().score(normalized_text)
+
+    def _calibrate(self, prob: float) -> float:
+        model = self._get_model()
+        t = self._model_threshold if self._model_threshold is not None else model.threshold
+        return self.calibrate(prob, t)
+
+    @staticmethod
+    def calibrate(prob: float, t: float) -> float:
+        """Map probability ``prob`` so that the model threshold ``t`` lands on 0.5.
+
+        This puts rule weights and the caller's thresholds on one scale, whatever
+        operating point training picked.
+        """
+        if prob < t:
+            return 0.5 * prob / t
+        return 0.5 + 0.5 * (prob - t) / (1.0 - t)
+
+    def check(self, text: str) -> InjectionVerdict:
+        """Score one inbound message."""
+        norm = normalize(_clip(text))
+        names: set[str] = set()
+        scores: list[float] = []
+        for rule in match_rules(norm):
+            names.add(rule.name)
+            scores.append(rule.weight)
+
+        for payload in decoded_payloads(norm.raw):
+            inner = match_rules(normalize(payload))
+            if inner:
+                names.add("encoded_instruction")
+                names.update(f"encoded:{r.name}" for r in inner)
+                scores.append(_ENCODED_INSTRUCTION_WEIGHT)
+            else:
+                names.add("encoded_text")
+                scores.append(_ENCODED_TEXT_WEIGHT)
+        if longest_blob(norm.raw) >= BLOB_MIN_CHARS:
+            names.add("encoded_blob")
+            scores.append(_ENCODED_BLOB_WEIGHT)
+
+        if self.use_model:
+            scores.append(self._calibrate(self.model_score(norm.text)))
+
+        score = round(_noisy_or(scores), 4)
+        action: Action = "allow"
+        if score >= self.refuse_threshold:
+            action = "refuse"
+        elif score >= self.harden_threshold:
+            action = "harden"
+        return InjectionVerdict(score=score, rules=tuple(sorted(names)), action=action)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]{4}){2,7}(?:\s?[A-Za-z0-9]{1,4})?\b")
+# Seven or more digits, allowing the separators people type inside phone numbers.
+_PHONE = re.compile(r"(?<!\w)\+?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
+_DIGITS = re.compile(r"\d{5,}")
+_WS = re.compile(r"\s+")
+
+
+def mask_sample(text: str, max_len: int = 80) -> str:
+    """Short, PII-masked excerpt of ``text`` for audit logs.
+
+    E-mail addresses, IBAN-like strings, phone numbers and runs of five or more
+    digits are replaced by placeholders *before* truncation, so a cut can never
+    leave half a number behind.
+    """
+    masked = "".join(ch if ch.isprintable() else " " for ch in text)
+    masked = _EMAIL.sub("<email>", masked)
+    masked = _IBAN.sub("<iban>", masked)
+    masked = _PHONE.sub("<phone>", masked)
+    masked = _DIGITS.sub("<num>", masked)
+    masked = _WS.sub(" ", masked).strip()
+    if len(masked) <= max_len:
+        return masked
+    cut = masked[: max(0, max_len - 1)]
+    # Don't leave a half placeholder such as "<pho" at the cut.
+    open_at = cut.rfind("<")
+    if open_at != -1 and ">" not in cut[open_at:]:
+        cut = cut[:open_at]
+    return cut.rstrip() + "…"
