@@ -92,9 +92,10 @@ class Metrics:
         self.admin_actions = Counter("bot_admin_actions_total", "Dashboard actions by kind",
                                      ["action"], registry=r)
 
-    def stage_done(self, stage: str, started: float) -> float:
-        """Observe a pipeline stage's duration and log it; returns seconds."""
+    def stage_done(self, stage: str, started: float, **fields: str) -> float:
+        """Observe a pipeline stage's duration and log it (trace and conversation ids come
+        from bound context, or `fields`); returns seconds."""
         seconds = time.perf_counter() - started
         self.turn_seconds.labels(stage).observe(seconds)
-        _log.info("stage_done", stage=stage, duration_ms=round(seconds * 1000, 2))
+        _log.info("stage_done", stage=stage, duration_ms=round(seconds * 1000, 2), **fields)
         return seconds

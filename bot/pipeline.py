@@ -96,7 +96,7 @@ class Pipeline:
                 turns += 1
                 t0 = time.perf_counter()
                 await self.deliverer.flush(conversation_id, contact_id)
-                self.metrics.stage_done("deliver", t0)
+                self.metrics.stage_done("deliver", t0, conversation_id=str(conversation_id))
         except RetryDelivery as exc:
             return DrainOutcome(turns, retry_in_s=exc.retry_after_s or 2.0)
 
