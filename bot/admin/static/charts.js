@@ -125,7 +125,7 @@
     const svg = frame(container);
     const items = dist.items.slice(0, 10);
     const max = Math.max(1, ...items.map((b) => b.count));
-    const rowH = (H - T) / Math.max(items.length, 1);
+    const rowH = Math.min(28, (H - T) / Math.max(items.length, 1));
     items.forEach((b, i) => {
       const w = ((W - 160) * b.count) / max;
       const r = el("rect", { x: 150, y: T + i * rowH, width: Math.max(1, w), height: rowH * 0.7,
