@@ -89,6 +89,10 @@ class Metrics:
         self.llm_cost_today = Gauge("bot_llm_cost_today_usd",
                                     "LLM spend since midnight UTC (from app.llm_calls)",
                                     registry=r)
+        # Set by the tool circuit breakers (1 open, 0 closed); one series per tool name.
+        self.tool_breaker_state = Gauge("bot_tool_breaker_state",
+                                        "Tool circuit breaker: 1 open, 0 closed", ["tool"],
+                                        registry=r)
         self.admin_actions = Counter("bot_admin_actions_total", "Dashboard actions by kind",
                                      ["action"], registry=r)
 

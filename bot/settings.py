@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     admin_session_hours: float = 12.0
     admin_cookie_secure: bool = False
+    admin_login_rate_limit: str = "10/minute"
 
     # --- operations: outgoing event hooks and Slack alerts
     hook_urls: str = ""

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from limits import parse
 
 from bot.admin.auth import AdminAuth
 from bot.safety.audit import audit
@@ -49,6 +50,9 @@ def _page(name: str, **values: str) -> str:
 def build_pages(runtime: Runtime, auth: AdminAuth) -> APIRouter:
     """Login, logout and the three pages: overview, conversation, handoff queue."""
     pages = APIRouter(prefix="/admin", include_in_schema=False)
+    # Guessing the token is throttled per client IP with the process's rate limiter
+    # (shared across processes through REDIS_URL).
+    login_limit = parse(runtime.settings.admin_login_rate_limit)
 
     def login_form(error: str = "", status_code: int = 200) -> HTMLResponse:
         response = HTMLResponse(status_code=status_code, headers=SECURITY_HEADERS)
@@ -73,6 +77,9 @@ def build_pages(runtime: Runtime, auth: AdminAuth) -> APIRouter:
     async def login(request: Request, token: str = Form(""), staff: str = Form(""),
                     nonce: str = Form("")) -> Response:
         staff = staff.strip()
+        client = request.client.host if request.client else "unknown"
+        if not await runtime.rate_limits.limiter.hit(login_limit, "admin_login", client):
+            return login_form("Too many attempts; wait a minute and try again.", 429)
         if not auth.login_nonce_matches(request, nonce):
             return login_form("Your login form expired; please try again.", 403)
         if not auth.valid_staff_name(staff):

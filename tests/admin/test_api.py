@@ -185,3 +185,13 @@ async def test_the_admin_api_is_in_the_openapi_schema(admin_runtime: AdminRuntim
     assert {"Transcript", "Chart", "HandoffItem", "ConversationSummary"} <= set(
         schema["components"]["schemas"])
     assert "/admin/login" not in paths
+
+
+async def test_guessing_the_token_is_throttled(admin_runtime: AdminRuntime) -> None:
+    limited = admin_runtime(worker=False, admin_login_rate_limit="2/minute")
+    async with limited as (_, app), client_for(app) as client:
+        codes = [(await log_in(client, staff="guesser", token=f"guess-{n}")).status_code
+                 for n in range(3)]
+        assert codes == [401, 401, 429]
+        # the right token is throttled as well until the window passes
+        assert (await log_in(client, staff="guesser")).status_code == 429
