@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +12,7 @@ from bot.hooks import EventHooks
 from bot.hooks.cost import check_daily_cost, llm_cost_since
 from bot.observability import Metrics
 from bot.settings import Settings
+from tests.agent_tables import agent_tables  # noqa: F401 (fixture)
 
 
 class Captured(EventHooks):
@@ -23,24 +24,6 @@ class Captured(EventHooks):
         self.seen.append((event, data))
 
 
-@pytest.fixture
-async def llm_calls(db: Database) -> AsyncIterator[bool]:
-    """The agent's table when present; otherwise a stand-in with the columns used here."""
-    async with db.as_system() as conn:
-        cur = await conn.execute("SELECT to_regclass('app.llm_calls') IS NULL AS absent")
-        row = await cur.fetchone()
-        created = bool(row and row["absent"])
-        if created:
-            await conn.execute(
-                "CREATE TABLE app.llm_calls (id bigint GENERATED ALWAYS AS IDENTITY,"
-                " contact_id uuid, provider text, model text, cost_usd numeric(14, 8),"
-                " status text, created_at timestamptz NOT NULL DEFAULT clock_timestamp())")
-    yield created
-    if created:
-        async with db.as_system() as conn:
-            await conn.execute("DROP TABLE app.llm_calls")
-
-
 async def test_no_llm_table_means_no_spend(db: Database) -> None:
     async with db.as_system() as conn:
         cur = await conn.execute("SELECT to_regclass('app.llm_calls') IS NULL AS absent")
@@ -50,8 +33,9 @@ async def test_no_llm_table_means_no_spend(db: Database) -> None:
         assert await llm_cost_since(conn, datetime(2000, 1, 1, tzinfo=UTC)) == 0.0
 
 
+@pytest.mark.usefixtures("agent_tables")
 async def test_crossing_the_threshold_is_raised_once_a_day(
-    db: Database, make_settings: Callable[..., Settings], llm_calls: bool,
+    db: Database, make_settings: Callable[..., Settings],
 ) -> None:
     now = datetime.now(UTC)
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
