@@ -55,8 +55,11 @@ def summary(row: dict[str, Any]) -> ConversationSummary:
 
 async def live_conversations(conn: Conn, since: datetime, until: datetime,
                              limit: int) -> list[ConversationSummary]:
+    # Conversations with a message in the range (found through the created_at index),
+    # so only those pay for the per-conversation lookups.
     cur = await conn.execute(
-        _CONVERSATIONS + " WHERE lm.created_at >= %s AND lm.created_at < %s"
+        _CONVERSATIONS + " WHERE cv.id IN (SELECT conversation_id FROM app.messages"
+        " WHERE created_at >= %s AND created_at < %s)"
         " ORDER BY lm.created_at DESC LIMIT %s", (since, until, limit))
     return [summary(r) for r in await cur.fetchall()]
 
