@@ -85,8 +85,9 @@ class AdminAuth:
         expected = request.cookies.get(LOGIN_COOKIE, "")
         return bool(expected) and hmac.compare_digest(expected, given)
 
-    def require(self, request: Request) -> AdminSession:
+    def require(self, request: Request, response: Response) -> AdminSession:
         """FastAPI dependency for the JSON API: a session, and CSRF on unsafe methods."""
+        response.headers["Cache-Control"] = "no-store"  # answers hold personal data
         session = self.session(request)
         if session is None:
             raise HTTPException(status_code=401, detail="log in at /admin/login")

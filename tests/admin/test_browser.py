@@ -87,6 +87,12 @@ async def test_log_in_see_conversations_transcript_charts_and_work_the_handoff_q
         assert await page.locator("#chart-intents svg rect").count() > 0
         assert await page.locator("#chart-response svg circle").count() > 0
         assert "no cap" in await page.locator("#chart-costs").inner_text()
+        # the time range selector redraws the charts with finer buckets
+        assert "per hour" in await page.locator("#chart-messages h3").inner_text()
+        await page.select_option("#range-preset", "1h")
+        await page.locator("#chart-messages h3", has_text="per 5 min").wait_for()
+        assert "range=1h" in page.url
+        assert await page.locator("#chart-messages svg rect").count() > 0
 
         # a transcript with its intents
         await row.get_by_role("link", name="transcript").click()
