@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint install dev clean-data
+.PHONY: run test lint install dev clean-data chromium
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -38,3 +38,7 @@ lint: $(VENV)/.dev-installed
 ## Forget the embedded database (all local conversations)
 clean-data:
 	rm -rf .data
+
+## Debian's chromium for the dashboard's browser tests (the tests also try this once)
+chromium:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)

@@ -36,6 +36,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for adapter in rt.adapters.values():
         app.include_router(adapter.router(lambda message: rt.ingest(message)))
 
+    if settings.admin_token is not None:  # the dashboard is never open without a token
+        from bot.admin import build_admin
+
+        app.include_router(build_admin(rt))
+
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
         body: dict[str, Any] = {"status": "ok", "database": "ok", "queue": {}}

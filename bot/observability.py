@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.safety.pii import mask_log_event
+
+_log = structlog.get_logger("bot.stages")
 
 
 def configure_logging(level: str, as_json: bool) -> None:
@@ -73,3 +76,30 @@ class Metrics:
                                       registry=r)
         self.recovered = Counter("bot_recovered_jobs_total",
                                  "Conversations re-queued by recovery", ["reason"], registry=r)
+        # --- operations (hooks, admin, retries, spend); LLM token/cost and tool-call
+        # counters belong to the agent's metrics on this same registry.
+        self.turn_retries = Counter("bot_turn_retries_total",
+                                    "Failed turns queued again with backoff", registry=r)
+        self.hook_deliveries = Counter("bot_hook_deliveries_total",
+                                       "Event hook deliveries by event and outcome",
+                                       ["event", "outcome"], registry=r)
+        self.hook_dropped = Counter("bot_hook_dropped_total",
+                                    "Events dropped because the hook queue was full", ["event"],
+                                    registry=r)
+        self.llm_cost_today = Gauge("bot_llm_cost_today_usd",
+                                    "LLM spend since midnight UTC (from app.llm_calls)",
+                                    registry=r)
+        # Set by the tool circuit breakers (1 open, 0 closed); one series per tool name.
+        self.tool_breaker_state = Gauge("bot_tool_breaker_state",
+                                        "Tool circuit breaker: 1 open, 0 closed", ["tool"],
+                                        registry=r)
+        self.admin_actions = Counter("bot_admin_actions_total", "Dashboard actions by kind",
+                                     ["action"], registry=r)
+
+    def stage_done(self, stage: str, started: float, **fields: str) -> float:
+        """Observe a pipeline stage's duration and log it (trace and conversation ids come
+        from bound context, or `fields`); returns seconds."""
+        seconds = time.perf_counter() - started
+        self.turn_seconds.labels(stage).observe(seconds)
+        _log.info("stage_done", stage=stage, duration_ms=round(seconds * 1000, 2), **fields)
+        return seconds

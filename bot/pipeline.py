@@ -29,6 +29,7 @@ from bot.db.pool import Database
 from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
 from bot.handoff.service import HandoffService
+from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
 from bot.models import EventName, OutboundReply, StreamEvent, utcnow
 from bot.observability import Metrics
@@ -67,7 +68,7 @@ class Pipeline:
         self, *, settings: Settings, db: Database, classifier: Classifier, router: Router,
         deliverer: Deliverer, events: EventHub, adapters: dict[str, ChannelAdapter],
         metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
-        handoffs: HandoffService | None = None,
+        handoffs: HandoffService | None = None, hooks: EventHooks | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -80,6 +81,7 @@ class Pipeline:
         self.rate_limits = rate_limits
         self.output_filter = output_filter
         self.handoffs = handoffs
+        self.hooks = hooks
 
     async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome:
         turns = 0
@@ -93,7 +95,9 @@ class Pipeline:
                 if retry is not None:
                     return DrainOutcome(turns, retry_in_s=retry)
                 turns += 1
+                t0 = time.perf_counter()
                 await self.deliverer.flush(conversation_id, contact_id)
+                self.metrics.stage_done("deliver", t0, conversation_id=str(conversation_id))
         except RetryDelivery as exc:
             return DrainOutcome(turns, retry_in_s=exc.retry_after_s or 2.0)
 
@@ -145,9 +149,14 @@ class Pipeline:
                 attempts = await messages.record_attempt(conn, [m.id for m in batch],
                                                          type(exc).__name__)
             if attempts < self.settings.turn_max_attempts:
+                self.metrics.turn_retries.inc()
                 # A failure may ask for a later retry (e.g. an LLM's Retry-After).
                 asked = float(getattr(exc, "retry_after_s", None) or 0)
                 return float(min(60, max(2 ** attempts, asked)))
+            if self.hooks is not None:
+                self.hooks.emit("turn.failed", conversation_id=str(batch[-1].conversation_id),
+                                channel=batch[-1].channel, message_id=batch[-1].id,
+                                attempts=attempts, error=type(exc).__name__)
             # A failure may carry a user-safe text ("the AI service is busy"); never str(exc).
             text = getattr(exc, "user_text", None) or FAILED_TURN_TEXT
             async with self.db.as_user(batch[-1].contact_id) as conn:
@@ -156,7 +165,7 @@ class Pipeline:
                                           inbound_status="failed")
             return None
         finally:
-            self.metrics.turn_seconds.labels("total").observe(time.perf_counter() - started)
+            self.metrics.stage_done("total", started)
             structlog.contextvars.unbind_contextvars("trace_id", "conversation_id")
 
     async def run_turn(self, batch: list[StoredInbound]) -> None:
@@ -251,7 +260,7 @@ class Pipeline:
         t0 = time.perf_counter()
         classification = await self.classifier.classify(
             verdict.text, previous_intent=state.previous_intent, payload=payload)
-        self.metrics.turn_seconds.labels("classify").observe(time.perf_counter() - t0)
+        self.metrics.stage_done("classify", t0)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
             await self._relay_to_staff(batch, state, verdict.text, classification)
@@ -266,7 +275,7 @@ class Pipeline:
         )
         t0 = time.perf_counter()
         reply = await responder.respond(turn, emit)
-        self.metrics.turn_seconds.labels("respond").observe(time.perf_counter() - t0)
+        self.metrics.stage_done("respond", t0)
         checked = self.output_filter.check(reply.text)
         if checked.changed:
             reply = reply.model_copy(update={"text": checked.text})
@@ -340,7 +349,7 @@ class Pipeline:
                 self.metrics.security_events.labels(f"output_{finding}").inc()
                 await security_event(conn, contact_id=last.contact_id, kind=f"output_{finding}",
                                      severity="high" if finding != "internal_id" else "low",
-                                     detail={"message_id": last.id})
+                                     detail={"message_id": last.id}, hooks=self.hooks)
         if self.handoffs is not None:
             handoff = await self.handoffs.open_handoff(last.conversation_id)
             if handoff is not None and handoff.status == "waiting":

@@ -28,6 +28,9 @@ from bot.events import EventHub
 from bot.handlers import builtin_handlers
 from bot.handoff.console import HandoffConsole, LogConsole
 from bot.handoff.service import HandoffService
+from bot.hooks import EventHooks
+from bot.hooks.build import build_hooks
+from bot.hooks.cost import check_daily_cost
 from bot.ingest import Ingestor
 from bot.intents.classifier import IntentClassifier
 from bot.intents.hybrid import HybridClassifier
@@ -68,6 +71,7 @@ class Runtime:
         self._ingest: Ingestor | None = None
         self._worker: asyncio.Task[None] | None = None
         self._handoffs: HandoffService | None = None
+        self._hooks: EventHooks | None = None
         self._background: list[asyncio.Task[None]] = []
         self.definition = load_definition(settings.definition_path)
         self.plugin = load_plugin(self.definition)
@@ -94,6 +98,19 @@ class Runtime:
     def pipeline(self) -> Pipeline:
         assert self._pipeline is not None, "runtime not started"
         return self._pipeline
+
+    @property
+    def hooks(self) -> EventHooks:
+        assert self._hooks is not None, "runtime not started"
+        return self._hooks
+
+    async def _watch_cost_forever(self) -> None:
+        while True:
+            try:
+                await check_daily_cost(self.db, self.settings, self.hooks, self.metrics)
+            except Exception as exc:
+                log.warning("cost_check_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.settings.hook_cost_check_interval_s)
 
     @property
     def handoffs(self) -> HandoffService:
@@ -188,8 +205,11 @@ class Runtime:
         if listen_events:
             await self._events.start()
         self._ingest = Ingestor(self._db, self._queue, self.metrics)
+        self._hooks = build_hooks(s, self.metrics, self._db)
+        await self._hooks.start()
         self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),
-                                        metrics=self.metrics, enqueue=self._queue.defer_drain)
+                                        metrics=self.metrics, enqueue=self._queue.defer_drain,
+                                        hooks=self._hooks)
         self.agent = build_agent_services(s, self._db, self.metrics.registry,
                                           tools=self.build_tools())
         if self.agent is not None:
@@ -201,7 +221,7 @@ class Runtime:
                                 on_failed=self._report_failed_delivery),
             events=self._events, adapters=self.adapters, metrics=self.metrics,
             rate_limits=self.rate_limits, output_filter=self.output_filter,
-            handoffs=self._handoffs,
+            handoffs=self._handoffs, hooks=self._hooks,
         )
         if worker:
             await self.start_worker(install_signal_handlers=False)
@@ -215,6 +235,8 @@ class Runtime:
         )
         self._background.append(asyncio.create_task(self._sweep_handoffs_forever(),
                                                     name="handoff-sweep"))
+        self._background.append(asyncio.create_task(self._watch_cost_forever(),
+                                                    name="cost-watch"))
 
     async def wait_worker(self) -> None:
         if self._worker is not None:
@@ -232,6 +254,8 @@ class Runtime:
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.aclose()
+        if self._hooks is not None:
+            await self._hooks.stop()
         if self._events is not None:
             await self._events.stop()
         if self.agent is not None:

@@ -149,6 +149,25 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     slack_stream_buffer_chars: int = 256
     slack_sent_check_limit: int = 200
 
+    # --- operations: admin dashboard (off unless ADMIN_TOKEN is set)
+    admin_token: SecretStr | None = None
+    admin_session_hours: float = 12.0
+    admin_cookie_secure: bool = False
+    admin_login_rate_limit: str = "10/minute"
+
+    # --- operations: outgoing event hooks and Slack alerts
+    hook_urls: str = ""
+    hook_secret: SecretStr | None = None
+    hook_timeout_s: float = 5.0
+    hook_max_attempts: int = 5
+    hook_retry_initial_s: float = 1.0
+    hook_retry_max_s: float = 60.0
+    hook_queue_size: int = 1000
+    hook_concurrency: int = 4
+    hook_cost_alert_usd: float = 0.0
+    hook_cost_check_interval_s: float = 60.0
+    slack_alerts_channel: str | None = None
+
     # --- testing hooks: point SDK clients at loopback fakes
     twilio_api_base_url: str | None = Field(default=None)
     slack_api_base_url: str | None = Field(default=None)
@@ -202,6 +221,19 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
                 if not secret:
                     raise MissingSecretError(f"{name} must be set because {switch} is set")
         return self
+
+    @model_validator(mode="after")
+    def _alerts_and_hooks_have_secrets(self) -> Settings:
+        if self.slack_alerts_channel and not self.slack_bot_token:
+            raise MissingSecretError("SLACK_BOT_TOKEN must be set because SLACK_ALERTS_CHANNEL"
+                                     " is set")
+        if self.hook_urls.strip() and not self.hook_secret:
+            raise MissingSecretError("HOOK_SECRET must be set because HOOK_URLS is set")
+        return self
+
+    @property
+    def hook_url_list(self) -> list[str]:
+        return [u.strip() for u in self.hook_urls.split(",") if u.strip()]
 
     @property
     def whatsapp_enabled(self) -> bool:

@@ -20,6 +20,7 @@ from bot.handoff.console import HandoffConsole, HandoffView
 from bot.handoff.hours import WorkingHours
 from bot.handoff.stats import HandoffStats, handoff_stats
 from bot.handoff.summary import extractive_summary, transcript
+from bot.hooks import EventHooks, EventType
 from bot.models import OutboundReply
 from bot.observability import Metrics
 from bot.safety.audit import audit
@@ -57,12 +58,13 @@ class HandoffService:
     """Starting handoffs, relaying messages, and the staff actions."""
 
     def __init__(self, *, db: Database, settings: Settings, console: HandoffConsole,
-                 metrics: Metrics, enqueue: Enqueue) -> None:
+                 metrics: Metrics, enqueue: Enqueue, hooks: EventHooks | None = None) -> None:
         self.db = db
         self.settings = settings
         self.console = console
         self.metrics = metrics
         self.enqueue = enqueue
+        self.hooks = hooks
         self.hours = WorkingHours.parse(settings.handoff_hours, settings.handoff_timezone,
                                         settings.handoff_holidays)
 
@@ -79,12 +81,16 @@ class HandoffService:
             " RETURNING id",
             (contact_id, conversation_id, session_id, trigger, reason,
              extractive_summary(history), intent, now))
-        created = await cur.fetchone() is not None
+        new = await cur.fetchone()
+        created = new is not None
         await conn.execute("UPDATE app.sessions SET status = 'escalated' WHERE id = %s",
                            (session_id,))
         if created:
             self.metrics.handoffs.labels(trigger, intent or "none").inc()
             log.info("handoff_started", trigger=trigger, intent=intent)
+            assert new is not None
+            self._emit("handoff.created", new["id"], conversation_id, trigger=trigger,
+                       intent=intent)
         return OutboundReply(text=await self.waiting_text(now))
 
     async def waiting_text(self, now: datetime) -> str:
@@ -194,7 +200,10 @@ class HandoffService:
                                    + (f" by {view.staff}" if view.staff else ""), view)
             await audit(conn, contact_id=None, actor=f"staff:{staff}", action="handoff:claim",
                         detail={"handoff": str(handoff_id)})
-        self.metrics.handoff_claim_seconds.observe((now - row["created_at"]).total_seconds())
+        waited = (now - row["created_at"]).total_seconds()
+        self.metrics.handoff_claim_seconds.observe(waited)
+        self._emit("handoff.claimed", handoff_id, view.conversation_id, staff=staff,
+                   waited_s=round(waited))
         await self.console.notice(view, f"Claimed by {staff}.")
         return StaffResult(True, f"Claimed by {staff}.", view)
 
@@ -243,6 +252,8 @@ class HandoffService:
                         detail={"handoff": str(handoff_id)})
             if claimed_after is not None:
                 view = await self._load(conn, handoff_id)
+        if claimed_after is not None:
+            self._emit("handoff.claimed", handoff_id, view.conversation_id, staff=staff)
         await self.enqueue(view.conversation_id, view.contact_id)
         if claimed_after is not None:
             self.metrics.handoff_claim_seconds.observe(claimed_after)
@@ -284,7 +295,10 @@ class HandoffService:
             await audit(conn, contact_id=None, actor=f"staff:{staff}", action=f"handoff:{status}",
                         detail={"handoff": str(handoff_id)})
             view = await self._load(conn, handoff_id)
-        self.metrics.handoff_resolve_seconds.observe((now - row["created_at"]).total_seconds())
+        took = (now - row["created_at"]).total_seconds()
+        self.metrics.handoff_resolve_seconds.observe(took)
+        self._emit("handoff.resolved", handoff_id, row["conversation_id"], staff=staff,
+                   outcome=status, took_s=round(took))
         if back_to_bot:
             await self.enqueue(row["conversation_id"], row["contact_id"])
         text = ("Back to the bot" if back_to_bot else "Resolved") + f" by {staff}."
@@ -308,6 +322,12 @@ class HandoffService:
         """Numbers for the admin view: handoffs by trigger and intent, median times."""
         async with self.db.as_system() as conn:
             return await handoff_stats(conn, since)
+
+    def _emit(self, event: EventType, handoff_id: UUID, conversation_id: UUID,
+              **data: Any) -> None:
+        if self.hooks is not None:
+            self.hooks.emit(event, handoff_id=str(handoff_id),
+                            conversation_id=str(conversation_id), **data)
 
     # --- waiting: reminders, hours, the user's wait
     async def sweep(self, now: datetime | None = None) -> None:

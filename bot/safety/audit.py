@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from bot.db.pool import Conn
+
+if TYPE_CHECKING:
+    from bot.hooks import EventHooks
 
 
 async def audit(conn: Conn, *, contact_id: UUID | None, actor: str, action: str,
@@ -19,7 +22,14 @@ async def audit(conn: Conn, *, contact_id: UUID | None, actor: str, action: str,
 
 
 async def security_event(conn: Conn, *, contact_id: UUID | None, kind: str, severity: str,
-                         detail: dict[str, Any]) -> None:
-    """A security event (injection attempt, output leak, abuse) with its severity."""
+                         detail: dict[str, Any], hooks: EventHooks | None = None) -> None:
+    """A security event (injection attempt, output leak, abuse) with its severity.
+
+    With `hooks`, operators' receivers hear of it too (kind, severity and the message
+    id only: the detail may hold personal data).
+    """
     await audit(conn, contact_id=contact_id, actor="system", action=f"security:{kind}",
                 detail={"severity": severity, **detail})
+    if hooks is not None:
+        hooks.emit("security.event", kind=kind, severity=severity,
+                   message_id=detail.get("message_id"))

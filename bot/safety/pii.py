@@ -10,6 +10,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A phone number: optional +, then 7+ digits possibly split by spaces, dots, dashes, parens.
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,}\d(?![\w])")
 _LONG_DIGITS = re.compile(r"\d{8,}")
+# Trace, conversation and message ids (UUIDs, hex trace ids) are kept intact: they join
+# log lines up and are not personal data, but can hold 8+ digit runs.
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}")
 
 
 def mask_pii(text: str) -> str:
@@ -36,5 +39,7 @@ def mask_log_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableM
     """structlog processor: no phone number or e-mail leaves the process in a log line."""
     for key, value in event.items():
         if isinstance(value, str) and key not in ("timestamp", "level"):
+            if key.endswith("_id") and _ID.fullmatch(value):
+                continue
             event[key] = mask_pii(value)
     return event

@@ -37,6 +37,7 @@ class RecordingConsole:
         self.announced: list[HandoffView] = []
         self.mirrored: list[str] = []
         self.notices: list[str] = []
+        self.notices_by_handoff: dict[object, list[str]] = {}
 
     async def announce(self, handoff: HandoffView) -> dict[str, str]:
         self.announced.append(handoff)
@@ -47,6 +48,7 @@ class RecordingConsole:
 
     async def notice(self, handoff: HandoffView, text: str) -> None:
         self.notices.append(text)
+        self.notices_by_handoff.setdefault(handoff.id, []).append(text)
 
 
 async def outbound(db: Database, contact: UUID, conversation: UUID) -> list[dict[str, Any]]:
@@ -88,7 +90,7 @@ async def test_web_user_handoff_relay_staff_reply_note_back_to_bot_and_resolve(
         await wait_for(await count_out(1))
         handoff = await rt.handoffs.open_handoff(r.conversation_id)
         assert handoff is not None and handoff.status == "waiting"
-        assert console.announced and console.announced[0].id == handoff.id
+        assert handoff.id in [h.id for h in console.announced]
         rows = await outbound(db, r.contact_id, r.conversation_id)
         assert "person from our team" in rows[0]["text"] and "escalat" not in rows[0]["text"]
 
@@ -167,9 +169,9 @@ async def test_reminder_and_user_notice_timings_with_controlled_time(
         r = await rt.ingest(inbound(text="person"))
 
         async def announced() -> bool:
-            return bool(console.announced)
+            return any(h.conversation_id == r.conversation_id for h in console.announced)
         await wait_for(announced)
-        handoff = console.announced[0]
+        handoff = next(h for h in console.announced if h.conversation_id == r.conversation_id)
         async with db.as_system() as conn:
             cur = await conn.execute("SELECT announced_at FROM app.handoffs WHERE id = %s",
                                      (handoff.id,))
@@ -177,18 +179,19 @@ async def test_reminder_and_user_notice_timings_with_controlled_time(
         assert row is not None
         t0: datetime = row["announced_at"]
         await rt.handoffs.sweep(now=t0 + timedelta(minutes=9))
-        assert not console.notices
+        mine = console.notices_by_handoff
+        assert not mine.get(handoff.id)
         await rt.handoffs.sweep(now=t0 + timedelta(minutes=10))
-        assert console.notices == ["@frontdesk Still waiting for a person: 10 min."]
+        assert mine[handoff.id] == ["@frontdesk Still waiting for a person: 10 min."]
         await rt.handoffs.sweep(now=t0 + timedelta(minutes=20))
-        assert len(console.notices) == 1  # reminded once
+        assert len(mine[handoff.id]) == 1  # reminded once
         await rt.handoffs.sweep(now=t0 + timedelta(minutes=30))
 
         async def told() -> bool:
             rows = await outbound(db, r.contact_id, r.conversation_id)
             return len(rows) == 2 and "Sorry for the wait" in rows[1]["text"]
         await wait_for(told)
-        assert console.notices[-1].startswith("The customer was told everyone is busy")
+        assert mine[handoff.id][-1].startswith("The customer was told everyone is busy")
 
 
 async def test_handoff_outside_hours_is_queued_and_announced_when_hours_begin(
@@ -209,8 +212,8 @@ async def test_handoff_outside_hours_is_queued_and_announced_when_hours_begin(
         await wait_for(answered)
         text = (await outbound(db, r.contact_id, r.conversation_id))[0]["text"]
         assert "isn't available right now" in text and "back" in text
-        assert console.announced == []
+        assert [h for h in console.announced if h.conversation_id == r.conversation_id] == []
         opening = rt.handoffs.hours.next_open(now)
         assert opening is not None
         await rt.handoffs.sweep(now=opening + timedelta(minutes=1))
-        assert len(console.announced) == 1
+        assert len([h for h in console.announced if h.conversation_id == r.conversation_id]) == 1
