@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -57,7 +58,9 @@ async def test_log_in_see_conversations_transcript_charts_and_work_the_handoff_q
 ) -> None:
     page = browser_page
     async with admin_runtime() as (rt, app), serve(app) as base:
-        chat = await rt.ingest(inbound(text="hello", sender_id="+15550001111"))
+        # a name no other test uses, so the row is found among everyone else's
+        name = f"Browser {uuid4().hex[:8]}"
+        chat = await rt.ingest(inbound(text="hello", sender_id="+15550001111", sender_name=name))
         wanted = await rt.ingest(inbound(text="can I talk to a person?", sender_id="+15550002222"))
 
         async def both_answered() -> bool:
@@ -75,8 +78,9 @@ async def test_log_in_see_conversations_transcript_charts_and_work_the_handoff_q
         assert ADMIN_TOKEN not in page.url
 
         # live conversations: masked identities, last intent
-        row = page.locator("#conversation-table tr", has_text="+***11")
+        row = page.locator("#conversation-table tr", has_text=name)
         await row.wait_for()
+        assert "+***11" in await row.inner_text()
         assert "greeting" in await row.inner_text()
         assert "5550001111" not in await page.content()
 
