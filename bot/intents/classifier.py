@@ -39,7 +39,6 @@ ProgressCallback = Callable[[int, int], None]
 _FORMAT = "intents-v1"
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py")
-_TRAIN_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class IntentClassifier:
                     pass  # corrupt or foreign file: retrain and overwrite it
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
-        emb = cls._embed_training(embedder, texts, progress)
+        emb = None if embedder is None else embedder.embed(texts, progress=progress)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
         temperature = 1.0
         if len(held_idx) > 0:
@@ -211,19 +210,6 @@ class IntentClassifier:
             inference_threads=config.inference_threads,
             batch_threads=max(1, cores),
         )
-
-    @staticmethod
-    def _embed_training(
-        embedder: MiniLMEmbedder | None, texts: list[str], progress: ProgressCallback | None
-    ) -> FloatArray | None:
-        if embedder is None:
-            return None
-        parts = []
-        for start in range(0, len(texts), _TRAIN_BATCH):
-            parts.append(embedder.embed(texts[start : start + _TRAIN_BATCH]))
-            if progress is not None:
-                progress(min(start + _TRAIN_BATCH, len(texts)), len(texts))
-        return np.vstack(parts)
 
     def _save(self, path: Path) -> None:
         s = self._scorer

@@ -10,7 +10,7 @@ from typing import Literal
 #: Recommended confidence below which a caller should treat a message as out of scope.
 #: Chosen on the CLINC150 *validation* split (see docs/benchmarks-intents.md); it relies on
 #: the temperature calibration that every trained classifier applies.
-DEFAULT_OOS_THRESHOLD = 0.5
+DEFAULT_OOS_THRESHOLD = 0.45
 
 Backend = Literal["minilm+tfidf", "tfidf"]
 
