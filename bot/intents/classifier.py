@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ class IntentClassifier:
             if path.exists():
                 try:
                     return cls._load(path, config, embedder)
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # corrupt or foreign file: retrain and overwrite it
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)

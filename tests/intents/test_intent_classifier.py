@@ -90,10 +90,13 @@ def test_second_train_with_same_examples_hits_cache(
     assert len(list(tmp_path.glob("intents-*.npz"))) == 3
 
 
-def test_corrupt_cache_file_is_retrained(tmp_path: Path, tiny_train: LabelledTexts) -> None:
+@pytest.mark.parametrize("garbage", [b"not a model", b"PK\x03\x04truncated zip"])
+def test_corrupt_cache_file_is_retrained(
+    garbage: bytes, tmp_path: Path, tiny_train: LabelledTexts
+) -> None:
     IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
     (cached,) = tmp_path.glob("intents-*.npz")
-    cached.write_bytes(b"not a model")
+    cached.write_bytes(garbage)
     again = IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
     assert not again.loaded_from_cache
     assert again.predict("hello")[0].label == "greeting"
