@@ -133,9 +133,10 @@ class IntentClassifier:
         on empty input, mismatched lengths or fewer than two distinct labels.
         """
         config = config or ClassifierConfig()
-        texts, labels = [str(t) for t in texts], [str(lb) for lb in labels]
         if len(texts) != len(labels):
             raise ValueError("texts and labels must have the same length")
+        texts = [str(t)[: config.max_chars] for t in texts]
+        labels = [str(lb) for lb in labels]
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("need examples of at least two labels")
@@ -192,7 +193,7 @@ class IntentClassifier:
 
     def probabilities(self, texts: Sequence[str]) -> FloatArray:
         """Calibrated probabilities, one row per text, columns in :attr:`labels` order."""
-        texts = [str(t) for t in texts]
+        texts = [str(t)[: self._config.max_chars] for t in texts]
         emb = None if self._embedder is None else self._embedder.embed(texts)
         return self._scorer.probabilities(self._scorer.scores(texts, emb, self._config))
 

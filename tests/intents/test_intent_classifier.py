@@ -143,3 +143,15 @@ def test_calibration_split_is_stratified_and_keeps_singletons() -> None:
     assert sorted([*fit, *held]) == list(range(len(y)))
     assert np.bincount(y[held], minlength=3).tolist() == [2, 1, 0]
     assert set(y[fit]) == {0, 1, 2}
+
+
+def test_odd_messages_are_classified(tiny_train: LabelledTexts) -> None:
+    clf = IntentClassifier.train(
+        tiny_train.texts, tiny_train.labels, config=ClassifierConfig(max_chars=200)
+    )
+    pasted = "I lost my card. " + "lorem ipsum dolor sit amet " * 2000
+    for text in ["", "   ", "🙂🙂", pasted]:
+        preds = clf.predict(text)
+        assert len(preds) == 3 and 0.0 <= preds[0].confidence <= 1.0
+    # Only the first max_chars characters count, so the long paste reads as its opening.
+    assert clf.predict(pasted)[0].label == "lost_card"
