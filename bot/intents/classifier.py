@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,6 @@ ProgressCallback = Callable[[int, int], None]
 _FORMAT = "intents-v1"
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py")
-_TRAIN_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,10 @@ class IntentClassifier:
         on empty input, mismatched lengths or fewer than two distinct labels.
         """
         config = config or ClassifierConfig()
-        texts, labels = [str(t) for t in texts], [str(lb) for lb in labels]
         if len(texts) != len(labels):
             raise ValueError("texts and labels must have the same length")
+        texts = [str(t)[: config.max_chars] for t in texts]
+        labels = [str(lb) for lb in labels]
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("need examples of at least two labels")
@@ -146,11 +147,11 @@ class IntentClassifier:
             if path.exists():
                 try:
                     return cls._load(path, config, embedder)
-                except (OSError, ValueError, KeyError):
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # corrupt or foreign file: retrain and overwrite it
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
-        emb = cls._embed_training(embedder, texts, progress)
+        emb = None if embedder is None else embedder.embed(texts, progress=progress)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
         temperature = 1.0
         if len(held_idx) > 0:
@@ -192,7 +193,7 @@ class IntentClassifier:
 
     def probabilities(self, texts: Sequence[str]) -> FloatArray:
         """Calibrated probabilities, one row per text, columns in :attr:`labels` order."""
-        texts = [str(t) for t in texts]
+        texts = [str(t)[: self._config.max_chars] for t in texts]
         emb = None if self._embedder is None else self._embedder.embed(texts)
         return self._scorer.probabilities(self._scorer.scores(texts, emb, self._config))
 
@@ -211,19 +212,6 @@ class IntentClassifier:
             inference_threads=config.inference_threads,
             batch_threads=max(1, cores),
         )
-
-    @staticmethod
-    def _embed_training(
-        embedder: MiniLMEmbedder | None, texts: list[str], progress: ProgressCallback | None
-    ) -> FloatArray | None:
-        if embedder is None:
-            return None
-        parts = []
-        for start in range(0, len(texts), _TRAIN_BATCH):
-            parts.append(embedder.embed(texts[start : start + _TRAIN_BATCH]))
-            if progress is not None:
-                progress(min(start + _TRAIN_BATCH, len(texts)), len(texts))
-        return np.vstack(parts)
 
     def _save(self, path: Path) -> None:
         s = self._scorer

@@ -10,7 +10,7 @@ from typing import Literal
 #: Recommended confidence below which a caller should treat a message as out of scope.
 #: Chosen on the CLINC150 *validation* split (see docs/benchmarks-intents.md); it relies on
 #: the temperature calibration that every trained classifier applies.
-DEFAULT_OOS_THRESHOLD = 0.5
+DEFAULT_OOS_THRESHOLD = 0.45
 
 Backend = Literal["minilm+tfidf", "tfidf"]
 
@@ -40,6 +40,10 @@ class ClassifierConfig:
     calibration_fraction: float = 0.2
     #: Token limit of the encoder; intents are decided early in a message.
     max_tokens: int = 64
+    #: Characters of a message that are looked at. The encoder stops at ``max_tokens``
+    #: anyway; the cap keeps the character n-grams of a pasted document from blowing
+    #: the latency budget.
+    max_chars: int = 1000
     #: Threads used to embed one message; 1 keeps latency flat on a busy host.
     inference_threads: int = 1
     seed: int = 0
@@ -51,8 +55,8 @@ class ClassifierConfig:
             raise ValueError("calibration_fraction must be in (0, 0.5)")
         if self.svm_c <= 0 or self.embedding_weight < 0 or self.knn_weight < 0:
             raise ValueError("svm_c must be positive and the weights non-negative")
-        if self.max_tokens < 8 or self.inference_threads < 1:
-            raise ValueError("max_tokens must be >= 8 and inference_threads >= 1")
+        if self.max_tokens < 8 or self.max_chars < 16 or self.inference_threads < 1:
+            raise ValueError("need max_tokens >= 8, max_chars >= 16 and inference_threads >= 1")
 
     def to_json(self) -> str:
         """Stable serialisation, used in the cache key and stored next to a cached model."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,8 @@ class MiniLMEmbedder:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
+            # Busy-waiting worker threads burn a shared core for nothing between batches.
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
         self._single = session(inference_threads)
@@ -67,8 +69,15 @@ class MiniLMEmbedder:
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
 
-    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> FloatArray:
-        """Embed ``texts`` (rows are unit vectors). Sorting by length keeps padding small."""
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FloatArray:
+        """Embed ``texts`` (rows are unit vectors). Sorting by length keeps padding small;
+        ``progress`` is called with (done, total) after each batch."""
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
@@ -97,4 +106,6 @@ class MiniLMEmbedder:
             )
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[idx] = pooled / np.maximum(norms, 1e-12)
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
         return out

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never try to open a display
-
-import matplotlib.pyplot as plt
 import numpy as np
+
+# The object-oriented API with the Agg canvas: no pyplot global state, no backend switch,
+# never tries to open a display.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 
 def save_confusion_matrix(path: Path, y_true: Sequence[str], y_pred: Sequence[str]) -> None:
@@ -23,10 +23,13 @@ def save_confusion_matrix(path: Path, y_true: Sequence[str], y_pred: Sequence[st
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     size = min(40.0, max(6.0, 0.18 * len(labels)))
-    fig, ax = plt.subplots(figsize=(size, size))
+    font = 6 if len(labels) > 40 else 9
+    fig = Figure(figsize=(size, size))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
-    ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=font)
+    ax.set_yticks(range(len(labels)), labels, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"Confusion matrix ({len(y_true)} messages, rows sum to 1)")
@@ -34,4 +37,3 @@ def save_confusion_matrix(path: Path, y_true: Sequence[str], y_pred: Sequence[st
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -90,10 +90,13 @@ def test_second_train_with_same_examples_hits_cache(
     assert len(list(tmp_path.glob("intents-*.npz"))) == 3
 
 
-def test_corrupt_cache_file_is_retrained(tmp_path: Path, tiny_train: LabelledTexts) -> None:
+@pytest.mark.parametrize("garbage", [b"not a model", b"PK\x03\x04truncated zip"])
+def test_corrupt_cache_file_is_retrained(
+    garbage: bytes, tmp_path: Path, tiny_train: LabelledTexts
+) -> None:
     IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
     (cached,) = tmp_path.glob("intents-*.npz")
-    cached.write_bytes(b"not a model")
+    cached.write_bytes(garbage)
     again = IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
     assert not again.loaded_from_cache
     assert again.predict("hello")[0].label == "greeting"
@@ -140,3 +143,15 @@ def test_calibration_split_is_stratified_and_keeps_singletons() -> None:
     assert sorted([*fit, *held]) == list(range(len(y)))
     assert np.bincount(y[held], minlength=3).tolist() == [2, 1, 0]
     assert set(y[fit]) == {0, 1, 2}
+
+
+def test_odd_messages_are_classified(tiny_train: LabelledTexts) -> None:
+    clf = IntentClassifier.train(
+        tiny_train.texts, tiny_train.labels, config=ClassifierConfig(max_chars=200)
+    )
+    pasted = "I lost my card. " + "lorem ipsum dolor sit amet " * 2000
+    for text in ["", "   ", "🙂🙂", pasted]:
+        preds = clf.predict(text)
+        assert len(preds) == 3 and 0.0 <= preds[0].confidence <= 1.0
+    # Only the first max_chars characters count, so the long paste reads as its opening.
+    assert clf.predict(pasted)[0].label == "lost_card"
