@@ -10,13 +10,14 @@ import structlog
 
 from bot.agent import store
 from bot.agent.budget import AgentBudget, TurnLimits, resolve_limits
+from bot.agent.builtin_tools import ESCALATION_TOOL
 from bot.agent.costs import LIMIT_REACHED_TEXT, check_caps
 from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
 from bot.agent.history import Row, Summarize, build_history, transcript
 from bot.agent.llm import CallScope
 from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
 from bot.agent.messages import LLMRequest, Message
-from bot.agent.prompt import system_prompt, user_context_block
+from bot.agent.prompt import fence_untrusted, system_prompt, user_context_block
 from bot.agent.tools import ToolContext, TurnRecord
 from bot.models import OutboundReply
 from bot.responders import Emit, TurnContext
@@ -131,9 +132,16 @@ class AgentResponder:
                        scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:
         s = self.services
         st = s.settings
+        current, untrusted_note = turn.text or (turn.payload or ""), ""
+        tools = s.registry.visible(self.budget.tools)
+        if turn.untrusted:
+            # A flagged message is quoted as data, and this turn cannot act on anything
+            # except handing the person to a human.
+            current, untrusted_note = fence_untrusted(current)
+            tools = [t for t in tools if not t.side_effects or t.name == ESCALATION_TOOL]
         window = await build_history(
             s.db, contact_id=turn.contact_id, session_id=turn.session.id,
-            current_ids=turn.message_ids, current_text=turn.text or (turn.payload or ""),
+            current_ids=turn.message_ids, current_text=current,
             budget=st.agent_history_token_budget, keep_ratio=st.agent_history_keep_ratio,
             max_messages=st.agent_history_max_messages,
             summary_max_tokens=st.agent_summary_max_tokens, summarize=self._summarizer(scope))
@@ -146,10 +154,10 @@ class AgentResponder:
                           channel=turn.channel, db=s.db, turn=TurnRecord(), clients=s.clients)
         loop = AgentLoop(caller=s.caller, executor=s.executor, tracer=s.tracer,
                          metrics=s.metrics, limits=limits,
-                         tools=s.registry.visible(self.budget.tools), scope=scope, ctx=ctx,
+                         tools=tools, scope=scope, ctx=ctx,
                          emit=emit, stream=st.llm_stream, session_tool_calls=used)
         system = system_prompt(persona=st.bot_persona, canary=s.canary, user_context=known,
-                               summary=window.summary)
+                               summary=window.summary, untrusted_note=untrusted_note)
         return loop, system, window.messages
 
     def _summarizer(self, scope: CallScope) -> Summarize:
