@@ -3,7 +3,7 @@
 Every case goes in over HTTP (the web chat API or the signed WhatsApp webhook) and is
 answered by a worker; none may crash a turn or get a 5xx, every rejection is logged
 with a reason, and no log line holds the message text. Output-filter cases are in
-test_output.py; tools reading another user's data in test_tool_isolation.py.
+test_output.py; tools reading another user's data in tests/agent/test_tool_isolation.py.
 """
 
 from __future__ import annotations
