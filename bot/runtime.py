@@ -171,7 +171,8 @@ class Runtime:
         def agent_route(intent: IntentSpec, route: AgentRoute) -> Responder:
             return agent.responder(AgentBudget(
                 tier=route.tier, tools=tuple(route.tools) or None,
-                max_iterations=route.max_iterations, max_tokens=route.max_tokens))
+                max_iterations=route.max_iterations, max_tokens=route.max_tokens,
+                confirm=tuple(route.confirm)))
         return build_router(self.definition, handlers, agent=agent_route)
 
     def build_tools(self) -> ToolRegistry:

@@ -56,8 +56,10 @@ async def user_context_block(conn: Conn, contact_id: Any, max_items: int,
                              max_tokens: int = 300) -> str:
     """What the bot remembers about the user, one compact line per item, unexpired only."""
     cur = await conn.execute(
+        # Keys with a colon are the bot's own bookkeeping (e.g. a call awaiting a yes).
         "SELECT key, value, kind FROM app.user_context WHERE contact_id = %s"
-        " AND (expires_at IS NULL OR expires_at > now()) ORDER BY updated_at DESC LIMIT %s",
+        " AND (expires_at IS NULL OR expires_at > now()) AND position(':' in key) = 0"
+        " ORDER BY updated_at DESC LIMIT %s",
         (contact_id, max_items))
     lines: list[str] = []
     used = 0
