@@ -28,6 +28,7 @@ from bot.db.messages import StoredInbound
 from bot.db.pool import Conn, Database
 from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
+from bot.handoff.policy import INJECTION_REFUSED, policy_handoff_due
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
@@ -264,7 +265,7 @@ class Pipeline:
             log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
                         message_id=last.id)
             await self._finish(batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
-                               _guarded("injection_refused"), injection=flag, text=verdict.text)
+                               _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
             return
 
         t0 = time.perf_counter()
@@ -351,7 +352,6 @@ class Pipeline:
                       injection: InjectionVerdict | None = None) -> None:
         """Store classification, reply, counters and audit records in one transaction."""
         last = batch[-1]
-        policy = self.settings.handoff_after_unhelpful_turns
         async with self.db.as_user(last.contact_id) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
@@ -361,12 +361,12 @@ class Pipeline:
                 " WHERE id = %s RETURNING unhelpful_streak, status",
                 (unhelpful, state.session.id))
             row = await cur.fetchone()
-            if (self.handoffs is not None and row is not None and policy > 0
-                    and row["unhelpful_streak"] >= policy and row["status"] == "active"):
+            due = await policy_handoff_due(conn, self.settings, session_id=state.session.id,
+                                           intent=classification.intent, session_row=row)
+            if self.handoffs is not None and due is not None:
                 handoff_text = await self.handoffs.start(
                     conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
-                    session_id=state.session.id, trigger="policy_unhelpful",
-                    reason=f"{row['unhelpful_streak']} turns in a row the bot could not help",
+                    session_id=state.session.id, trigger=due[0], reason=due[1],
                     intent=classification.intent, history=state.history)
                 reply = reply.model_copy(update={"text": f"{reply.text}\n\n{handoff_text.text}",
                                                  "parts": []})

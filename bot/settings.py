@@ -77,6 +77,7 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     handoff_mention: str = ""
     handoff_note_prefix: str = "//"
     handoff_after_unhelpful_turns: int = 3
+    handoff_after_safety_flags: int = 3
     handoff_sweep_interval_s: float = 30.0
     # the Slack support console (adapters/slack_console.py): a channel id, and for
     # multi-workspace (OAuth) installs the workspace it is in
