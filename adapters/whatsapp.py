@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
@@ -130,22 +130,27 @@ class WhatsAppAdapter:
             await self._http.aclose()
 
     # --- inbound
+    def _reject(self, status: int, reason: str, detail: str) -> NoReturn:
+        """Refuse a webhook: counted and logged with its reason, never with its body."""
+        self.rejected.labels(reason).inc()
+        log.warning("whatsapp_webhook_rejected", reason=reason, status=status)
+        raise HTTPException(status, detail)
+
     async def verified_form(self, request: Request) -> dict[str, str]:
         """The webhook's form when its signature is right; 4xx otherwise, body never logged."""
         limit = self.settings.whatsapp_max_form_bytes
         declared = request.headers.get("content-length", "0")
         if declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, "form too large")
+            self._reject(413, "too_large", "form too large")
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise HTTPException(413, "form too large")
+                self._reject(413, "too_large", "form too large")
         try:
             form = decode_form(bytes(body))
         except MalformedForm as exc:
-            self.rejected.labels("malformed").inc()
-            raise HTTPException(400, str(exc)) from exc
+            self._reject(400, "malformed", str(exc))
         url = public_url(RequestOrigin(
             scheme=request.url.scheme, host=request.headers.get("host") or request.url.netloc,
             path=request.url.path, query=request.url.query,
@@ -171,9 +176,8 @@ class WhatsAppAdapter:
             form = await self.verified_form(request)
             try:
                 message = to_inbound(form)
-            except ValueError as exc:
-                self.rejected.labels("unparsable").inc()
-                raise HTTPException(400, "not a message webhook") from exc
+            except ValueError:
+                self._reject(400, "unparsable", "not a message webhook")
             await ingest(message)
             return Response(EMPTY_TWIML, media_type="text/xml")
 

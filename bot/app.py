@@ -7,13 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.observability import configure_logging
 from bot.runtime import Runtime
 from bot.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -32,6 +37,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan)
     app.state.runtime = rt
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Logged with the route and the fields at fault, never the values sent.
+        fields = [".".join(str(part) for part in error.get("loc", ())) for error in exc.errors()]
+        log.info("request_rejected", reason="invalid_request", path=request.url.path,
+                 fields=fields[:10])
+        return await request_validation_exception_handler(request, exc)
 
     for adapter in rt.adapters.values():
         app.include_router(adapter.router(lambda message: rt.ingest(message)))

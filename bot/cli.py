@@ -209,6 +209,15 @@ def cmd_handoffs(args: argparse.Namespace) -> int:
     return asyncio.run(_handoffs(args))
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    # Each evaluation owns its options (and its --help); the rest of the line is theirs.
+    if args.what == "injection":
+        from bot.safety.injection_eval import main as run_eval
+    else:
+        from bot.intents.evaluation import main as run_eval
+    return run_eval(list(args.rest))
+
+
 def cmd_new(args: argparse.Namespace) -> int:
     from bot.scaffold import scaffold_bot
 
@@ -236,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=cmd_chat)
+    evaluate = sub.add_parser(
+        "eval", help="measure a model: `bot eval injection --data PATH`, "
+                     "`bot eval intents --train PATH --test PATH` (--help after the name)",
+        add_help=False)
+    evaluate.add_argument("what", choices=("injection", "intents"))
+    evaluate.add_argument("rest", nargs=argparse.REMAINDER)
+    evaluate.set_defaults(func=cmd_eval)
     new = sub.add_parser("new", help="scaffold a new bot definition")
     new.add_argument("name", help="the bot's display name")
     new.add_argument("--dir", default="bots", help="parent folder (default: bots)")

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
+from bot.agent.confirm import payload_prefix as confirm_payload_prefix
 from bot.intents.builtin import BUILTIN_INTENT_DATA, OUT_OF_SCOPE
 
 INTENT_NAME = r"^[a-z][a-z0-9_]{0,63}$"
@@ -34,6 +35,8 @@ class AgentRoute(BaseModel):
     max_tokens: int = Field(default=1024, ge=64, le=16_000)
     #: direct handler used when no LLM is configured (or its budget is spent)
     offline_handler: str | None = None
+    #: tools that act only after the person confirms with Yes/No quick replies
+    confirm: list[str] = Field(default_factory=list)
 
 
 Route = Annotated[DirectRoute | AgentRoute, Field(discriminator="type")]
@@ -51,6 +54,15 @@ class IntentSpec(BaseModel):
     payloads: list[str] = Field(default_factory=list)
     #: whether a short unsure follow-up may inherit this intent ("what about Sunday?")
     inheritable: bool = True
+
+    @model_validator(mode="after")
+    def _confirmations_come_back(self) -> IntentSpec:
+        # The Yes/No buttons of a confirmation must route back to this intent.
+        if isinstance(self.route, AgentRoute) and self.route.confirm:
+            prefix = confirm_payload_prefix(self.name)
+            if prefix not in self.payloads:
+                self.payloads.append(prefix)
+        return self
 
     @property
     def display_title(self) -> str:

@@ -11,6 +11,12 @@ from bot.models import Media, OutboundReply
 # such as zero-width joiners used to smuggle text) goes.
 _KEEP = {"\n", "\t"}
 
+# The answer to a message the injection detector refuses (no LLM sees it).
+INJECTION_REFUSED_TEXT = (
+    "Sorry, I can't help with that message. If you have a question about your account, "
+    "a booking or our services, just ask it in your own words."
+)
+
 
 def normalise_text(text: str) -> str:
     """NFKC-normalised text without control or invisible format characters."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 def utcnow() -> datetime:
@@ -34,8 +34,25 @@ class Location(BaseModel):
     label: str | None = None
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 class InboundMessage(BaseModel):
     """A user's message as every adapter hands it to ingestion."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        # PostgreSQL text and jsonb cannot hold NUL (the guard drops control characters
+        # anyway); without this a single NUL byte would fail the webhook with a 500.
+        return _without_nul(data)
 
     channel: str
     external_id: str = Field(min_length=1, max_length=255)

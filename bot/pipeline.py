@@ -25,9 +25,10 @@ from bot import channel_rules, guard
 from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
 from bot.db.messages import StoredInbound
-from bot.db.pool import Database
+from bot.db.pool import Conn, Database
 from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
+from bot.handoff.policy import INJECTION_REFUSED, policy_handoff_due
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
@@ -35,7 +36,8 @@ from bot.models import EventName, OutboundReply, StreamEvent, utcnow
 from bot.observability import Metrics
 from bot.responders import TurnContext
 from bot.routes import Router
-from bot.safety.audit import audit, security_event
+from bot.safety.audit import audit, injection_event, security_event
+from bot.safety.injection import InjectionDetector, InjectionVerdict
 from bot.safety.output import OutputFilter
 from bot.safety.pii import mask_sample
 from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
@@ -69,6 +71,7 @@ class Pipeline:
         deliverer: Deliverer, events: EventHub, adapters: dict[str, ChannelAdapter],
         metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
         handoffs: HandoffService | None = None, hooks: EventHooks | None = None,
+        injection: InjectionDetector | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -82,6 +85,7 @@ class Pipeline:
         self.output_filter = output_filter
         self.handoffs = handoffs
         self.hooks = hooks
+        self.injection = injection
 
     async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome:
         turns = 0
@@ -256,6 +260,13 @@ class Pipeline:
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
             await self._finish(batch, state, verdict.reply, _guarded("rejected"))
             return
+        flag = await self._injection_check(verdict.text)
+        if flag is not None and flag.action == "refuse" and state.session.status != "escalated":
+            log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
+                        message_id=last.id)
+            await self._finish(batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
+                               _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
+            return
 
         t0 = time.perf_counter()
         classification = await self.classifier.classify(
@@ -263,7 +274,7 @@ class Pipeline:
         self.metrics.stage_done("classify", t0)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
-            await self._relay_to_staff(batch, state, verdict.text, classification)
+            await self._relay_to_staff(batch, state, verdict.text, classification, flag)
             return
 
         responder = self.router.route(classification)
@@ -271,8 +282,11 @@ class Pipeline:
             contact_id=last.contact_id, conversation_id=last.conversation_id,
             channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
             payload=payload, session=state.session, classification=classification,
-            history=state.history,
+            history=state.history, untrusted=flag is not None,
         )
+        if flag is not None:
+            log.warning("injection_hardened", score=flag.score, rules=list(flag.rules),
+                        message_id=last.id)
         t0 = time.perf_counter()
         reply = await responder.respond(turn, emit)
         self.metrics.stage_done("respond", t0)
@@ -285,7 +299,22 @@ class Pipeline:
             await emit("text_delta", {"text": reply.text})
         unhelpful = bool(getattr(responder, "unhelpful", False))
         await self._finish(batch, state, reply, classification, findings=checked.findings,
-                           unhelpful=unhelpful, text=verdict.text)
+                           unhelpful=unhelpful, text=verdict.text, injection=flag)
+
+    async def _injection_check(self, text: str) -> InjectionVerdict | None:
+        """The detector's verdict when it flags the text (harden or refuse), else None."""
+        if self.injection is None or not text:
+            return None
+        # Rules and model cost well under a millisecond for a chat message, but a
+        # maximum-length paste takes longer: keep it off the event loop.
+        verdict = await asyncio.to_thread(self.injection.check, text)
+        return None if verdict.action == "allow" else verdict
+
+    async def _record_injection(self, conn: Conn, message: StoredInbound,
+                                verdict: InjectionVerdict, text: str) -> None:
+        self.metrics.security_events.labels("prompt_injection").inc()
+        await injection_event(conn, contact_id=message.contact_id, message_id=message.id,
+                              verdict=verdict, text=text, hooks=self.hooks)
 
     async def _open_session(self, batch: list[StoredInbound]) -> _TurnState:
         last = batch[-1]
@@ -300,13 +329,16 @@ class Pipeline:
         return _TurnState(session, history, previous)
 
     async def _relay_to_staff(self, batch: list[StoredInbound], state: _TurnState, text: str,
-                              classification: Classification) -> None:
+                              classification: Classification,
+                              injection: InjectionVerdict | None) -> None:
         """During a handoff the bot stays quiet: the message is stored and shown to staff."""
         last = batch[-1]
         async with self.db.as_user(last.contact_id) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
             await messages.mark_relayed(conn, [m.id for m in batch], state.session.id)
+            if injection is not None:  # staff read it; the record is still kept
+                await self._record_injection(conn, last, injection, text)
         if self.handoffs is not None:
             handoff = await self.handoffs.open_handoff(last.conversation_id)
             if handoff is not None:
@@ -316,10 +348,10 @@ class Pipeline:
     async def _finish(self, batch: list[StoredInbound], state: _TurnState, reply: OutboundReply,
                       classification: Classification, *, findings: list[str] | None = None,
                       unhelpful: bool = False, text: str = "",
-                      opt_set: bool | None = None) -> None:
+                      opt_set: bool | None = None,
+                      injection: InjectionVerdict | None = None) -> None:
         """Store classification, reply, counters and audit records in one transaction."""
         last = batch[-1]
-        policy = self.settings.handoff_after_unhelpful_turns
         async with self.db.as_user(last.contact_id) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
@@ -329,12 +361,12 @@ class Pipeline:
                 " WHERE id = %s RETURNING unhelpful_streak, status",
                 (unhelpful, state.session.id))
             row = await cur.fetchone()
-            if (self.handoffs is not None and row is not None and policy > 0
-                    and row["unhelpful_streak"] >= policy and row["status"] == "active"):
+            due = await policy_handoff_due(conn, self.settings, session_id=state.session.id,
+                                           intent=classification.intent, session_row=row)
+            if self.handoffs is not None and due is not None:
                 handoff_text = await self.handoffs.start(
                     conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
-                    session_id=state.session.id, trigger="policy_unhelpful",
-                    reason=f"{row['unhelpful_streak']} turns in a row the bot could not help",
+                    session_id=state.session.id, trigger=due[0], reason=due[1],
                     intent=classification.intent, history=state.history)
                 reply = reply.model_copy(update={"text": f"{reply.text}\n\n{handoff_text.text}",
                                                  "parts": []})
@@ -350,6 +382,8 @@ class Pipeline:
                 await security_event(conn, contact_id=last.contact_id, kind=f"output_{finding}",
                                      severity="high" if finding != "internal_id" else "low",
                                      detail={"message_id": last.id}, hooks=self.hooks)
+            if injection is not None:
+                await self._record_injection(conn, last, injection, text)
         if self.handoffs is not None:
             handoff = await self.handoffs.open_handoff(last.conversation_id)
             if handoff is not None and handoff.status == "waiting":

@@ -27,6 +27,9 @@ class TurnContext:
     session: SessionInfo
     classification: Classification
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: The guard flagged the text as a possible prompt injection: an LLM responder must
+    #: treat it as quoted data and must not act (no side-effecting tools) on this turn.
+    untrusted: bool = False
 
 
 class Responder(Protocol):

@@ -41,6 +41,7 @@ from bot.plugins import load_plugin, plugin_handlers, plugin_tools, prepare_plug
 from bot.queue import JobQueue
 from bot.responders import Responder
 from bot.routes import Router, build_router
+from bot.safety.injection import InjectionDetector
 from bot.safety.output import OutputFilter
 from bot.safety.ratelimit import RateLimits
 from bot.settings import Settings
@@ -63,6 +64,9 @@ class Runtime:
         self.metrics = Metrics()
         self.rate_limits = RateLimits(settings)
         self.output_filter = OutputFilter()
+        self.injection = InjectionDetector(
+            harden_threshold=settings.injection_harden_threshold,
+            refuse_threshold=settings.injection_refuse_threshold)
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
         self._db: Database | None = None
         self._queue: JobQueue | None = None
@@ -167,7 +171,8 @@ class Runtime:
         def agent_route(intent: IntentSpec, route: AgentRoute) -> Responder:
             return agent.responder(AgentBudget(
                 tier=route.tier, tools=tuple(route.tools) or None,
-                max_iterations=route.max_iterations, max_tokens=route.max_tokens))
+                max_iterations=route.max_iterations, max_tokens=route.max_tokens,
+                confirm=tuple(route.confirm)))
         return build_router(self.definition, handlers, agent=agent_route)
 
     def build_tools(self) -> ToolRegistry:
@@ -214,6 +219,7 @@ class Runtime:
                                           tools=self.build_tools())
         if self.agent is not None:
             self.output_filter = OutputFilter(canaries=[self.agent.canary])
+        await asyncio.to_thread(self.injection.warm_up)  # its model loads once, not mid-turn
         self._pipeline = Pipeline(
             settings=s, db=self._db, classifier=await self.build_classifier(),
             router=self.build_router(),
@@ -221,7 +227,7 @@ class Runtime:
                                 on_failed=self._report_failed_delivery),
             events=self._events, adapters=self.adapters, metrics=self.metrics,
             rate_limits=self.rate_limits, output_filter=self.output_filter,
-            handoffs=self._handoffs, hooks=self._hooks,
+            handoffs=self._handoffs, hooks=self._hooks, injection=self.injection,
         )
         if worker:
             await self.start_worker(install_signal_handlers=False)

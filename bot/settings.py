@@ -63,6 +63,9 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     rate_limit_ip: str = "10/minute"
     rate_limit_global: str = "100/minute"
     audit_user_prompts: bool = True
+    # --- safety: prompt injection (bot/safety/injection.py scores 0..1)
+    injection_harden_threshold: float = 0.5
+    injection_refuse_threshold: float = 0.9
 
     # --- human handoff
     handoff_timezone: str = "UTC"
@@ -74,6 +77,7 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     handoff_mention: str = ""
     handoff_note_prefix: str = "//"
     handoff_after_unhelpful_turns: int = 3
+    handoff_after_safety_flags: int = 3
     handoff_sweep_interval_s: float = 30.0
     # the Slack support console (adapters/slack_console.py): a channel id, and for
     # multi-workspace (OAuth) installs the workspace it is in
@@ -229,6 +233,13 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
                                      " is set")
         if self.hook_urls.strip() and not self.hook_secret:
             raise MissingSecretError("HOOK_SECRET must be set because HOOK_URLS is set")
+        return self
+
+    @model_validator(mode="after")
+    def _injection_thresholds_ordered(self) -> Settings:
+        if not 0.0 < self.injection_harden_threshold <= self.injection_refuse_threshold <= 1.0:
+            raise ValueError("need 0 < INJECTION_HARDEN_THRESHOLD <= INJECTION_REFUSE_THRESHOLD"
+                             " <= 1")
         return self
 
     @property

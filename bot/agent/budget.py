@@ -33,6 +33,8 @@ class AgentBudget(BaseModel):
     max_tool_calls_per_iteration: int | None = Field(default=None, ge=0, le=50)
     tool_timeout_s: float | None = Field(default=None, gt=0)
     turn_deadline_s: float | None = Field(default=None, gt=0)
+    #: side-effecting tools that run only after the person taps Yes (bot/agent/confirm.py)
+    confirm: tuple[str, ...] = ()
 
 
 def pick(value: T | None, default: T) -> T:

@@ -63,6 +63,8 @@ class LoopState:
     escalation_reason: str | None = None
     # Set while the model is being retried; a deadline hit then means "busy", not "slow".
     retrying: bool = False
+    # A call to a `confirm` tool, held until the person says yes (bot/agent/confirm.py).
+    pending: ToolCall | None = None
 
 
 class AgentLoop:
@@ -70,7 +72,8 @@ class AgentLoop:
 
     def __init__(self, *, caller: LLMCaller, executor: ToolExecutor, tracer: Tracer,
                  metrics: AgentMetrics, limits: TurnLimits, tools: list[Tool], scope: CallScope,
-                 ctx: ToolContext, emit: Emit, stream: bool, session_tool_calls: int) -> None:
+                 ctx: ToolContext, emit: Emit, stream: bool, session_tool_calls: int,
+                 confirm: frozenset[str] = frozenset()) -> None:
         self.caller = caller
         self.executor = executor
         self.tracer = tracer
@@ -82,6 +85,8 @@ class AgentLoop:
         self.emit = emit
         self.stream = stream
         self.session_tool_calls = session_tool_calls
+        self.confirm = confirm
+        self._confirmed: set[tuple[str, str]] = set()
         self.state = LoopState()
         self._seen: Counter[tuple[str, str]] = Counter()
         self._read_only_streak = 0
@@ -116,7 +121,7 @@ class AgentLoop:
             messages.append(response.as_message())
             results = await self._run_tools(response.tool_calls)
             messages.append(Message(role="user", parts=list(results)))
-            if self.state.stop:
+            if self.state.stop or self.state.pending:
                 break
         else:
             self._stop("max_iterations")
@@ -146,6 +151,9 @@ class AgentLoop:
         approved: list[tuple[int, ToolCall]] = []
         for index, call in enumerate(calls):
             refusal = self._refusal(call, index, per_iteration, len(approved))
+            if refusal is None and self._needs_confirmation(call):
+                self.state.pending = self.state.pending or call
+                refusal = "Not run yet: the person is being asked to confirm it first."
             if refusal is None:
                 approved.append((index, call))
             else:
@@ -172,6 +180,16 @@ class AgentLoop:
                 batches.append([item])
             previous_read_only = read_only
         return batches
+
+    def _needs_confirmation(self, call: ToolCall) -> bool:
+        return (call.name in self.confirm
+                and (call.name, canonical_arguments(call.arguments)) not in self._confirmed)
+
+    async def run_confirmed(self, call: ToolCall) -> ToolResult:
+        """Run a call the person has just confirmed (it is not asked about again)."""
+        self._confirmed.add((call.name, canonical_arguments(call.arguments)))
+        run = await self._run_one(call, {t.name for t in self.tools})
+        return run.result
 
     def _refusal(self, call: ToolCall, index: int, per_iteration: int,
                  approved: int) -> str | None:

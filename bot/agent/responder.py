@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.agent import store
+from bot.agent import confirm, store
 from bot.agent.budget import AgentBudget, TurnLimits, resolve_limits
+from bot.agent.builtin_tools import ESCALATION_TOOL
 from bot.agent.costs import LIMIT_REACHED_TEXT, check_caps
 from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
 from bot.agent.history import Row, Summarize, build_history, transcript
 from bot.agent.llm import CallScope
 from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
-from bot.agent.messages import LLMRequest, Message
-from bot.agent.prompt import system_prompt, user_context_block
+from bot.agent.messages import LLMRequest, Message, ToolCall
+from bot.agent.prompt import fence_untrusted, system_prompt, user_context_block
 from bot.agent.tools import ToolContext, TurnRecord
 from bot.models import OutboundReply
 from bot.responders import Emit, TurnContext
@@ -98,6 +99,10 @@ class AgentResponder:
         try:
             async with asyncio.timeout(limits.turn_deadline_s):
                 loop, system, messages = await self._prepare(turn, emit, limits, scope)
+                settled = await self._settle_confirmation(turn, loop, messages)
+                if settled is not None:  # No, or nothing left to confirm: no LLM call
+                    await emit("text_delta", {"text": settled})
+                    return AgentTurnResult(OutboundReply(text=settled))
                 state = await loop.run(system, messages)
         except TimeoutError as exc:
             state = loop.state if loop is not None else LoopState()
@@ -116,24 +121,62 @@ class AgentResponder:
         except LLMPermanentError:
             await emit("error", {"text": BUSY_TEXT})
             return AgentTurnResult(OutboundReply(text=BUSY_TEXT), limit="llm_rejected")
-        text = compose_reply(state)
+        reply = OutboundReply(text=compose_reply(state))
+        if state.pending is not None:
+            reply = await self._ask_to_confirm(turn, state.pending, state.best_text)
+        text = reply.text
         if not s.settings.llm_stream:
             await emit("text_delta", {"text": text})
         elif state.best_text and text != state.best_text:
             await emit("text_delta", {"text": text[len(state.best_text):]})
         return AgentTurnResult(
-            OutboundReply(text=text), escalation_reason=state.escalation_reason,
+            reply, escalation_reason=state.escalation_reason,
             limit=state.stop, iterations=state.iterations,
             failed_sources=tuple(x for x in state.failed_sources
                                  if x not in state.recovered_sources))
+
+    async def _ask_to_confirm(self, turn: TurnContext, call: ToolCall,
+                              text: str) -> OutboundReply:
+        async with self.services.db.as_user(turn.contact_id) as conn:
+            await confirm.save_pending(conn, turn.contact_id, turn.session.id, call)
+        log.info("tool_confirmation_asked", tool=call.name)
+        return confirm.confirmation_reply(text, turn.classification.intent)
+
+    async def _settle_confirmation(self, turn: TurnContext, loop: AgentLoop,
+                                   messages: list[Message]) -> str | None:
+        """On a Yes/No tap: run the waiting call (then the model answers), or say why not."""
+        answer = confirm.answer_of(turn.payload)
+        if answer is None:
+            return None
+        async with self.services.db.as_user(turn.contact_id) as conn:
+            call = await confirm.take_pending(conn, turn.contact_id, turn.session.id,
+                                              turn.message_ids[-1])
+        log.info("tool_confirmation_answered", confirmed=answer, pending=call is not None)
+        if call is None:
+            return confirm.EXPIRED_TEXT
+        if not answer:
+            return confirm.DECLINED_TEXT
+        result = await loop.run_confirmed(call)
+        messages.append(Message(role="assistant", parts=[call]))
+        messages.append(Message(role="user", parts=[result]))
+        return None
 
     async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
                        scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:
         s = self.services
         st = s.settings
+        current, untrusted_note = turn.text or (turn.payload or ""), ""
+        if not turn.text and confirm.answer_of(turn.payload) is not None:
+            current = "Yes, go ahead." if confirm.answer_of(turn.payload) else "No."
+        tools = s.registry.visible(self.budget.tools)
+        if turn.untrusted:
+            # A flagged message is quoted as data, and this turn cannot act on anything
+            # except handing the person to a human.
+            current, untrusted_note = fence_untrusted(current)
+            tools = [t for t in tools if not t.side_effects or t.name == ESCALATION_TOOL]
         window = await build_history(
             s.db, contact_id=turn.contact_id, session_id=turn.session.id,
-            current_ids=turn.message_ids, current_text=turn.text or (turn.payload or ""),
+            current_ids=turn.message_ids, current_text=current,
             budget=st.agent_history_token_budget, keep_ratio=st.agent_history_keep_ratio,
             max_messages=st.agent_history_max_messages,
             summary_max_tokens=st.agent_summary_max_tokens, summarize=self._summarizer(scope))
@@ -146,10 +189,11 @@ class AgentResponder:
                           channel=turn.channel, db=s.db, turn=TurnRecord(), clients=s.clients)
         loop = AgentLoop(caller=s.caller, executor=s.executor, tracer=s.tracer,
                          metrics=s.metrics, limits=limits,
-                         tools=s.registry.visible(self.budget.tools), scope=scope, ctx=ctx,
-                         emit=emit, stream=st.llm_stream, session_tool_calls=used)
+                         tools=tools, scope=scope, ctx=ctx,
+                         emit=emit, stream=st.llm_stream, session_tool_calls=used,
+                         confirm=frozenset(self.budget.confirm))
         system = system_prompt(persona=st.bot_persona, canary=s.canary, user_context=known,
-                               summary=window.summary)
+                               summary=window.summary, untrusted_note=untrusted_note)
         return loop, system, window.messages
 
     def _summarizer(self, scope: CallScope) -> Summarize:

@@ -65,7 +65,8 @@ class AgentServices:
         A budget naming a tool that is not registered is a configuration error.
         """
         budget = budget or AgentBudget()
-        unknown = sorted(set(budget.tools or ()) - set(self.registry.names()))
+        named = set(budget.tools or ()) | set(budget.confirm)
+        unknown = sorted(named - set(self.registry.names()))
         if unknown:
             raise ValueError(f"unknown tools in agent budget: {', '.join(unknown)}")
         return AgentResponder(self, budget)

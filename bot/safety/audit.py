@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from bot.db.pool import Conn
+from bot.safety.pii import mask_sample
 
 if TYPE_CHECKING:
     from bot.hooks import EventHooks
+    from bot.safety.injection import InjectionVerdict
 
 
 async def audit(conn: Conn, *, contact_id: UUID | None, actor: str, action: str,
@@ -33,3 +35,15 @@ async def security_event(conn: Conn, *, contact_id: UUID | None, kind: str, seve
     if hooks is not None:
         hooks.emit("security.event", kind=kind, severity=severity,
                    message_id=detail.get("message_id"))
+
+
+async def injection_event(conn: Conn, *, contact_id: UUID, message_id: int,
+                          verdict: InjectionVerdict, text: str,
+                          hooks: EventHooks | None = None) -> None:
+    """A message the injection detector flagged: its action, score, rules, masked sample."""
+    await security_event(
+        conn, contact_id=contact_id, kind="prompt_injection",
+        severity="high" if verdict.action == "refuse" else "medium",
+        detail={"message_id": message_id, "action": verdict.action, "score": verdict.score,
+                "rules": list(verdict.rules), "sample": mask_sample(text)},
+        hooks=hooks)

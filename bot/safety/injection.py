@@ -17,7 +17,6 @@ and no tools; "refuse" means not passing the message to the LLM at all.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +24,7 @@ from bot.safety.injection_encoded import BLOB_MIN_CHARS, decoded_payloads, longe
 from bot.safety.injection_model import LinearInjectionModel, load_default_model
 from bot.safety.injection_rules import match_rules
 from bot.safety.normalize import normalize
+from bot.safety.pii import mask_sample
 
 __all__ = ["InjectionDetector", "InjectionVerdict", "mask_sample"]
 
@@ -159,34 +159,3 @@ class InjectionDetector:
         elif score >= self.harden_threshold:
             action = "harden"
         return InjectionVerdict(score=score, rules=tuple(sorted(names)), action=action)
-
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]{4}){2,7}(?:\s?[A-Za-z0-9]{1,4})?\b")
-# Seven or more digits, allowing the separators people type inside phone numbers.
-_PHONE = re.compile(r"(?<!\w)\+?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
-_DIGITS = re.compile(r"\d{5,}")
-_WS = re.compile(r"\s+")
-
-
-def mask_sample(text: str, max_len: int = 80) -> str:
-    """Short, PII-masked excerpt of ``text`` for audit logs.
-
-    E-mail addresses, IBAN-like strings, phone numbers and runs of five or more
-    digits are replaced by placeholders *before* truncation, so a cut can never
-    leave half a number behind.
-    """
-    masked = "".join(ch if ch.isprintable() else " " for ch in text)
-    masked = _EMAIL.sub("<email>", masked)
-    masked = _IBAN.sub("<iban>", masked)
-    masked = _PHONE.sub("<phone>", masked)
-    masked = _DIGITS.sub("<num>", masked)
-    masked = _WS.sub(" ", masked).strip()
-    if len(masked) <= max_len:
-        return masked
-    cut = masked[: max(0, max_len - 1)]
-    # Don't leave a half placeholder such as "<pho" at the cut.
-    open_at = cut.rfind("<")
-    if open_at != -1 and ">" not in cut[open_at:]:
-        cut = cut[:open_at]
-    return cut.rstrip() + "…"

@@ -29,10 +29,36 @@ def mask_pii(text: str) -> str:
     return _LONG_DIGITS.sub(lambda m: "*" * (len(m.group()) - 2) + m.group()[-2:], text)
 
 
+# Audit samples are stricter than log lines: whole identifiers become placeholders
+# (nothing of them is kept) and shorter digit runs count too.
+_IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:\s?[A-Za-z0-9]{4}){2,7}(?:\s?[A-Za-z0-9]{1,4})?\b")
+# Seven or more digits, allowing the separators people type inside phone numbers.
+_SAMPLE_PHONE = re.compile(r"(?<!\w)\+?\d(?:[\s().-]{0,2}\d){6,}(?!\w)")
+_DIGITS = re.compile(r"\d{5,}")
+_WS = re.compile(r"\s+")
+
+
 def mask_sample(text: str, max_len: int = 80) -> str:
-    """A short, masked excerpt for the audit log."""
-    masked = mask_pii(" ".join(text.split()))
-    return masked if len(masked) <= max_len else masked[: max_len - 1] + "…"
+    """Short, PII-masked excerpt of ``text`` for the audit log (prompts, security events).
+
+    E-mail addresses, IBAN-like strings, phone numbers and runs of five or more
+    digits are replaced by placeholders *before* truncation, so a cut can never
+    leave half a number behind.
+    """
+    masked = "".join(ch if ch.isprintable() else " " for ch in text)
+    masked = _EMAIL.sub("<email>", masked)
+    masked = _IBAN.sub("<iban>", masked)
+    masked = _SAMPLE_PHONE.sub("<phone>", masked)
+    masked = _DIGITS.sub("<num>", masked)
+    masked = _WS.sub(" ", masked).strip()
+    if len(masked) <= max_len:
+        return masked
+    cut = masked[: max(0, max_len - 1)]
+    # Don't leave a half placeholder such as "<pho" at the cut.
+    open_at = cut.rfind("<")
+    if open_at != -1 and ">" not in cut[open_at:]:
+        cut = cut[:open_at]
+    return cut.rstrip() + "…"
 
 
 def mask_log_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
