@@ -22,6 +22,7 @@ import structlog
 
 from adapters.base import ChannelAdapter, ChannelTraits, TurnObserver
 from bot import channel_rules, guard
+from bot.agent.tracing import NoTracer, Tracer
 from bot.classify import Classification, Classifier, previous_intent, store_classification
 from bot.db import messages
 from bot.db.messages import StoredInbound
@@ -71,10 +72,12 @@ class Pipeline:
         deliverer: Deliverer, events: EventHub, adapters: dict[str, ChannelAdapter],
         metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
         handoffs: HandoffService | None = None, hooks: EventHooks | None = None,
-        injection: InjectionDetector | None = None,
+        injection: InjectionDetector | None = None, tracer: Tracer | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        # LangSmith when configured: one trace per turn, classification and the agent inside
+        self.tracer: Tracer = tracer or NoTracer()
         self.classifier = classifier
         self.router = router
         self.deliverer = deliverer
@@ -182,7 +185,12 @@ class Pipeline:
             typing = asyncio.create_task(self._typing_after(adapter, traits.typing_after_s,
                                                             last.external_id))
         try:
-            await self._answer(batch, adapter, traits)
+            async with self.tracer.turn(
+                "turn", inputs={"text": "\n".join(m.text for m in batch)},
+                tags=[f"channel:{last.channel}"],
+                metadata={"channel": last.channel, "conversation_id": str(last.conversation_id),
+                          "message_id": last.id}):
+                await self._answer(batch, adapter, traits)
         finally:
             if typing is not None:
                 typing.cancel()
@@ -269,8 +277,12 @@ class Pipeline:
             return
 
         t0 = time.perf_counter()
-        classification = await self.classifier.classify(
-            verdict.text, previous_intent=state.previous_intent, payload=payload)
+        async with self.tracer.child("classify", run_type="chain",
+                                     inputs={"text": verdict.text}) as run:
+            classification = await self.classifier.classify(
+                verdict.text, previous_intent=state.previous_intent, payload=payload)
+            run.set_outputs({"intent": classification.intent, "method": classification.method,
+                             "confidence": classification.confidence})
         self.metrics.stage_done("classify", t0)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:

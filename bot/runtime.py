@@ -228,6 +228,7 @@ class Runtime:
             events=self._events, adapters=self.adapters, metrics=self.metrics,
             rate_limits=self.rate_limits, output_filter=self.output_filter,
             handoffs=self._handoffs, hooks=self._hooks, injection=self.injection,
+            tracer=self.agent.tracer if self.agent is not None else None,
         )
         if worker:
             await self.start_worker(install_signal_handlers=False)

@@ -13,12 +13,15 @@ from prometheus_client import CollectorRegistry
 from bot.agent.service import build_agent_services
 from bot.agent.tracing import NoTracer, build_tracer, mask
 from bot.db.pool import Database
+from bot.models import InboundMessage
 from bot.settings import Settings
 from tests.agent.conftest import Conversation, Events
 from tests.agent.tools_for_tests import TestTools
-from tests.conftest import ROOT
+from tests.conftest import ROOT, RuntimeFactory, wait_for
+from tests.fakes.classifiers import ScheduleIntent
 from tests.fakes.langsmith_server import FakeLangSmith
 from tests.fakes.llm_server import FakeLLM
+from tests.test_pipeline import replies_of
 
 
 def test_mask_hides_phone_numbers_and_email_addresses() -> None:
@@ -77,3 +80,24 @@ async def test_turn_is_traced_with_llm_and_tool_runs_and_masked_data(
     assert runs["weather"]["parent_run_id"] == root["id"]
     everything = b"".join(langsmith.raw)
     assert b"jo@example.com" not in everything and b"415 555 0100" not in everything
+
+
+async def test_pipeline_traces_the_turn_with_classification_and_the_agent_inside(
+    agent_settings: Callable[..., Settings], fake_llm: FakeLLM, langsmith: FakeLangSmith,
+    runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage], db: Database,
+) -> None:
+    settings = agent_settings(langsmith_api_key="ls-key", langsmith_tracing=True,
+                              langsmith_endpoint=langsmith.url)
+    fake_llm.reply("Yoga is at 9.")
+    async with runtime_factory(settings=settings, classifier=ScheduleIntent()) as rt:
+        r = await rt.ingest(inbound(text="when is yoga? mail me at jo@example.com"))
+
+        async def answered() -> bool:
+            return len(await replies_of(db, r.contact_id, r.conversation_id)) == 1
+        await wait_for(answered)
+    runs = langsmith.runs()
+    root, classify, agent = runs["turn"], runs["classify"], runs["agent_turn"]
+    assert "channel:web" in root["tags"]
+    assert classify["parent_run_id"] == root["id"] and agent["parent_run_id"] == root["id"]
+    assert classify["outputs"]["intent"] == "class_schedule"
+    assert b"jo@example.com" not in b"".join(langsmith.raw)
