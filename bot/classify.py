@@ -21,18 +21,30 @@ class Classification:
     latency_ms: float = 0.0
 
 
+@dataclass(frozen=True)
+class TurnScope:
+    """Whose message is being classified; an LLM fallback records its cost against them."""
+
+    contact_id: UUID
+    conversation_id: UUID
+    session_id: UUID
+    message_id: int
+
+
 class Classifier(Protocol):
     """Anything that maps a message to an intent."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification: ...
+                       payload: str | None = None,
+                       scope: TurnScope | None = None) -> Classification: ...
 
 
 class NoIntentsClassifier:
     """Used while a bot declares no intents: every message is `unclassified`."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification:
+                       payload: str | None = None,
+                       scope: TurnScope | None = None) -> Classification:
         return Classification(intent="unclassified", confidence=0.0, method="none")
 
 

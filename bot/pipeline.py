@@ -22,7 +22,13 @@ import structlog
 
 from adapters.base import ChannelAdapter, ChannelTraits, TurnObserver
 from bot import channel_rules, guard
-from bot.classify import Classification, Classifier, previous_intent, store_classification
+from bot.classify import (
+    Classification,
+    Classifier,
+    TurnScope,
+    previous_intent,
+    store_classification,
+)
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Database
@@ -259,7 +265,8 @@ class Pipeline:
 
         t0 = time.perf_counter()
         classification = await self.classifier.classify(
-            verdict.text, previous_intent=state.previous_intent, payload=payload)
+            verdict.text, previous_intent=state.previous_intent, payload=payload,
+            scope=TurnScope(last.contact_id, last.conversation_id, state.session.id, last.id))
         self.metrics.stage_done("classify", t0)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:

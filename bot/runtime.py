@@ -15,6 +15,7 @@ import structlog
 from adapters.base import ChannelAdapter
 from bot.agent.budget import AgentBudget
 from bot.agent.builtin_tools import register_escalation_tool, register_memory_tools
+from bot.agent.intent import AgentIntentLLM
 from bot.agent.service import AgentServices, build_agent_services
 from bot.agent.tools import ToolContext, ToolRegistry
 from bot.classify import Classifier
@@ -147,13 +148,17 @@ class Runtime:
         return self._ingest
 
     async def build_classifier(self) -> Classifier:
-        """The hybrid classifier over a local model trained on the definition's examples."""
+        """The hybrid classifier over a local model trained on the definition's examples,
+        with the agent's provider as its LLM fallback when there is an agent."""
         if self._classifier is not None:
             return self._classifier
         texts, labels = self.definition.training_data()
         cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
         local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache)
-        return HybridClassifier(self.definition, local, llm=None)
+        # With an LLM configured, unsure messages go to it (built in `start` before this).
+        llm = (AgentIntentLLM(self.agent, bot_name=self.definition.name)
+               if self.agent is not None else None)
+        return HybridClassifier(self.definition, local, llm=llm)
 
     def build_router(self) -> Router:
         if self._router is not None:
