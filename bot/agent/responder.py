@@ -95,9 +95,10 @@ class AgentResponder:
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
                           turn.message_ids[-1])
         loop: AgentLoop | None = None
+        record = TurnRecord()
         try:
             async with asyncio.timeout(limits.turn_deadline_s):
-                loop, system, messages = await self._prepare(turn, emit, limits, scope)
+                loop, system, messages = await self._prepare(turn, emit, limits, scope, record)
                 state = await loop.run(system, messages)
         except TimeoutError as exc:
             state = loop.state if loop is not None else LoopState()
@@ -122,13 +123,15 @@ class AgentResponder:
         elif state.best_text and text != state.best_text:
             await emit("text_delta", {"text": text[len(state.best_text):]})
         return AgentTurnResult(
-            OutboundReply(text=text), escalation_reason=state.escalation_reason,
+            OutboundReply(text=text, parts=record.parts()),
+            escalation_reason=state.escalation_reason,
             limit=state.stop, iterations=state.iterations,
             failed_sources=tuple(x for x in state.failed_sources
                                  if x not in state.recovered_sources))
 
     async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
-                       scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:
+                       scope: CallScope,
+                       record: TurnRecord) -> tuple[AgentLoop, str, list[Message]]:
         s = self.services
         st = s.settings
         window = await build_history(
@@ -143,7 +146,7 @@ class AgentResponder:
             used = await store.session_tool_calls(conn, turn.session.id)
         ctx = ToolContext(contact_id=turn.contact_id, conversation_id=turn.conversation_id,
                           session_id=turn.session.id, message_id=turn.message_ids[-1],
-                          channel=turn.channel, db=s.db, turn=TurnRecord(), clients=s.clients)
+                          channel=turn.channel, db=s.db, turn=record, clients=s.clients)
         loop = AgentLoop(caller=s.caller, executor=s.executor, tracer=s.tracer,
                          metrics=s.metrics, limits=limits,
                          tools=s.registry.visible(self.budget.tools), scope=scope, ctx=ctx,
