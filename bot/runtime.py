@@ -18,7 +18,7 @@ from bot.agent.builtin_tools import register_escalation_tool, register_memory_to
 from bot.agent.intent import AgentIntentLLM
 from bot.agent.service import AgentServices, build_agent_services
 from bot.agent.tools import ToolContext, ToolRegistry
-from bot.classify import Classifier
+from bot.classify import Classifier, previous_intent
 from bot.db.embedded import resolve_database_url
 from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
@@ -40,7 +40,7 @@ from bot.observability import Metrics
 from bot.pipeline import Pipeline
 from bot.plugins import load_plugin, plugin_handlers, plugin_tools, prepare_plugin
 from bot.queue import JobQueue
-from bot.responders import Responder
+from bot.responders import Responder, TurnContext
 from bot.routes import Router, build_router
 from bot.safety.output import OutputFilter
 from bot.safety.ratelimit import RateLimits
@@ -173,7 +173,13 @@ class Runtime:
             return agent.responder(AgentBudget(
                 tier=route.tier, tools=tuple(route.tools) or None,
                 max_iterations=route.max_iterations, max_tokens=route.max_tokens))
-        return build_router(self.definition, handlers, agent=agent_route)
+
+        db = self.db
+
+        async def previous(turn: TurnContext, skip: frozenset[str]) -> str | None:
+            async with db.as_user(turn.contact_id) as conn:
+                return await previous_intent(conn, turn.session.id, skip=tuple(skip))
+        return build_router(self.definition, handlers, agent=agent_route, previous=previous)
 
     def build_tools(self) -> ToolRegistry:
         """Built-in tools (memory, the handoff, knowledge) plus the bot plugin's tools."""
