@@ -46,6 +46,16 @@ def compose_reply(state: LoopState) -> str:
     return "\n\n".join(parts) or NO_ANSWER_TEXT
 
 
+def as_seen_by_model(turn: TurnContext) -> str:
+    """The message for the model; a tapped option keeps its payload ("book:12"), which
+    says which listed item was meant when the title alone does not."""
+    if not turn.payload:
+        return turn.text
+    if not turn.text or turn.text == turn.payload:
+        return turn.payload
+    return f"{turn.text} (tapped option: {turn.payload})"
+
+
 @dataclass(frozen=True)
 class AgentTurnResult:
     """The reply plus what happened on the way (for handoff, evaluation and tests)."""
@@ -136,7 +146,7 @@ class AgentResponder:
         st = s.settings
         window = await build_history(
             s.db, contact_id=turn.contact_id, session_id=turn.session.id,
-            current_ids=turn.message_ids, current_text=turn.text or (turn.payload or ""),
+            current_ids=turn.message_ids, current_text=as_seen_by_model(turn),
             budget=st.agent_history_token_budget, keep_ratio=st.agent_history_keep_ratio,
             max_messages=st.agent_history_max_messages,
             summary_max_tokens=st.agent_summary_max_tokens, summarize=self._summarizer(scope))

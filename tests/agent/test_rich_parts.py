@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.agent.builtin_tools import default_registry
 from bot.agent.tools import ToolContext, ToolRegistry, TurnRecord
@@ -77,3 +78,17 @@ async def test_a_failed_turn_or_plain_answer_has_no_parts(
     fake_llm.tool_use(("cities", {})).reply("We serve Oslo.")
     listed = await agent.responder().respond(await conv.turn("which cities?"), Events())
     assert [o.title for o in listed.options()] == ["Oslo"]
+
+
+async def test_a_tapped_row_reaches_the_model_with_its_payload(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM,
+    conversation: Callable[[], Conversation],
+) -> None:
+    agent = make_agent()
+    fake_llm.reply("Shall I book Vinyasa Flow on Saturday at 9:00am?")
+    turn = await conversation().turn("Sat 9:00am Vinyasa Flow")
+    tapped = replace(turn, payload="book:12")
+    await agent.responder().respond(tapped, Events())
+    last = fake_llm.requests[-1]["messages"][-1]
+    assert last["content"] == [{"type": "text", "text":
+                                "Sat 9:00am Vinyasa Flow (tapped option: book:12)"}]
