@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -21,28 +22,43 @@ class Classification:
     latency_ms: float = 0.0
 
 
+@dataclass(frozen=True)
+class TurnScope:
+    """Whose message is being classified; an LLM fallback records its cost against them."""
+
+    contact_id: UUID
+    conversation_id: UUID
+    session_id: UUID
+    message_id: int
+
+
 class Classifier(Protocol):
     """Anything that maps a message to an intent."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification: ...
+                       payload: str | None = None,
+                       scope: TurnScope | None = None) -> Classification: ...
 
 
 class NoIntentsClassifier:
     """Used while a bot declares no intents: every message is `unclassified`."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification:
+                       payload: str | None = None,
+                       scope: TurnScope | None = None) -> Classification:
         return Classification(intent="unclassified", confidence=0.0, method="none")
 
 
-async def previous_intent(conn: Conn, session_id: UUID) -> str | None:
-    """The intent of the session's last classified turn, for follow-up inheritance."""
+async def previous_intent(conn: Conn, session_id: UUID,
+                          skip: Sequence[str] = ()) -> str | None:
+    """The intent of the session's last classified turn (not one of `skip`), for
+    follow-up inheritance."""
     cur = await conn.execute(
         "SELECT ic.intent FROM app.intent_classifications ic"
         " JOIN app.messages m ON m.id = ic.message_id"
-        " WHERE m.session_id = %s ORDER BY ic.id DESC LIMIT 1",
-        (session_id,),
+        " WHERE m.session_id = %s AND NOT (ic.intent = ANY(%s))"
+        " ORDER BY ic.id DESC LIMIT 1",
+        (session_id, list(skip)),
     )
     row = await cur.fetchone()
     return None if row is None else str(row["intent"])

@@ -23,6 +23,9 @@ class DirectRoute(BaseModel):
 
     type: Literal["direct"] = "direct"
     handler: str
+    #: with an LLM configured, a turn right after an agent-routed one goes to that
+    #: intent's agent instead (a "yes" or "no" answering the agent's question)
+    agent_followup: bool = False
 
 
 class AgentRoute(BaseModel):

@@ -23,7 +23,13 @@ import structlog
 from adapters.base import ChannelAdapter, ChannelTraits, TurnObserver
 from bot import channel_rules, guard
 from bot.agent.tracing import NoTracer, Tracer
-from bot.classify import Classification, Classifier, previous_intent, store_classification
+from bot.classify import (
+    Classification,
+    Classifier,
+    TurnScope,
+    previous_intent,
+    store_classification,
+)
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Conn, Database
@@ -280,7 +286,9 @@ class Pipeline:
         async with self.tracer.child("classify", run_type="chain",
                                      inputs={"text": verdict.text}) as run:
             classification = await self.classifier.classify(
-                verdict.text, previous_intent=state.previous_intent, payload=payload)
+                verdict.text, previous_intent=state.previous_intent, payload=payload,
+                scope=TurnScope(last.contact_id, last.conversation_id, state.session.id,
+                                last.id))
             run.set_outputs({"intent": classification.intent, "method": classification.method,
                              "confidence": classification.confidence})
         self.metrics.stage_done("classify", t0)

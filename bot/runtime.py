@@ -15,9 +15,10 @@ import structlog
 from adapters.base import ChannelAdapter
 from bot.agent.budget import AgentBudget
 from bot.agent.builtin_tools import register_escalation_tool, register_memory_tools
+from bot.agent.intent import AgentIntentLLM
 from bot.agent.service import AgentServices, build_agent_services
 from bot.agent.tools import ToolContext, ToolRegistry
-from bot.classify import Classifier
+from bot.classify import Classifier, previous_intent
 from bot.db.embedded import resolve_database_url
 from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
@@ -39,7 +40,7 @@ from bot.observability import Metrics
 from bot.pipeline import Pipeline
 from bot.plugins import load_plugin, plugin_handlers, plugin_tools, prepare_plugin
 from bot.queue import JobQueue
-from bot.responders import Responder
+from bot.responders import Responder, TurnContext
 from bot.routes import Router, build_router
 from bot.safety.injection import InjectionDetector
 from bot.safety.output import OutputFilter
@@ -151,13 +152,17 @@ class Runtime:
         return self._ingest
 
     async def build_classifier(self) -> Classifier:
-        """The hybrid classifier over a local model trained on the definition's examples."""
+        """The hybrid classifier over a local model trained on the definition's examples,
+        with the agent's provider as its LLM fallback when there is an agent."""
         if self._classifier is not None:
             return self._classifier
         texts, labels = self.definition.training_data()
         cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
         local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache)
-        return HybridClassifier(self.definition, local, llm=None)
+        # With an LLM configured, unsure messages go to it (built in `start` before this).
+        llm = (AgentIntentLLM(self.agent, bot_name=self.definition.name)
+               if self.agent is not None else None)
+        return HybridClassifier(self.definition, local, llm=llm)
 
     def build_router(self) -> Router:
         if self._router is not None:
@@ -173,7 +178,13 @@ class Runtime:
                 tier=route.tier, tools=tuple(route.tools) or None,
                 max_iterations=route.max_iterations, max_tokens=route.max_tokens,
                 confirm=tuple(route.confirm)))
-        return build_router(self.definition, handlers, agent=agent_route)
+
+        db = self.db
+
+        async def previous(turn: TurnContext, skip: frozenset[str]) -> str | None:
+            async with db.as_user(turn.contact_id) as conn:
+                return await previous_intent(conn, turn.session.id, skip=tuple(skip))
+        return build_router(self.definition, handlers, agent=agent_route, previous=previous)
 
     def build_tools(self) -> ToolRegistry:
         """Built-in tools (memory, the handoff, knowledge) plus the bot plugin's tools."""

@@ -60,6 +60,9 @@ class AgentSettings(BaseSettings):
     tool_breaker_cooldown_s: float = 60.0
     tool_retry_attempts: int = 2
     tool_retry_wait_s: float = 0.5
+    # --- the intent classifier's LLM fallback (a fast-tier call, when the local model is unsure)
+    intent_llm_timeout_s: float = 8.0
+    intent_llm_max_tokens: int = 64
     # --- memory and prompt
     bot_persona: str = "You are a friendly, concise assistant for our customers."
     prompt_canary: str | None = None

@@ -18,6 +18,7 @@ from uuid import UUID
 from bot.agent.messages import ToolCall
 from bot.db.pool import Conn
 from bot.models import Option, OutboundReply, QuickReplies
+from bot.yesno import is_affirmative, is_negative
 
 PENDING_KEY = "agent:pending_call"
 PAYLOAD_PREFIX = "confirm_tool:"
@@ -38,6 +39,13 @@ def answer_of(payload: str | None) -> bool | None:
     if not payload or not payload.startswith(PAYLOAD_PREFIX):
         return None
     return payload.rsplit(":", 1)[-1] == "yes"
+
+
+def typed_answer(text: str) -> bool | None:
+    """True for a typed plain yes, False for a plain no, None for anything else."""
+    if is_affirmative(text):
+        return True
+    return False if is_negative(text) else None
 
 
 def confirmation_reply(text: str, intent: str) -> OutboundReply:

@@ -85,6 +85,9 @@ class LLMRequest(BaseModel):
     tools: list[ToolSpec] = Field(default_factory=list)
     # "none": the tools stay declared (their calls are in the history) but may not be used.
     tool_choice: Literal["auto", "none"] = "auto"
+    # A tool the model must call (a structured answer, e.g. one intent name); wins over
+    # tool_choice.
+    force_tool: str | None = None
     max_tokens: int = 1024
 
 

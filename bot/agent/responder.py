@@ -47,6 +47,16 @@ def compose_reply(state: LoopState) -> str:
     return "\n\n".join(parts) or NO_ANSWER_TEXT
 
 
+def as_seen_by_model(turn: TurnContext) -> str:
+    """The message for the model; a tapped option keeps its payload ("book:12"), which
+    says which listed item was meant when the title alone does not."""
+    if not turn.payload:
+        return turn.text
+    if not turn.text or turn.text == turn.payload:
+        return turn.payload
+    return f"{turn.text} (tapped option: {turn.payload})"
+
+
 @dataclass(frozen=True)
 class AgentTurnResult:
     """The reply plus what happened on the way (for handoff, evaluation and tests)."""
@@ -96,9 +106,10 @@ class AgentResponder:
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
                           turn.message_ids[-1])
         loop: AgentLoop | None = None
+        record = TurnRecord()
         try:
             async with asyncio.timeout(limits.turn_deadline_s):
-                loop, system, messages = await self._prepare(turn, emit, limits, scope)
+                loop, system, messages = await self._prepare(turn, emit, limits, scope, record)
                 settled = await self._settle_confirmation(turn, loop, messages)
                 if settled is not None:  # No, or nothing left to confirm: no LLM call
                     await emit("text_delta", {"text": settled})
@@ -121,7 +132,7 @@ class AgentResponder:
         except LLMPermanentError:
             await emit("error", {"text": BUSY_TEXT})
             return AgentTurnResult(OutboundReply(text=BUSY_TEXT), limit="llm_rejected")
-        reply = OutboundReply(text=compose_reply(state))
+        reply = OutboundReply(text=compose_reply(state), parts=record.parts())
         if state.pending is not None:
             reply = await self._ask_to_confirm(turn, state.pending, state.best_text)
         text = reply.text
@@ -144,8 +155,10 @@ class AgentResponder:
 
     async def _settle_confirmation(self, turn: TurnContext, loop: AgentLoop,
                                    messages: list[Message]) -> str | None:
-        """On a Yes/No tap: run the waiting call (then the model answers), or say why not."""
-        answer = confirm.answer_of(turn.payload)
+        """On a Yes/No (tapped or typed): run the waiting call (then the model answers), or
+        say why not. A typed yes/no with nothing waiting is an ordinary message."""
+        tapped = confirm.answer_of(turn.payload)
+        answer = tapped if tapped is not None else confirm.typed_answer(turn.text)
         if answer is None:
             return None
         async with self.services.db.as_user(turn.contact_id) as conn:
@@ -153,7 +166,7 @@ class AgentResponder:
                                               turn.message_ids[-1])
         log.info("tool_confirmation_answered", confirmed=answer, pending=call is not None)
         if call is None:
-            return confirm.EXPIRED_TEXT
+            return confirm.EXPIRED_TEXT if tapped is not None else None
         if not answer:
             return confirm.DECLINED_TEXT
         result = await loop.run_confirmed(call)
@@ -162,10 +175,11 @@ class AgentResponder:
         return None
 
     async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
-                       scope: CallScope) -> tuple[AgentLoop, str, list[Message]]:
+                       scope: CallScope,
+                       record: TurnRecord) -> tuple[AgentLoop, str, list[Message]]:
         s = self.services
         st = s.settings
-        current, untrusted_note = turn.text or (turn.payload or ""), ""
+        current, untrusted_note = as_seen_by_model(turn), ""
         if not turn.text and confirm.answer_of(turn.payload) is not None:
             current = "Yes, go ahead." if confirm.answer_of(turn.payload) else "No."
         tools = s.registry.visible(self.budget.tools)
@@ -186,7 +200,7 @@ class AgentResponder:
             used = await store.session_tool_calls(conn, turn.session.id)
         ctx = ToolContext(contact_id=turn.contact_id, conversation_id=turn.conversation_id,
                           session_id=turn.session.id, message_id=turn.message_ids[-1],
-                          channel=turn.channel, db=s.db, turn=TurnRecord(), clients=s.clients)
+                          channel=turn.channel, db=s.db, turn=record, clients=s.clients)
         loop = AgentLoop(caller=s.caller, executor=s.executor, tracer=s.tracer,
                          metrics=s.metrics, limits=limits,
                          tools=tools, scope=scope, ctx=ctx,

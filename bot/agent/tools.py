@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from bot.agent.messages import ToolSpec
 from bot.db.pool import Conn, Database
+from bot.models import RichPart
 
 # Who is acting is the context's business; an input field with one of these names
 # would let the model choose the user.
@@ -50,6 +51,19 @@ class TurnRecord:
 
     escalation_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Rich parts (a list of classes, plan cards) tools suggest showing with the answer,
+    # by tool name: a later call of the same tool replaces its earlier suggestion.
+    suggested: dict[str, list[RichPart]] = field(default_factory=dict)
+
+    def suggest(self, tool: str, parts: list[RichPart]) -> None:
+        """Show `parts` with the answer (the channel renders them natively)."""
+        self.suggested.pop(tool, None)
+        if parts:
+            self.suggested[tool] = list(parts)
+
+    def parts(self) -> list[RichPart]:
+        """The suggested parts, the most recently suggested last."""
+        return [part for parts in self.suggested.values() for part in parts]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from bot.classify import Classification
+from bot.classify import Classification, TurnScope
 from bot.definition import BotDefinition, IntentSpec
 from bot.intents.builtin import CLARIFY, OUT_OF_SCOPE
 
@@ -47,9 +47,14 @@ class LocalModel(Protocol):
 
 
 class IntentLLM(Protocol):
-    """A fast LLM constrained to answer with one of the given intent names."""
+    """A fast LLM constrained to answer with one of the given intent names.
 
-    async def choose_intent(self, text: str, options: Sequence[tuple[str, str]]) -> str | None: ...
+    `options` are (name, description) pairs; `scope` is whose message it is (the call's
+    cost is theirs). None means no answer; an exception means the LLM failed.
+    """
+
+    async def choose_intent(self, text: str, options: Sequence[tuple[str, str]], *,
+                            scope: TurnScope | None = None) -> str | None: ...
 
 
 def looks_like_followup(text: str, max_words: int) -> bool:
@@ -82,7 +87,8 @@ class HybridClassifier:
         return None
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification:
+                       payload: str | None = None,
+                       scope: TurnScope | None = None) -> Classification:
         started = time.perf_counter()
 
         def done(intent: str, confidence: float, method: str,
@@ -106,7 +112,7 @@ class HybridClassifier:
             return done(previous.name, top, "inherited", alternatives)
 
         if self.llm is not None:
-            choice = await self._ask_llm(text)
+            choice = await self._ask_llm(text, scope)
             if choice is not None:
                 return done(choice, top, "llm", alternatives)
 
@@ -116,11 +122,11 @@ class HybridClassifier:
             return done(CLARIFY, top, "clarified", in_scope)
         return done(OUT_OF_SCOPE, top, "local", alternatives)
 
-    async def _ask_llm(self, text: str) -> str | None:
+    async def _ask_llm(self, text: str, scope: TurnScope | None) -> str | None:
         assert self.llm is not None
         options = [(i.name, i.description or i.display_title) for i in self.definition.intents]
         try:
-            choice = await self.llm.choose_intent(text, options)
+            choice = await self.llm.choose_intent(text, options, scope=scope)
         except Exception as exc:
             log.warning("intent_llm_failed", error=type(exc).__name__)
             return None

@@ -25,14 +25,13 @@ from bot.studio import bookings as booking_ops
 from bot.studio import payloads, render
 from bot.studio.extract import (
     extract_schedule_query,
-    is_affirmative,
-    is_negative,
     referent_from_slot,
     resolve_reference,
 )
 from bot.studio.flow_state import FlowState, PendingAction, load_state, save_state
 from bot.studio.models import Booking, ClassSlot, ScheduleQuery, studio_zone
 from bot.studio.schedule import get_class, list_plans, list_schedule, opening_hours
+from bot.yesno import is_affirmative, is_negative
 
 
 class StudioFlow:

@@ -2,7 +2,9 @@
 
 The acting person comes from the tool context (its unit of work is scoped to them by
 row-level security); booking and cancelling use the context's idempotency key, so a
-turn re-run after a crash does not book twice.
+turn re-run after a crash does not book twice. Listings also suggest the offline
+replies' rich parts (a pick list of classes, plan cards) for the agent's answer, so
+each channel shows them natively whichever path answered.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.agent.tools import ToolContext, ToolError, ToolRegistry
-from bot.studio import bookings, schedule
+from bot.studio import bookings, render, schedule
 from bot.studio.models import BookClassInput, CancelBookingInput, ScheduleQuery
 
 
@@ -31,14 +33,17 @@ def register_studio_tools(registry: ToolRegistry) -> None:
     async def list_schedule(args: ScheduleQuery, ctx: ToolContext) -> list[dict[str, Any]]:
         """Classes on the schedule, filtered by day, local start times and class type."""
         async with ctx.unit_of_work() as conn:
-            return [_slot(s) for s in await schedule.list_schedule(conn, args)]
+            slots = await schedule.list_schedule(conn, args)
+        ctx.turn.suggest("list_schedule", render.schedule_reply(slots).parts)
+        return [_slot(s) for s in slots]
 
     @registry.tool(side_effects=False, title="your bookings")
     async def my_bookings(args: NoInput, ctx: ToolContext) -> list[dict[str, Any]]:
         """The person's upcoming booked classes (booking ids are for cancelling)."""
         async with ctx.unit_of_work() as conn:
-            return [{"booking_id": b.id, "status": b.status, **_slot(b.slot)}
-                    for b in await bookings.my_bookings(conn)]
+            mine = await bookings.my_bookings(conn)
+        ctx.turn.suggest("my_bookings", render.bookings_reply(mine).parts)
+        return [{"booking_id": b.id, "status": b.status, **_slot(b.slot)} for b in mine]
 
     @registry.tool(side_effects=True, title="the booking system")
     async def book_class(args: BookClassInput, ctx: ToolContext) -> dict[str, Any]:
@@ -63,8 +68,10 @@ def register_studio_tools(registry: ToolRegistry) -> None:
     async def list_plans(args: NoInput, ctx: ToolContext) -> list[dict[str, Any]]:
         """Membership plans and passes with prices and perks."""
         async with ctx.unit_of_work() as conn:
-            return [{"name": p.name, "price": p.price_label(), "description": p.description,
-                     "perks": p.perks} for p in await schedule.list_plans(conn)]
+            plans = await schedule.list_plans(conn)
+        ctx.turn.suggest("list_plans", render.plans_reply(plans).parts)
+        return [{"name": p.name, "price": p.price_label(), "description": p.description,
+                 "perks": p.perks} for p in plans]
 
     @registry.tool(side_effects=False, title="the opening hours")
     async def opening_hours(args: NoInput, ctx: ToolContext) -> list[dict[str, Any]]:

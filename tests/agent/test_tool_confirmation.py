@@ -76,6 +76,26 @@ async def test_no_runs_nothing_and_a_later_yes_finds_nothing_open(
     assert tools.orders == [] and len(fake_llm.requests) == 1
 
 
+async def test_a_typed_yes_answers_the_waiting_question_and_a_typed_yes_alone_does_not(
+    make_agent: Callable[..., Agent], fake_llm: FakeLLM, conversation: Callable[[], Conversation],
+) -> None:
+    tools = TestTools()
+    responder = make_agent(tools=tools.registry).responder(confirm=("place_order",))
+    conv = conversation()
+    fake_llm.tool_use(("place_order", {"item": "jam", "quantity": 3}))
+    first = await conv.turn("three jars of jam")
+    await conv.answer(first, await responder.respond(first, Events()))
+    fake_llm.reply("Ordered 3 jars of jam.")
+    typed = await conv.turn("yes please")  # typed, no button payload
+    done = await responder.respond(typed, Events())
+    await conv.answer(typed, done)
+    assert done.text == "Ordered 3 jars of jam." and len(tools.orders) == 1
+    fake_llm.reply("Glad to hear it!")
+    again = await conv.turn("ok")  # nothing waits now: an ordinary message for the model
+    assert (await responder.respond(again, Events())).text == "Glad to hear it!"
+    assert len(tools.orders) == 1
+
+
 def test_a_route_with_confirmations_owns_the_buttons_payloads() -> None:
     spec = IntentSpec.model_validate({
         "name": "bookings", "examples": ["cancel my class"],

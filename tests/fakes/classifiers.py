@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.classify import Classification
+from bot.classify import Classification, TurnScope
 
 
 class ScheduleIntent:
     """Every message is `class_schedule`, the fixture bot's agent-routed intent."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None) -> Classification:
+                       payload: str | None = None, scope: TurnScope | None = None,
+                       ) -> Classification:
         return Classification("class_schedule", 0.99, "local")

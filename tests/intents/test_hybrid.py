@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.classify import TurnScope
 from bot.definition import BotDefinition, load_definition, with_builtins
 from bot.intents.hybrid import HybridClassifier, looks_like_followup
 
@@ -33,7 +34,8 @@ class ScriptedLLM:
         self.fail = fail
         self.asked: list[tuple[str, list[str]]] = []
 
-    async def choose_intent(self, text: str, options: Sequence[tuple[str, str]]) -> str | None:
+    async def choose_intent(self, text: str, options: Sequence[tuple[str, str]], *,
+                            scope: TurnScope | None = None) -> str | None:
         self.asked.append((text, [name for name, _ in options]))
         if self.fail:
             raise TimeoutError("llm down")

@@ -13,12 +13,11 @@ from bot.studio.extract import (
     extract_day,
     extract_schedule_query,
     extract_time,
-    is_affirmative,
-    is_negative,
     referent_from_slot,
     resolve_reference,
 )
 from bot.studio.models import ClassSlot, studio_zone
+from bot.yesno import is_affirmative, is_negative
 
 WEDNESDAY = date(2026, 11, 18)
 

@@ -123,7 +123,9 @@ class AnthropicProvider:
         if request.tools:
             params["tools"] = [{"name": t.name, "description": t.description,
                                 "input_schema": t.input_schema} for t in request.tools]
-            if request.tool_choice == "none":  # "auto" is the default; not sent
+            if request.force_tool is not None:
+                params["tool_choice"] = {"type": "tool", "name": request.force_tool}
+            elif request.tool_choice == "none":  # "auto" is the default; not sent
                 params["tool_choice"] = {"type": "none"}
         return params
 

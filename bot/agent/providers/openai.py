@@ -107,7 +107,10 @@ class OpenAICompatibleProvider:
             params["tools"] = [{"type": "function", "function": {
                 "name": t.name, "description": t.description, "parameters": t.input_schema,
             }} for t in request.tools]
-            if request.tool_choice == "none":  # "auto" is the default (and not every
+            if request.force_tool is not None:
+                params["tool_choice"] = {"type": "function",
+                                         "function": {"name": request.force_tool}}
+            elif request.tool_choice == "none":  # "auto" is the default (and not every
                 params["tool_choice"] = "none"  # compatible server accepts it explicitly)
         return params
 
