@@ -23,6 +23,7 @@ import structlog
 from adapters.base import ChannelAdapter, ChannelTraits, TurnObserver
 from bot import channel_rules, guard
 from bot.agent.tracing import NoTracer, Tracer
+from bot.batching import next_batch
 from bot.classify import (
     Classification,
     Classifier,
@@ -39,7 +40,7 @@ from bot.handoff.policy import INJECTION_REFUSED, policy_handoff_due
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
-from bot.models import EventName, OutboundReply, StreamEvent, utcnow
+from bot.models import EventName, OutboundReply, StreamEvent
 from bot.observability import Metrics
 from bot.responders import TurnContext
 from bot.routes import Router
@@ -118,34 +119,8 @@ class Pipeline:
         return getattr(self.adapters.get(channel), "traits", None) or ChannelTraits()
 
     async def next_batch(self, conversation_id: UUID, contact_id: UUID) -> list[StoredInbound]:
-        """The next turn's messages: the oldest unanswered one, or a whole burst.
-
-        On channels with a burst window, a turn whose oldest message is younger than
-        the window waits until the newest has been quiet for the window (never past
-        `burst_max_wait_s` after the oldest), then takes every unanswered message.
-        """
-        async with self.db.as_user(contact_id) as conn:
-            batch = await messages.next_unanswered(conn, conversation_id)
-        if not batch:
-            return batch
-        traits = self.traits(batch[0].channel)
-        if traits.burst_window_s <= 0:
-            return batch
-        limit = max(1, traits.burst_max_messages)
-        while True:
-            async with self.db.as_user(contact_id) as conn:
-                batch = await messages.next_unanswered(conn, conversation_id, limit=limit)
-            if not batch:
-                return batch
-            now = utcnow()
-            oldest, newest = batch[0].received_at, batch[-1].received_at
-            if (now - oldest).total_seconds() >= traits.burst_window_s or len(batch) >= limit:
-                return batch
-            wait = min((newest - now).total_seconds() + traits.burst_window_s,
-                       (oldest - now).total_seconds() + traits.burst_max_wait_s)
-            if wait <= 0:
-                return batch
-            await asyncio.sleep(wait)
+        """The next turn's messages (a whole burst on channels that have a window)."""
+        return await next_batch(self.db, conversation_id, contact_id, self.traits)
 
     async def _turn_or_failure(self, batch: list[StoredInbound]) -> float | None:
         structlog.contextvars.bind_contextvars(

@@ -1,0 +1,46 @@
+"""Which inbound messages one turn answers: the oldest unanswered one, or a whole burst.
+
+People on WhatsApp send several short messages in a row. On channels with a burst
+window, a turn whose oldest message is younger than the window waits until the
+newest has been quiet for the window (never past `burst_max_wait_s` after the
+oldest), then takes every unanswered message as one turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from uuid import UUID
+
+from adapters.base import ChannelTraits
+from bot.db import messages
+from bot.db.messages import StoredInbound
+from bot.db.pool import Database
+from bot.models import utcnow
+
+
+async def next_batch(db: Database, conversation_id: UUID, contact_id: UUID,
+                     traits_of: Callable[[str], ChannelTraits]) -> list[StoredInbound]:
+    """The next turn's messages; `traits_of(channel)` gives the channel's burst window."""
+    async with db.as_user(contact_id) as conn:
+        batch = await messages.next_unanswered(conn, conversation_id)
+    if not batch:
+        return batch
+    traits = traits_of(batch[0].channel)
+    if traits.burst_window_s <= 0:
+        return batch
+    limit = max(1, traits.burst_max_messages)
+    while True:
+        async with db.as_user(contact_id) as conn:
+            batch = await messages.next_unanswered(conn, conversation_id, limit=limit)
+        if not batch:
+            return batch
+        now = utcnow()
+        oldest, newest = batch[0].received_at, batch[-1].received_at
+        if (now - oldest).total_seconds() >= traits.burst_window_s or len(batch) >= limit:
+            return batch
+        wait = min((newest - now).total_seconds() + traits.burst_window_s,
+                   (oldest - now).total_seconds() + traits.burst_max_wait_s)
+        if wait <= 0:
+            return batch
+        await asyncio.sleep(wait)
