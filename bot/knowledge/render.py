@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.knowledge.search import Passage, SearchResult
 from bot.models import Option, OutboundReply, QuickReplies
 
@@ -15,9 +17,34 @@ def cite(passage: Passage) -> str:
     return f"Source: {passage.heading} ({passage.source})"
 
 
+_BLOCK_START = re.compile(r"^\s*([-*+>#|]|\d+[.)]\s|```)")
+
+
+def unwrap(text: str) -> str:
+    """Join the hard-wrapped lines of Markdown paragraphs and list items.
+
+    Source files wrap at ~80 columns; chat clients wrap by themselves, and a line
+    break inside `**bold**` would break the formatting on every channel.
+    """
+    out: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            out.append(line)
+            continue
+        joinable = (out and out[-1].strip() and line.strip() and not fenced
+                    and not _BLOCK_START.match(line) and not out[-1].lstrip().startswith("#"))
+        if joinable:
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def passage_reply(passage: Passage) -> OutboundReply:
     """Answer from one passage, saying where it comes from."""
-    return OutboundReply(text=f"{passage.content}\n\n_{cite(passage)}_")
+    return OutboundReply(text=f"{unwrap(passage.content)}\n\n_{cite(passage)}_")
 
 
 def clarify_reply(result: SearchResult, max_topics: int = 3) -> OutboundReply:
