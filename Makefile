@@ -24,7 +24,8 @@ dev: $(VENV)/.dev-installed
 
 ## Serve the web chat, API and webhooks on http://127.0.0.1:8000 (embedded PostgreSQL if DATABASE_URL is unset)
 run: $(VENV)/.installed
-	$(BIN)/bot serve
+	@echo "Starting the bot: open http://$${HOST:-127.0.0.1}:$${PORT:-8000} (Ctrl-C stops it)"
+	LOG_JSON=$${LOG_JSON:-false} $(BIN)/bot serve
 
 ## Run the test suite against real PostgreSQL (DATABASE_URL, or the embedded server)
 test: $(VENV)/.dev-installed
