@@ -283,3 +283,4 @@ class Runtime:
             await self._queue.close()
         if self._db is not None:
             await self._db.close()
+        self.injection.close()  # frees the MiniLM session of the injection detector

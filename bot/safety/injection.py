@@ -130,6 +130,11 @@ class InjectionDetector:
             self._model = load_default_model()
         return self._model
 
+    def close(self) -> None:
+        """Drop the embedding encoder (its onnxruntime session holds ~100 MB); the
+        Runtime calls this at stop. A later :meth:`check` loads it again."""
+        self._embedder = None
+
     def _get_embedding(self) -> tuple[EmbeddingInjectionModel, MiniLMEmbedder]:
         if self._embedding_model is None:
             self._embedding_model = load_default_embedding_model()
