@@ -91,8 +91,9 @@ class InjectionDetector:
     ``refuse_threshold`` refuses, at or above ``harden_threshold`` hardens.
     ``use_model=False`` runs the rules alone (useful for ablation and for callers
     that cannot spare the ~2 MB the weights take in memory). The MiniLM layer
-    (``use_embedding``, on by default; about 25 MB for the ONNX session and ~4 ms per
-    message) loads lazily too; its encoder can be passed in as ``embedder``.
+    (``use_embedding``, on by default; ~120 MB resident for the onnxruntime session
+    and ~4 ms per message) loads lazily too; its encoder can be passed in as
+    ``embedder``, and :meth:`close` releases it.
     """
 
     def __init__(
