@@ -67,7 +67,8 @@ class Runtime:
         self.output_filter = OutputFilter()
         self.injection = InjectionDetector(
             harden_threshold=settings.injection_harden_threshold,
-            refuse_threshold=settings.injection_refuse_threshold)
+            refuse_threshold=settings.injection_refuse_threshold,
+            use_embedding=settings.injection_embedding)
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
         self._db: Database | None = None
         self._queue: JobQueue | None = None
@@ -282,3 +283,4 @@ class Runtime:
             await self._queue.close()
         if self._db is not None:
             await self._db.close()
+        self.injection.close()  # frees the MiniLM session of the injection detector

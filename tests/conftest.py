@@ -86,6 +86,9 @@ def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Setti
         "bot_definition": ROOT / "tests/fixtures/bot.yaml",
         "handoff_hours": "mon-sun 00:00-24:00",
         "model_cache_dir": ROOT / ".data/test-models",
+        # The injection detector's MiniLM session costs ~100 MB per Runtime and the suite
+        # starts hundreds; tests/safety/test_injection_embedding.py runs one with it on.
+        "injection_embedding": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

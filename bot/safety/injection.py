@@ -7,7 +7,10 @@ Layers, cheapest first:
 2. pattern rules (:mod:`bot.safety.injection_rules`) for well-known attack shapes in
    several languages, also applied to text decoded from base64 payloads;
 3. a hashed word+char n-gram logistic-regression model
-   (:mod:`bot.safety.injection_model`) for task-diversion phrasings rules can't list.
+   (:mod:`bot.safety.injection_model`) for task-diversion phrasings rules can't list;
+4. a logistic regression on MiniLM sentence embeddings
+   (:mod:`bot.safety.injection_embedding`), blended with the n-gram score, for
+   paraphrases that share no n-grams with known attacks.
 
 Scores are combined with a noisy-OR on a calibrated scale where 0.5 means "this looks
 like an injection at the model's operating point". The caller decides what to do
@@ -18,13 +21,20 @@ and no tools; "refuse" means not passing the message to the LLM at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from bot.safety.injection_embedding import (
+    EmbeddingInjectionModel,
+    load_default_embedding_model,
+)
 from bot.safety.injection_encoded import BLOB_MIN_CHARS, decoded_payloads, longest_blob
 from bot.safety.injection_model import LinearInjectionModel, load_default_model
 from bot.safety.injection_rules import match_rules
 from bot.safety.normalize import normalize
 from bot.safety.pii import mask_sample
+
+if TYPE_CHECKING:
+    from bot.intents.embedding import MiniLMEmbedder
 
 __all__ = ["InjectionDetector", "InjectionVerdict", "mask_sample"]
 
@@ -36,6 +46,11 @@ _MAX_RULE_CHARS = 20_000
 _ENCODED_INSTRUCTION_WEIGHT = 0.97
 _ENCODED_TEXT_WEIGHT = 0.6
 _ENCODED_BLOB_WEIGHT = 0.6
+# The learned layers alone only ever harden: the blended n-gram+embedding score is sharp
+# enough to push ordinary non-English messages with trigger words ("ignorieren Sie meine
+# vorherigen Angaben") into the refuse band, and refusing a genuine customer costs far
+# more than a stricter prompt. A rule firing as well still lifts the noisy-OR to refuse.
+_MODEL_MAX_SCORE = 0.85
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,10 @@ class InjectionDetector:
     Thresholds apply to the calibrated combined score: a score at or above
     ``refuse_threshold`` refuses, at or above ``harden_threshold`` hardens.
     ``use_model=False`` runs the rules alone (useful for ablation and for callers
-    that cannot spare the ~2 MB the weights take in memory).
+    that cannot spare the ~2 MB the weights take in memory). The MiniLM layer
+    (``use_embedding``, on by default; ~120 MB resident for the onnxruntime session
+    and ~4 ms per message) loads lazily too; its encoder can be passed in as
+    ``embedder``, and :meth:`close` releases it.
     """
 
     def __init__(
@@ -86,6 +104,9 @@ class InjectionDetector:
         use_model: bool = True,
         model: LinearInjectionModel | None = None,
         model_threshold: float | None = None,
+        use_embedding: bool = True,
+        embedding_model: EmbeddingInjectionModel | None = None,
+        embedder: MiniLMEmbedder | None = None,
     ) -> None:
         if not 0.0 < harden_threshold <= refuse_threshold <= 1.0:
             raise ValueError("need 0 < harden_threshold <= refuse_threshold <= 1")
@@ -94,26 +115,57 @@ class InjectionDetector:
         self.use_model = use_model
         self._model = model
         self._model_threshold = model_threshold
+        self.use_embedding = use_embedding and use_model
+        self._embedding_model = embedding_model
+        self._embedder = embedder
 
     def warm_up(self) -> None:
         """Load the model now instead of on the first message."""
         if self.use_model:
             self._get_model()
+        if self.use_embedding:
+            self._get_embedding()
 
     def _get_model(self) -> LinearInjectionModel:
         if self._model is None:
             self._model = load_default_model()
         return self._model
 
+    def close(self) -> None:
+        """Drop the embedding encoder (its onnxruntime session holds ~100 MB); the
+        Runtime calls this at stop. A later :meth:`check` loads it again."""
+        self._embedder = None
+
+    def _get_embedding(self) -> tuple[EmbeddingInjectionModel, MiniLMEmbedder]:
+        if self._embedding_model is None:
+            self._embedding_model = load_default_embedding_model()
+        if self._embedder is None:
+            from bot.intents.embedding import MiniLMEmbedder
+            from bot.safety.injection_embedding import MAX_TOKENS
+
+            self._embedder = MiniLMEmbedder(
+                max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1
+            )
+        return self._embedding_model, self._embedder
+
     def model_score(self, normalized_text: str) -> float:
-        """Raw classifier probability for already-normalised text (0 if disabled)."""
+        """Classifier probability for already-normalised text (0 if disabled): the
+        n-gram model's, or its blend with the embedding layer's when that is on."""
         if not self.use_model:
             return 0.0
-        return self._get_model().score(normalized_text)
+        prob = self._get_model().score(normalized_text)
+        if not self.use_embedding:
+            return prob
+        emb_model, embedder = self._get_embedding()
+        return emb_model.score(embedder, normalized_text, prob)
 
     def _calibrate(self, prob: float) -> float:
-        model = self._get_model()
-        t = self._model_threshold if self._model_threshold is not None else model.threshold
+        if self._model_threshold is not None:
+            t = self._model_threshold
+        elif self.use_embedding:
+            t = self._get_embedding()[0].threshold
+        else:
+            t = self._get_model().threshold
         return self.calibrate(prob, t)
 
     @staticmethod
@@ -150,7 +202,7 @@ class InjectionDetector:
             scores.append(_ENCODED_BLOB_WEIGHT)
 
         if self.use_model:
-            scores.append(self._calibrate(self.model_score(norm.text)))
+            scores.append(min(self._calibrate(self.model_score(norm.text)), _MODEL_MAX_SCORE))
 
         score = round(_noisy_or(scores), 4)
         action: Action = "allow"

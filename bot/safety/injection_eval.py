@@ -4,6 +4,7 @@ Usage::
 
     python -m bot.safety.injection_eval --data LABELLED.csv [--benign FILE ...] [--json]
         [--harden-threshold X] [--refuse-threshold Y] [--rules-only] [--model NPZ]
+        [--no-embedding] [--embedding-model NPZ]
 
 ``--data`` is a CSV with ``text`` and ``label`` (1 = injection, 0 = benign).
 ``--benign`` (repeatable) adds benign-only files: a CSV with a ``text`` column, or a
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.safety.injection import InjectionDetector
+from bot.safety.injection_embedding import EmbeddingInjectionModel
 from bot.safety.injection_model import LinearInjectionModel
 
 __all__ = ["Sample", "load_benign", "load_labelled", "main"]
@@ -160,9 +162,14 @@ def _print_human(result: dict[str, Any], load_ms: float) -> None:
 
 
 def _build_detector(args: argparse.Namespace) -> InjectionDetector:
-    kwargs: dict[str, Any] = {"use_model": not args.rules_only}
+    kwargs: dict[str, Any] = {
+        "use_model": not args.rules_only,
+        "use_embedding": not args.no_embedding,
+    }
     if args.model is not None:
         kwargs["model"] = LinearInjectionModel.load(args.model)
+    if args.embedding_model is not None:
+        kwargs["embedding_model"] = EmbeddingInjectionModel.load(args.embedding_model)
     if args.harden_threshold is not None:
         kwargs["harden_threshold"] = args.harden_threshold
     if args.refuse_threshold is not None:
@@ -187,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules-only", action="store_true", help="disable the classifier")
     parser.add_argument("--model", type=Path, default=None,
                         help="model .npz to use instead of the shipped one")  # fmt: skip
+    parser.add_argument("--no-embedding", action="store_true",
+                        help="rules + n-gram model only (the MiniLM layer off)")  # fmt: skip
+    parser.add_argument("--embedding-model", type=Path, default=None,
+                        help="embedding-layer .npz instead of the shipped one")  # fmt: skip
     args = parser.parse_args(argv)
 
     try:

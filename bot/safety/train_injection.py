@@ -33,7 +33,7 @@ from bot.safety.injection_corpus import Corpus, augment, load_corpus
 from bot.safety.injection_model import FeatureConfig, LinearInjectionModel, count_features
 from bot.safety.normalize import normalize
 
-__all__ = ["Corpus", "load_corpus", "main", "train"]
+__all__ = ["Corpus", "cv_splits", "load_corpus", "main", "ngram_oof", "pick_threshold", "train"]
 
 DEFAULT_DATASETS = Path("/work/shared/datasets")
 DEFAULT_OUT = Path(__file__).parent / "data" / "injection_model.npz"
@@ -160,6 +160,42 @@ def _write_oof(path: Path, corpus: Corpus, oof: npt.NDArray[np.float64]) -> None
             writer.writerow([text, label, group, f"{prob:.5f}"])
 
 
+def cv_splits(
+    corpus: Corpus, folds: int = 5
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Grouped, stratified (train, test) index pairs shared by every layer's CV."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    strata = np.array([f"{g}{lab}" for g, lab in zip(corpus.groups, corpus.labels, strict=True)])
+    skf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
+    groups = _near_duplicate_groups(corpus.texts)
+    return list(skf.split(np.zeros(len(strata)), strata, groups))
+
+
+def ngram_oof(
+    corpus: Corpus,
+    cfg: FeatureConfig,
+    c: float,
+    ratios: dict[str, float],
+    folds: int = 5,
+    counts: list[tuple[Any, Any]] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Out-of-fold n-gram model probabilities over the :func:`cv_splits` folds."""
+    if counts is None:
+        counts = [count_features(normalize(t).text, cfg) for t in corpus.texts]
+    y = np.array(corpus.labels, dtype=np.int64)
+    groups = np.array(corpus.groups)
+    oof = np.zeros(len(y), dtype=np.float64)
+    for tr, te in cv_splits(corpus, folds):
+        tr_counts = [counts[i] for i in tr]
+        idf = _idf(tr_counts, cfg)
+        clf = _fit(
+            _matrix(tr_counts, idf, cfg), y[tr], _weights(list(groups[tr]), list(y[tr]), ratios), c
+        )
+        oof[te] = clf.predict_proba(_matrix([counts[i] for i in te], idf, cfg))[:, 1]
+    return oof
+
+
 def train(
     corpus: Corpus,
     cfg: FeatureConfig,
@@ -170,21 +206,10 @@ def train(
     oof_out: Path | None = None,
 ) -> tuple[LinearInjectionModel, dict[str, Any]]:
     """Cross-validate for the threshold, then fit on everything."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
     counts = [count_features(normalize(t).text, cfg) for t in corpus.texts]
     y = np.array(corpus.labels, dtype=np.int64)
     groups = np.array(corpus.groups)
-    strata = np.array([f"{g}{lab}" for g, lab in zip(corpus.groups, corpus.labels, strict=True)])
-    oof = np.zeros(len(y), dtype=np.float64)
-    skf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
-    for tr, te in skf.split(np.zeros(len(y)), strata, _near_duplicate_groups(corpus.texts)):
-        tr_counts = [counts[i] for i in tr]
-        idf = _idf(tr_counts, cfg)
-        clf = _fit(
-            _matrix(tr_counts, idf, cfg), y[tr], _weights(list(groups[tr]), list(y[tr]), ratios), c
-        )
-        oof[te] = clf.predict_proba(_matrix([counts[i] for i in te], idf, cfg))[:, 1]
+    oof = ngram_oof(corpus, cfg, c, ratios, folds, counts)
     threshold = pick_threshold(oof, groups == "cust_benign", target_fpr)
     flagged = oof >= threshold
     inj = y == 1
