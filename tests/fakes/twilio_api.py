@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Recorded:
     json: Any = None
     ok: bool = False
     sid: str | None = None
+    #: when it arrived (time.monotonic()), for end-to-end timings
+    at: float = field(default_factory=time.monotonic)
 
     def field(self, name: str) -> str | None:
         values = self.form.get(name)
