@@ -36,6 +36,8 @@ class Outgoing:
     path: str
     body: bytes
     headers: dict[str, str]
+    #: the inbound message's id as the bot stores it (app.messages.external_id)
+    external_id: str = ""
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Traffic:
 
     def whatsapp(self, n: int, *, text: str | None = None) -> Outgoing:
         conv = n % self.conversations
-        wa_id = f"49{self.run_tag[-5:]}{conv:05d}"
+        wa_id = f"49{self.run_tag}{conv:04d}"  # 15 digits, E.164's longest
         sid = f"SM{self.run_tag}{next(self._seq):023d}"[:34]
         form = {
             "SmsMessageSid": sid, "MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT_SID,
@@ -63,11 +65,11 @@ class Traffic:
             self.public_base_url + path, form)
         return Outgoing("whatsapp", f"whatsapp:+{wa_id}", path, urlencode(form).encode(),
                         {"X-Twilio-Signature": str(signature),
-                         "Content-Type": "application/x-www-form-urlencoded"})
+                         "Content-Type": "application/x-www-form-urlencoded"}, sid)
 
     def slack(self, n: int, *, text: str | None = None) -> Outgoing:
         conv = n % self.conversations
-        channel = f"D{self.run_tag[-5:]}{conv:05d}"
+        channel = f"D{self.run_tag}{conv:05d}"
         seq = next(self._seq)
         ts = f"{1_700_000_000 + seq}.{seq % 1_000_000:06d}"
         event = {"type": "message", "user": f"U{conv:05d}", "text": text or TEXTS[n % len(TEXTS)],
@@ -79,7 +81,7 @@ class Traffic:
                            "authorizations": [{"team_id": SLACK_TEAM, "user_id": "UBOT",
                                                "is_bot": True}]})
         return Outgoing("slack", channel, "/slack/events", body.encode(),
-                        slack_headers(body))
+                        slack_headers(body), f"{SLACK_TEAM}:{channel}:{ts}")
 
     def web(self, n: int, *, text: str | None = None) -> Outgoing:
         conv = n % self.conversations
