@@ -26,7 +26,7 @@ async def test_redelivered_webhooks_are_answered_once(
 ) -> None:
     async with running_fakes() as fakes:
         settings = make_settings(**channel_settings(fakes))
-        async with chaos_bot(runtime_factory, settings) as (rt, platforms):
+        async with chaos_bot(runtime_factory, settings) as (_rt, platforms):
             platforms.slack_redeliveries = 3  # X-Slack-Retry-Num 1, 2, 3
             platforms.twilio_redeliveries = 1
             await platforms.run(conversations=4, per_conversation=4)
@@ -42,7 +42,7 @@ async def test_one_send_in_five_failing_loses_and_repeats_nothing(
         fakes.twilio.fail_rate = fakes.slack.fail_rate = 0.2
         settings = make_settings(**channel_settings(fakes), whatsapp_send_attempts=1,
                                  turn_max_attempts=20)
-        async with chaos_bot(runtime_factory, settings) as (rt, platforms):
+        async with chaos_bot(runtime_factory, settings) as (_rt, platforms):
             await platforms.run(conversations=4, per_conversation=4)
             await wait_all_answered(db_url, platforms.sent, timeout_s=100)
         failed = [r for r in fakes.twilio.requests if not r.ok]
@@ -57,7 +57,7 @@ async def test_llm_rate_limited_half_the_time_then_down_recovers(
         llm = fakes.llm.llm
         llm.error_rate = 0.5
         settings = make_settings(**channel_settings(fakes), turn_max_attempts=30)
-        async with chaos_bot(runtime_factory, settings) as (rt, platforms):
+        async with chaos_bot(runtime_factory, settings) as (_rt, platforms):
             sending = asyncio.create_task(
                 platforms.run(conversations=3, per_conversation=4, pause_s=0.3))
             await asyncio.sleep(1.0)
