@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan)
     app.state.runtime = rt
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
     for adapter in rt.adapters.values():
         app.include_router(adapter.router(lambda message: rt.ingest(message)))
@@ -61,3 +64,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 handler fails (a 500) when the invalid input is not UTF-8:
+    it echoes the raw bytes back as JSON. Here they are echoed with replacements."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors(),
+                              custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+    return JSONResponse({"detail": errors}, status_code=422)
