@@ -56,5 +56,6 @@ async def test_crossing_the_threshold_is_raised_once_a_day(
     [(event, data)] = hooks.seen
     assert event == "cost.threshold_crossed"
     assert data["threshold_usd"] == settings.hook_cost_alert_usd
-    assert float(str(data["spent_usd"])) >= before + 1.0 - 1e-6
+    # the event carries the spend rounded to 4 decimals; other tests' calls cost fractions
+    assert float(str(data["spent_usd"])) >= before + 1.0 - 1e-4
     assert metrics.llm_cost_today._value.get() >= before + 1.0 - 1e-6
