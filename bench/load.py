@@ -31,9 +31,16 @@ from typing import Any
 import httpx
 
 from bench import results
-from bench.loadgen import LoadResult, run_closed_loop, run_open_loop
+from bench.loadgen import LoadResult, percentile, run_closed_loop, run_open_loop
 from bench.pgcluster import ThrowawayCluster, free_port
-from bench.servers import Fakes, bare_server, bot_env, bot_server, running_fakes
+from bench.servers import (
+    Fakes,
+    bare_server,
+    bot_env,
+    bot_server,
+    running_fakes,
+    worker_process,
+)
 from bench.traffic import Outgoing, Traffic
 from bot.db.migrate import apply_migrations
 
@@ -53,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "throwaway cluster; pg_stat_statements needed for round trips)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment of `bot serve` (e.g. WORKER_CONCURRENCY=32)")
+    p.add_argument("--separate-worker", action="store_true",
+                   help="bot serve --no-worker plus one `bot worker` process")
+    p.add_argument("--ingest-only", action="store_true",
+                   help="no worker at all: the cost of acknowledging alone (nothing is answered;"
+                   " the turn phase and reply checks are skipped)")
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     return p.parse_args(argv)
 
@@ -117,7 +129,7 @@ async def turn_phase(url: str, bot: str, fakes: Fakes, tr: Traffic, n: int) -> d
         "turn_p50_ms": results.histogram_quantile(total, total_after, 0.5),
         "turn_p95_ms": results.histogram_quantile(total, total_after, 0.95),
         "respond_p50_ms": results.histogram_quantile(respond, respond_after, 0.5),
-        "e2e_p50_ms": results.percentile(e2e, 50), "e2e_p95_ms": results.percentile(e2e, 95),
+        "e2e_p50_ms": percentile(e2e, 50), "e2e_p95_ms": percentile(e2e, 95),
         "top_statements": [{"calls_per_message": round(c / n, 2), "query": q[:160]}
                            for q, c in top],
     }
@@ -147,37 +159,49 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await apply_migrations(url)
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bot-bench-")))
         async with running_fakes(args.llm_latency) as fakes:
+            # users.info must know the senders: a failed lookup is retried on every message
+            fakes.slack.users.update({f"U{n:05d}": f"User {n}"
+                                      for n in range(max(args.conversations,
+                                                         args.turn_messages))})
             port = free_port()
             extra = dict(kv.split("=", 1) for kv in args.server_env)
-            bot = bot_server(bot_env(url, fakes, port, work, extra), port, work / "bot.log")
+            env = bot_env(url, fakes, port, work, extra)
+            no_worker = args.separate_worker or args.ingest_only
+            bot = bot_server(env, port, work / "bot.log", *(["--no-worker"] if no_worker else []))
             bare = bare_server(work / "bare.log")
             stack.callback(bot.stop)
             stack.callback(bare.stop)
             await asyncio.gather(bot.start(), bare.start())
+            if args.separate_worker:
+                worker = worker_process(env, work / "worker.log")
+                stack.callback(worker.terminate)
             tr = Traffic(public_base_url=bot.url, conversations=args.conversations)
             print(f"bot {bot.url} (pid {bot.pid}), bare {bare.url}, database {url}", flush=True)
             warm = Traffic(bot.url, conversations=10)
             await run_open_loop(bot.url, webhook_mix(warm), rate=20, duration_s=2)
-            await wait_drained(url, 30)
-            report["turn"] = await turn_phase(url, bot.url, fakes,
-                                              Traffic(bot.url, conversations=args.turn_messages),
-                                              args.turn_messages)
-            print("turn phase:", json.dumps({k: v for k, v in report["turn"].items()
-                                             if k != "top_statements"}), flush=True)
+            if not args.ingest_only:
+                await wait_drained(url, 30)
+                report["turn"] = await turn_phase(
+                    url, bot.url, fakes, Traffic(bot.url, conversations=args.turn_messages),
+                    args.turn_messages)
+                print("turn phase:", json.dumps({k: v for k, v in report["turn"].items()
+                                                 if k != "top_statements"}), flush=True)
             fakes.llm.llm.default.delay_s = args.llm_latency
 
             bare_result, _ = await open_loop(bare.url, Traffic(bare.url), args, with_web=False)
             report["bare_open_loop"] = bare_result.summary()
             report["load_average_bot_start"] = os.getloadavg()
             first_reply = len(fakes.twilio.sent())
-            hook_result, web_result = await open_loop(bot.url, tr, args, with_web=True)
+            hook_result, web_result = await open_loop(bot.url, tr, args,
+                                                      with_web=not args.ingest_only)
             report["load_average_bot_end"] = os.getloadavg()
             report["bot_open_loop"] = hook_result.summary()
             for channel in ("whatsapp", "slack"):
                 report[f"bot_open_loop_{channel}"] = hook_result.summary(channel)
             if web_result is not None:
                 report["web_chat"] = web_result.summary()
-            report["drained"] = await wait_drained(url, args.drain_timeout)
+            drain_s = 0 if args.ingest_only else args.drain_timeout
+            report["drained"] = await wait_drained(url, drain_s)
             report["end_to_end"] = results.end_to_end(hook_result.sent, fakes)
             report["whatsapp_replies_during_run"] = len(fakes.twilio.sent()) - first_reply
 
@@ -193,7 +217,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 bare_rate = report["bare_capacity"]["ack_per_s"]
                 report["throughput_ratio"] = (report["bot_capacity"]["ack_per_s"] / bare_rate
                                               if bare_rate else float("nan"))
-                report["drained_after_capacity"] = await wait_drained(url, args.drain_timeout)
+                report["drained_after_capacity"] = await wait_drained(url, drain_s)
             report["load_average_end"] = os.getloadavg()
     return report
 
@@ -213,6 +237,8 @@ def print_report(r: dict[str, Any]) -> None:
     print("database:", json.dumps(r["drained"]))
     if "throughput_ratio" in r:
         print(f"throughput ratio bot/bare: {r['throughput_ratio']:.2f}")
+    if "turn" not in r:
+        return
     t = r["turn"]
     print(f"turn (zero-latency LLM): p50 {t['turn_p50_ms']:.1f} ms, p95 {t['turn_p95_ms']:.1f} ms"
           f" (respond p50 {t['respond_p50_ms']:.1f}); e2e p50 {t['e2e_p50_ms']:.1f} ms; "

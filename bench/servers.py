@@ -92,9 +92,9 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, timeout_s: float = 120.0) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT)
+        with self.log.open("ab") as out:  # Popen returns at once: nothing waits here
+            self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT,  # noqa: ASYNC220
+                                         stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
@@ -130,3 +130,10 @@ def bare_server(log: Path) -> Process:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return Process([sys.executable, "-m", "bench.bare_app", "--port", str(port)], env, port, log)
+
+
+def worker_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A standalone `bot worker` with the same environment as the server."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
