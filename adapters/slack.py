@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackClientError
@@ -208,8 +209,26 @@ class SlackAdapter:
         async def handle(request: Request) -> Response:
             return await handler.handle(request)
 
+        async def events(request: Request) -> Response:
+            # bolt parses the body before it checks the signature: a body that is not
+            # UTF-8 JSON/form (never sent by Slack) would be a 500 for anyone to trigger.
+            body = await request.body()
+            try:
+                bolt_request = to_async_bolt_request(request, body)
+            except (ValueError, TypeError, AttributeError, KeyError):
+                # not UTF-8, not JSON, or fields of the wrong type ("user": 0) that bolt's
+                # context extraction trips on while building the request
+                return Response("malformed request", status_code=400)
+            payload = bolt_request.body
+            # bolt's middleware fails (a 500) on an "event" that is not an object
+            event = payload.get("event", {}) if isinstance(payload, dict) else None
+            if not isinstance(event, dict) or (payload.get("type") == "event_callback"
+                                               and "event" not in payload):
+                return Response("malformed request", status_code=400)
+            return to_starlette_response(await self.app.async_dispatch(bolt_request))
+
         if self.settings.slack_signing_secret:
-            api.add_api_route("/slack/events", handle, methods=["POST"])
+            api.add_api_route("/slack/events", events, methods=["POST"])
         if self.settings.slack_oauth_enabled:
             api.add_api_route("/slack/install", handle, methods=["GET"])
             api.add_api_route("/slack/oauth_redirect", handle, methods=["GET"])

@@ -94,6 +94,9 @@ class WhatsAppAdapter:
         self._http: TwilioHttp | None = None
         self._client: Client | None = None
         self.templates = ContentTemplates(self)
+        # SIDs Twilio accepted whose recording on the row failed (the database was down):
+        # the retry in this process must not send those parts again.
+        self._unrecorded: dict[int, list[str]] = {}
         registry = runtime.metrics.registry
         self.held = Counter("bot_whatsapp_held_total", "WhatsApp replies not sent, by reason",
                             ["reason"], registry=registry)
@@ -215,9 +218,19 @@ class WhatsAppAdapter:
         text = to_whatsapp(delivery.reply.text)[:BODY_MAX]
         return [WhatsAppMessage(content_variables={"1": text}, template_sid=template)]
 
+    async def _sent_sids(self, delivery: PendingDelivery, recorded: list[str]) -> list[str]:
+        """The parts Twilio accepted: recorded on the row, or kept here when recording failed."""
+        held = self._unrecorded.get(delivery.id, [])
+        if len(held) <= len(recorded):
+            self._unrecorded.pop(delivery.id, None)
+            return list(recorded)
+        await store.record_sent_parts(self.runtime.db, delivery, held)
+        self._unrecorded.pop(delivery.id, None)
+        return list(held)
+
     async def send(self, delivery: PendingDelivery) -> SendResult:
         state = await store.delivery_state(self.runtime.db, delivery)
-        sids = state.sent_sids
+        sids = await self._sent_sids(delivery, state.sent_sids)
         if state.opted_out and not delivery.reply.compliance_notice:
             return self._hold("opted_out", delivery, "recipient opted out (STOP)")
         in_window = self._in_window(state.last_inbound_at)
@@ -244,7 +257,9 @@ class WhatsAppAdapter:
                 return SendResult("failed", external_id=sids[0] if sids else None,
                                   error=f"twilio: {exc}"[:500])
             sids.append(sid)
+            self._unrecorded[delivery.id] = list(sids)
             await store.record_sent_parts(self.runtime.db, delivery, sids)
+            self._unrecorded.pop(delivery.id, None)
         return SendResult("sent", external_id=sids[0] if sids else None)
 
     async def _templates_ready(self, plan: list[WhatsAppMessage],
@@ -297,7 +312,7 @@ class WhatsAppAdapter:
         """
         state = await store.delivery_state(self.runtime.db, delivery)
         plan = self.plan(delivery, self._in_window(state.last_inbound_at))
-        sent = state.sent_sids
+        sent = await self._sent_sids(delivery, state.sent_sids)
         return True if plan is not None and sent and len(sent) >= len(plan) else None
 
     async def show_typing(self, external_id: str) -> None:

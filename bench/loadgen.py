@@ -2,7 +2,8 @@
 
 A closed loop (send, wait, send) hides slow acknowledgements by sending less; here
 each request starts at its planned time, so latency under a given rate is honest.
-Bounded in count and time, loopback only.
+`run_closed_loop` is the other tool: as fast as `concurrency` senders can go, to
+find a server's capacity. Bounded in count and time, loopback only.
 """
 
 from __future__ import annotations
@@ -10,42 +11,61 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-import httpx
+import aiohttp
 
-Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+from bench.traffic import Outgoing
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass
+class Sent:
+    """One request: when it started, how long the answer took, what it was."""
+
+    outgoing: Outgoing
+    started: float  # time.monotonic()
+    latency_ms: float | None = None
+    status: int | None = None
+    error: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+@dataclass
 class LoadResult:
-    """Acknowledgement latencies and outcomes of one run."""
+    """Every request of one run, and its wall time."""
 
     planned: int
-    latencies_ms: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    errors: int = 0
+    sent: list[Sent] = field(default_factory=list)
     wall_s: float = 0.0
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-        return ordered[index]
-
-    def summary(self) -> dict[str, float]:
-        ok = sum(n for code, n in self.statuses.items() if 200 <= code < 300)
+    def summary(self, channel: str | None = None) -> dict[str, float]:
+        rows = [s for s in self.sent if channel is None or s.outgoing.channel == channel]
+        latencies = [s.latency_ms for s in rows if s.latency_ms is not None]
+        ok = sum(1 for s in rows if s.acknowledged)
         return {
-            "planned": self.planned, "acknowledged": ok, "errors": self.errors,
-            "non_2xx": sum(n for code, n in self.statuses.items() if not 200 <= code < 300),
+            "sent": len(rows), "acknowledged": ok,
+            "errors": sum(1 for s in rows if s.error is not None),
+            "non_2xx": sum(1 for s in rows if s.status is not None and not s.acknowledged),
             "ack_per_s": ok / self.wall_s if self.wall_s else 0.0,
-            "p50_ms": self.percentile(50), "p95_ms": self.percentile(95),
-            "p99_ms": self.percentile(99),
-            "mean_ms": statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0,
+            "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99), "max_ms": max(latencies, default=float("nan")),
+            "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
         }
 
 
@@ -55,32 +75,63 @@ def require_loopback(url: str) -> None:
         raise SystemExit(f"refusing to load {host!r}: load runs target loopback only")
 
 
-async def run_open_loop(base_url: str, request: Request, *, rate: float, duration_s: float,
-                        max_requests: int = 100_000, timeout_s: float = 10.0) -> LoadResult:
-    """Start `rate` requests per second for `duration_s` seconds against `base_url`."""
+def client_for(base_url: str, timeout_s: float) -> aiohttp.ClientSession:
+    """aiohttp, not httpx: on this 2-core machine httpx's client tops out near 300
+    requests/s and its own overhead would be measured as the server's latency."""
     require_loopback(base_url)
+    return aiohttp.ClientSession(base_url=base_url,
+                                 connector=aiohttp.TCPConnector(limit=512),
+                                 timeout=aiohttp.ClientTimeout(total=timeout_s))
+
+
+async def send_one(client: aiohttp.ClientSession, item: Outgoing) -> Sent:
+    record = Sent(item, time.monotonic())
+    try:
+        async with client.post(item.path, data=item.body, headers=item.headers) as response:
+            await response.read()
+            record.status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        record.error = type(exc).__name__
+    record.latency_ms = (time.monotonic() - record.started) * 1000
+    return record
+
+
+async def run_open_loop(base_url: str, make: Callable[[int], Outgoing], *, rate: float,
+                        duration_s: float, max_requests: int = 100_000,
+                        timeout_s: float = 10.0) -> LoadResult:
+    """Start `rate` requests per second for `duration_s` seconds against `base_url`."""
     total = min(max_requests, int(rate * duration_s))
     result = LoadResult(planned=total)
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout_s, limits=limits) as client:
-        async def one(i: int) -> None:
-            started = time.perf_counter()
-            try:
-                response = await request(client, i)
-            except httpx.HTTPError:
-                result.errors += 1
-                return
-            result.latencies_ms.append((time.perf_counter() - started) * 1000)
-            result.statuses[response.status_code] = result.statuses.get(response.status_code,
-                                                                         0) + 1
-
-        t0 = time.perf_counter()
+    async with client_for(base_url, timeout_s) as client:
+        t0 = time.monotonic()
         tasks = []
         for i in range(total):
-            delay = t0 + i / rate - time.perf_counter()
+            item = make(i)  # built (and signed) before its slot, not inside the timing
+            delay = t0 + i / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-        result.wall_s = time.perf_counter() - t0
+            tasks.append(asyncio.create_task(send_one(client, item)))
+        result.sent = list(await asyncio.gather(*tasks))
+        result.wall_s = time.monotonic() - t0
+    return result
+
+
+async def run_closed_loop(base_url: str, make: Callable[[int], Outgoing], *, concurrency: int,
+                          duration_s: float, max_requests: int = 100_000,
+                          timeout_s: float = 10.0) -> LoadResult:
+    """`concurrency` senders, each sending its next request as soon as one is answered."""
+    result = LoadResult(planned=max_requests)
+    counter = iter(range(max_requests))
+    async with client_for(base_url, timeout_s) as client:
+        t0 = time.monotonic()
+        deadline = t0 + duration_s
+
+        async def sender() -> None:
+            for i in counter:
+                if time.monotonic() >= deadline:
+                    return
+                result.sent.append(await send_one(client, make(i)))
+
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        result.wall_s = time.monotonic() - t0
     return result

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         fields = [".".join(str(part) for part in error.get("loc", ())) for error in exc.errors()]
         log.info("request_rejected", reason="invalid_request", path=request.url.path,
                  fields=fields[:10])
-        return await request_validation_exception_handler(request, exc)
+        return await _invalid_request(request, exc)
 
     for adapter in rt.adapters.values():
         app.include_router(adapter.router(lambda message: rt.ingest(message)))
@@ -74,3 +74,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 handler fails (a 500) when the invalid input is not UTF-8:
+    it echoes the raw bytes back as JSON. Here they are echoed with replacements."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors(),
+                              custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+    return JSONResponse({"detail": errors}, status_code=422)

@@ -17,8 +17,9 @@ from typing import Any
 from uuid import UUID
 
 import procrastinate
+import psycopg
 import structlog
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.jobs import Status
 
 from bot.db.pool import Database
@@ -68,18 +69,32 @@ class JobQueue:
             return False
 
     async def run_worker(self, runtime: Any, *, install_signal_handlers: bool) -> None:
-        """Run a worker until cancelled; recovery runs beside it."""
+        """Run a worker until cancelled; recovery runs beside it.
+
+        procrastinate's worker stops on a database error (PostgreSQL restarting, a
+        failover): it is started again after QUEUE_WORKER_RESTART_S instead of leaving
+        the process serving webhooks that nobody answers. Jobs the stopped worker held
+        are recovered as stalled.
+        """
         s = self.settings
         recovery = asyncio.create_task(self.recover_forever(runtime.db), name="queue-recovery")
         try:
-            await self.app.run_worker_async(
-                queues=[QUEUE], concurrency=s.worker_concurrency, wait=True,
-                fetch_job_polling_interval=s.queue_poll_interval_s,
-                update_heartbeat_interval=s.queue_heartbeat_interval_s,
-                stalled_worker_timeout=s.queue_stalled_after_s,
-                additional_context={"runtime": runtime}, delete_jobs="successful",
-                install_signal_handlers=install_signal_handlers,
-            )
+            while True:
+                try:
+                    await self.app.run_worker_async(
+                        queues=[QUEUE], concurrency=s.worker_concurrency, wait=True,
+                        fetch_job_polling_interval=s.queue_poll_interval_s,
+                        update_heartbeat_interval=s.queue_heartbeat_interval_s,
+                        stalled_worker_timeout=s.queue_stalled_after_s,
+                        additional_context={"runtime": runtime}, delete_jobs="successful",
+                        install_signal_handlers=install_signal_handlers,
+                    )
+                    return
+                except (ConnectorException, psycopg.OperationalError) as exc:
+                    self.metrics.recovered.labels("worker_restart").inc()
+                    log.warning("queue_worker_restarting", error=type(exc).__name__,
+                                in_s=s.queue_worker_restart_s)
+                    await asyncio.sleep(s.queue_worker_restart_s)
         finally:
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -284,3 +284,7 @@ class Runtime:
         if self._db is not None:
             await self._db.close()
         self.injection.close()  # frees the MiniLM session of the injection detector
+        if self._pipeline is not None:
+            close = getattr(self._pipeline.classifier, "close", None)
+            if close is not None:
+                close()  # the intent model's encoder

@@ -49,6 +49,7 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     queue_heartbeat_interval_s: float = 5.0
     queue_stalled_after_s: float = 20.0
     queue_recovery_interval_s: float = 10.0
+    queue_worker_restart_s: float = 1.0  # after the worker stopped on a database error
     turn_max_attempts: int = 5
 
     # --- conversations

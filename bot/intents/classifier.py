@@ -173,6 +173,11 @@ class IntentClassifier:
             model._save(path)
         return model
 
+    def close(self) -> None:
+        """Free the encoder's memory; the classifier cannot predict afterwards."""
+        if self._embedder is not None:
+            self._embedder.close()
+
     def predict(self, text: str, k: int = 3) -> list[Prediction]:
         """Top-``k`` intents for one message, most probable first."""
         return self.predict_many([text], k)[0]

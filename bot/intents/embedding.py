@@ -63,11 +63,20 @@ class MiniLMEmbedder:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
-        self._single = session(inference_threads)
-        self._batch = session(batch_threads) if batch_threads != inference_threads else self._single
+        self._session = session
+        self._single: ort.InferenceSession | None = session(inference_threads)
+        # The batch session is made on first use: a serving process that loads its
+        # model from the cache never embeds batches, and each session holds ~100 MB.
+        self._batch: ort.InferenceSession | None = (
+            None if batch_threads != inference_threads else self._single)
+        self._batch_threads = batch_threads
         self._tokenizer = Tokenizer.from_file(str(_TOKENIZER_FILE))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.no_padding()
+
+    def close(self) -> None:
+        """Free the onnxruntime sessions (the process keeps running; this model is done)."""
+        self._single = self._batch = None
 
     def embed(
         self,
@@ -82,7 +91,12 @@ class MiniLMEmbedder:
         if not texts:
             return out
         ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        if self._single is None:
+            raise EmbeddingModelError("this embedder was closed")
+        if len(texts) > 1 and self._batch is None:
+            self._batch = self._session(self._batch_threads)
         sess = self._single if len(texts) == 1 else self._batch
+        assert sess is not None
         order = np.argsort([len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]

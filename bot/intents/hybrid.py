@@ -76,6 +76,12 @@ class HybridClassifier:
         self.settings = definition.classifier
         self._by_name = {i.name: i for i in definition.intents}
 
+    def close(self) -> None:
+        """Free the local model's memory (at process or runtime stop)."""
+        close = getattr(self.local, "close", None)
+        if close is not None:
+            close()
+
     def _from_payload(self, payload: str | None) -> IntentSpec | None:
         if not payload:
             return None

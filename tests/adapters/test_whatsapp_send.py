@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from adapters.whatsapp import WhatsAppAdapter
@@ -294,3 +295,43 @@ def test_base_url_rewrite_keeps_the_product() -> None:
     assert rewrite_url("https://example.com/x", base) == "https://example.com/x"
     assert rewrite_url("https://api.twilio.com/x", None) == "https://api.twilio.com/x"
     assert AUTH_TOKEN  # the fake checks basic auth on every call
+
+
+@asynccontextmanager
+async def recording_sids_fails(rt: Runtime, delivery: PendingDelivery) -> AsyncIterator[None]:
+    """Writing the SIDs on this reply's row fails, as when the database goes away."""
+    name = f"fail_sid_record_{delivery.id}"
+    async with rt.db.as_system() as conn:
+        await conn.execute(f"CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql"
+                           " AS $$ BEGIN RAISE EXCEPTION 'database unavailable'; END $$")
+        await conn.execute(f"CREATE TRIGGER {name} BEFORE UPDATE ON app.messages FOR EACH ROW"
+                           f" WHEN (NEW.id = {delivery.id} AND NEW.raw ? 'twilio_sids')"
+                           f" EXECUTE FUNCTION public.{name}()")
+    try:
+        yield
+    finally:
+        async with rt.db.as_system() as conn:
+            await conn.execute(f"DROP TRIGGER {name} ON app.messages")
+            await conn.execute(f"DROP FUNCTION public.{name}()")
+
+
+@pytest.mark.parametrize("retry_with", ["send", "was_sent"])
+async def test_a_part_twilio_accepted_is_not_sent_again_when_recording_it_failed(
+    runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio, retry_with: str,
+) -> None:
+    async with whatsapp(runtime_factory, whatsapp_settings()) as (rt, adapter):
+        delivery = await stored_reply(rt, OutboundReply(text="hello there"))
+        async with recording_sids_fails(rt, delivery):
+            with pytest.raises(psycopg.Error):
+                await adapter.send(delivery)
+        if retry_with == "send":
+            assert (await adapter.send(delivery)).status == "sent"
+        else:
+            assert await adapter.was_sent(delivery) is True
+        async with rt.db.as_system() as conn:
+            cur = await conn.execute("SELECT raw FROM app.messages WHERE id = %s", (delivery.id,))
+            row = await cur.fetchone()
+    sent = creates(fake_twilio, delivery)
+    assert len(sent) == 1
+    assert row is not None and row["raw"]["twilio_sids"] == [sent[0].sid]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,10 @@ class FakeLLM:
         self.steps: list[Step] = []
         self.requests: list[dict[str, Any]] = []
         self.default = Step(text="(script exhausted)")
+        #: fault scenarios: a share of calls answered 429 or 529 at random, or all 503
+        self.error_rate = 0.0
+        self.down = False
+        self.random = random.Random(5)
 
     def reset(self) -> None:
         self.steps.clear()
@@ -72,6 +77,12 @@ class FakeLLM:
         return self
 
     def next_step(self) -> Step:
+        if self.down:
+            return Step(status=503, error_type="api_error")
+        if self.error_rate and self.random.random() < self.error_rate:
+            status = self.random.choice([429, 529])
+            return Step(status=status, error_type="rate_limit_error" if status == 429
+                        else "overloaded_error", headers={"retry-after": "0"})
         return self.steps.pop(0) if self.steps else self.default
 
     @staticmethod

@@ -60,6 +60,9 @@ class FakeSlackApi:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     #: what the bot has posted, by ts, as conversations.history/replies return it
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: share of posts and updates answered HTTP 500 at random (fault scenarios)
+    fail_rate: float = 0.0
+    random: random.Random = field(default_factory=lambda: random.Random(11))
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -134,6 +137,10 @@ class FakeSlackApi:
         if pending and len(self.of(method)) > pending[0][0]:
             _, status, headers, call.result = pending.pop(0)
             return JSONResponse(call.result, status_code=status, headers=headers)
+        if (method in ("chat.postMessage", "chat.update")
+                and self.random.random() < self.fail_rate):
+            call.result = {"ok": False, "error": "internal_error"}
+            return JSONResponse(call.result, status_code=500)
         call.result = self.answer(method, args)
         return JSONResponse(call.result)
 

@@ -12,7 +12,9 @@ import asyncio
 import base64
 import contextlib
 import json
+import random
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ class Recorded:
     json: Any = None
     ok: bool = False
     sid: str | None = None
+    #: when it arrived (time.monotonic()), for end-to-end timings
+    at: float = field(default_factory=time.monotonic)
 
     def field(self, name: str) -> str | None:
         values = self.form.get(name)
@@ -59,6 +63,9 @@ class FakeTwilio:
         self.failures: dict[str, list[Failure | None]] = {}
         self.media = b"\x89PNG fake image bytes"
         self.base_url = ""
+        #: share of message creations answered 503 at random (fault scenarios)
+        self.fail_rate = 0.0
+        self.random = random.Random(7)
 
     # --- scripting
     def fail_next(self, kind: str, status: int, *, times: int = 1, retry_after: str | None = None,
@@ -96,6 +103,9 @@ class FakeTwilio:
         kind = _kind(recorded.path)
         queued = self.failures.get(kind)
         failure = queued.pop(0) if queued else None
+        if (failure is None and kind == "messages" and request.method == "POST"
+                and self.random.random() < self.fail_rate):
+            failure = Failure(503, {}, {"code": 20503, "message": "unavailable", "status": 503})
         if failure is not None:
             return JSONResponse(failure.body, failure.status, headers=failure.headers)
         recorded.ok = True

@@ -1,0 +1,46 @@
+"""The worker is started again after a database error stops it (e.g. PostgreSQL
+restarting under it), instead of leaving the process acknowledging webhooks that
+nobody answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+
+from bot.models import InboundMessage
+from bot.settings import Settings
+from tests.conftest import RuntimeFactory, wait_for
+
+FETCH = "procrastinate_fetch_job_v2(character varying[], bigint)"
+
+
+async def test_worker_restarts_after_a_database_error(
+    runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage], db_url: str,
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(queue_worker_restart_s=0.1)
+    async with runtime_factory(settings=settings, worker=True) as rt:
+        async def answered(message_id: int) -> bool:
+            async with rt.db.as_system() as conn:
+                cur = await conn.execute(
+                    "SELECT 1 FROM app.messages WHERE reply_to = %s AND status = 'sent'",
+                    (message_id,))
+                return await cur.fetchone() is not None
+
+        # Every fetch of a job fails for a while, as during a restart; procrastinate's
+        # worker stops on the first one.
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f"ALTER FUNCTION {FETCH} RENAME TO fetch_job_gone")
+            try:
+                async def restarted() -> bool:
+                    return bool(rt.metrics.registry.get_sample_value(
+                        "bot_recovered_jobs_total", {"reason": "worker_restart"}))
+                await wait_for(restarted, timeout=10)
+            finally:
+                conn.execute("ALTER FUNCTION fetch_job_gone(character varying[], bigint)"
+                             " RENAME TO procrastinate_fetch_job_v2")
+        result = await rt.ingest(inbound(text="hello"))
+        await wait_for(lambda: answered(result.message_id), timeout=30)
+        assert rt._worker is not None and not rt._worker.done()
+
