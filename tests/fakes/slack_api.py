@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tests.loopback import serve
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -173,18 +174,6 @@ class FakeSlackApi:
 async def serve_fake_slack() -> AsyncIterator[FakeSlackApi]:
     """Run the fake on 127.0.0.1 (a free port) for the duration of the block."""
     fake = FakeSlackApi()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=0,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    fake.url = f"http://127.0.0.1:{port}/api/"
-    try:
+    async with serve(fake.app()) as base:
+        fake.url = f"{base}/api/"
         yield fake
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await task
