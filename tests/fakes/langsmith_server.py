@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.loopback import LoopbackServer
+
 _PART = re.compile(rb'name="(?P<name>[^"]+)"\r\n(?:[^\r\n]+\r\n)*\r\n(?P<body>.*?)\r\n--',
                    re.S)
 
 
-class FakeLangSmith:
+class FakeLangSmith(LoopbackServer):
     """Records every multipart part by its name ("post.<run id>", "post.<id>.inputs", ...)."""
 
     def __init__(self) -> None:
@@ -26,9 +26,7 @@ class FakeLangSmith:
         self.raw: list[bytes] = []
         app = Starlette(routes=[Route("/{path:path}", self._any,
                                       methods=["GET", "POST", "PATCH", "PUT"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                    log_level="warning", lifespan="off"))
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(app)
 
     async def _any(self, request: Request) -> JSONResponse:
         body = await request.body()
@@ -49,19 +47,3 @@ class FakeLangSmith:
                        or self.parts.get(f"patch.{rest}.outputs")}
                 found.setdefault(str(value.get("name")), run)
         return found
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started:  # noqa: ASYNC110 (uvicorn exposes only a flag)
-            await asyncio.sleep(0.01)
-
-    @property
-    def url(self) -> str:
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

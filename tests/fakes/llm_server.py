@@ -8,18 +8,18 @@ read back the request bodies it received. The real SDKs talk to it via base_url.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass
@@ -211,7 +211,7 @@ class FakeLLM:
         yield "data: [DONE]\n\n"
 
 
-class FakeLLMServer:
+class FakeLLMServer(LoopbackServer):
     """Serves a FakeLLM with uvicorn on 127.0.0.1 (a free port) in the current loop."""
 
     def __init__(self) -> None:
@@ -220,23 +220,4 @@ class FakeLLMServer:
             Route("/v1/messages", self.llm.anthropic, methods=["POST"]),
             Route("/v1/chat/completions", self.llm.openai, methods=["POST"]),
         ])
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-            timeout_graceful_shutdown=1))
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started:  # noqa: ASYNC110 (uvicorn exposes only a flag)
-            await asyncio.sleep(0.01)
-
-    @property
-    def url(self) -> str:
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        super().__init__(app, timeout_graceful_shutdown=1)
