@@ -40,9 +40,11 @@ class Fakes:
 
 
 @asynccontextmanager
-async def running_fakes(llm_latency_s: float) -> AsyncIterator[Fakes]:
+async def running_fakes(llm_delay_s: float = 0.0,
+                        reply: str = "Yoga is at 7 pm on weekdays.") -> AsyncIterator[Fakes]:
+    """Twilio, Slack and the LLM fakes on loopback; the model answers `reply`."""
     llm = FakeLLMServer()
-    llm.llm.default = Step(text="Yoga is at 7 pm on weekdays.", delay_s=llm_latency_s)
+    llm.llm.default = Step(text=reply, delay_s=llm_delay_s)
     await llm.start()
     try:
         async with running_fake_twilio(traffic.ACCOUNT_SID, traffic.AUTH_TOKEN) as twilio, \

@@ -20,36 +20,22 @@ import psycopg
 
 from bench import traffic
 from bench.results import PLACEHOLDER
+from bench.servers import Fakes
+from bench.servers import running_fakes as bench_fakes
 from bench.traffic import Outgoing, Traffic
 from bot.app import create_app
 from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.llm_server import FakeLLMServer, Step
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
-from tests.fakes.twilio_api import FakeTwilio, running_fake_twilio
 
 PUBLIC = "https://bot.example.com"
 
 
-@dataclass
-class Fakes:
-    twilio: FakeTwilio
-    slack: FakeSlackApi
-    llm: FakeLLMServer
-
-
 @asynccontextmanager
 async def running_fakes(llm_delay_s: float = 0.0) -> AsyncIterator[Fakes]:
-    llm = FakeLLMServer()
-    llm.llm.default = Step(text="Yoga is at 7 pm.", delay_s=llm_delay_s)
-    await llm.start()
-    try:
-        async with running_fake_twilio(traffic.ACCOUNT_SID, traffic.AUTH_TOKEN) as twilio, \
-                serve_fake_slack() as slack:
-            yield Fakes(twilio, slack, llm)
-    finally:
-        await llm.stop()
+    """The load benchmark's fakes, with the short answer the scenarios check for."""
+    async with bench_fakes(llm_delay_s, reply="Yoga is at 7 pm.") as fakes:
+        yield fakes
 
 
 def channel_settings(fakes: Fakes) -> dict[str, Any]:
