@@ -13,8 +13,9 @@ Same training corpus, augmentation, sample weights and grouped CV folds as
 3. a blend ``sigmoid(a*logit(p_ngram) + b*logit_emb + c)`` fitted per fold on the
    other folds' OOF scores, so the blended scores are still out-of-fold;
 4. C is chosen by CV recall on deepset injections (rules + blend, at the threshold
-   that keeps out-of-fold customer FPR within ``--target-fpr``), then the embedding
-   model and blend are refitted on everything.
+   that keeps out-of-fold customer FPR within ``--target-fpr``, 0.75 % by default:
+   three quarters of the 1 % budget, the rest a margin for CV-to-test drift), then the
+   embedding model and blend are refitted on everything.
 
 Needs scikit-learn (``pip install -e '.[train]'``). Deterministic for a given corpus.
 """
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--cache-dir", type=Path, default=Path(".data"))
     parser.add_argument("--C", dest="cs", default="0.3,1,3,10,30", help="comma-separated")
-    parser.add_argument("--target-fpr", type=float, default=0.005)
+    parser.add_argument("--target-fpr", type=float, default=0.0075)
     parser.add_argument("--augment", type=int, default=2)
     parser.add_argument("--ngram-C", dest="ngram_c", type=float, default=8.0)
     parser.add_argument("--weights", default="inj=1,gen_benign=0.5,cust_benign=0.5")
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         emb_only = 1 / (1 + np.exp(-em))
         row = _report("emb", emb_only, rule_scores, corpus, args.target_fpr)
         row.update(_report("blend", blended, rule_scores, corpus, args.target_fpr))
+        row.update(_report("blend@0.005", blended, rule_scores, corpus, 0.005))
         row.update(_report("blend@0.01", blended, rule_scores, corpus, 0.01))
         table[f"C={c:g}"] = row
         if best is None or row["blend_recall_deepset"] > best[1]:

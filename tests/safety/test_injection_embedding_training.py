@@ -12,25 +12,13 @@ pytest.importorskip("sklearn")
 from bot.safety.injection import InjectionDetector
 from bot.safety.injection_embedding import EmbeddingInjectionModel
 from bot.safety.train_injection_embedding import main
-from tests.safety.test_injection_training import CUST, GEN, INJ, _write
-
-
-def _datasets(root: Path) -> Path:
-    ds = root / "datasets"
-    _write(ds / "prompt_injection/deepset_prompt_injections/train.csv", ["text", "label"],
-           [[t, "1"] for t in INJ] + [[t, "0"] for t in GEN])  # fmt: skip
-    _write(ds / "banking77/train.csv", ["text", "category"], [[t, "x"] for t in CUST])
-    clinc = {k: [[t, "x"] for t in CUST] for k in ("train", "val", "oos_train", "oos_val")}
-    clinc["test"] = [["SHOULD NOT BE READ", "x"]]
-    (ds / "clinc150").mkdir()
-    (ds / "clinc150/data_full.json").write_text(json.dumps(clinc))
-    return ds
+from tests.safety.test_injection_training import tiny_datasets
 
 
 def test_training_is_byte_identical_and_loads(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ds = _datasets(tmp_path)
+    ds = tiny_datasets(tmp_path)
     outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
     for i, out in enumerate(outs):
         # A fresh cache directory each time: the embeddings themselves must be stable.

@@ -36,8 +36,9 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def test_train_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ds = tmp_path / "datasets"
+def tiny_datasets(root: Path) -> Path:
+    """A datasets folder shaped like shared/datasets, with a test split nothing may read."""
+    ds = root / "datasets"
     _write(ds / "prompt_injection/deepset_prompt_injections/train.csv", ["text", "label"],
            [[t, "1"] for t in INJ] + [[t, "0"] for t in GEN])  # fmt: skip
     _write(ds / "banking77/train.csv", ["text", "category"], [[t, "x"] for t in CUST])
@@ -45,6 +46,11 @@ def test_train_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     clinc["test"] = [["SHOULD NOT BE READ", "x"]]
     (ds / "clinc150").mkdir()
     (ds / "clinc150/data_full.json").write_text(json.dumps(clinc))
+    return ds
+
+
+def test_train_tiny_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tiny_datasets(tmp_path)
     extra = tmp_path / "extra.csv"
     _write(extra, ["text", "label"], [[t, "1"] for t in INJ[:5]] + [[t, "0"] for t in GEN[:5]])
     out = tmp_path / "model.npz"
