@@ -116,7 +116,10 @@ class BotDefinition(BaseModel):
         return next((i for i in self.intents if i.name == name), None)
 
     def training_data(self) -> tuple[list[str], list[str]]:
-        """(texts, labels) for the local classifier, out-of-scope examples included."""
+        """(texts, labels) for the local classifier, out-of-scope examples included.
+
+        An intent's description is one more example of it: with the usual 10-20 examples
+        per intent this helped (docs/benchmarks-intents.md, "Round 3")."""
         texts: list[str] = []
         labels: list[str] = []
         for intent in self.intents:
@@ -128,6 +131,10 @@ class BotDefinition(BaseModel):
         oos = self.out_of_scope_examples + (oos_intent.examples if oos_intent else [])
         texts.extend(oos)
         labels.extend([OUT_OF_SCOPE] * len(oos))
+        for intent in self.intents:
+            if intent.name != OUT_OF_SCOPE and intent.description.strip():
+                texts.append(intent.description.strip())
+                labels.append(intent.name)
         return texts, labels
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +24,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bot.intents.builtin import OUT_OF_SCOPE
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
 from bot.intents.datasets import OOS_LABEL
-from bot.intents.embedding import MODEL_ID, MiniLMEmbedder
+from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder
 from bot.intents.scoring import (
     FloatArray,
+    LabelNames,
     Scorer,
     calibration_split,
     fit_scorer,
@@ -37,7 +41,7 @@ from bot.intents.text_features import TfidfFeatures
 #: Called with (done, total) while training embeds its examples.
 ProgressCallback = Callable[[int, int], None]
 
-_FORMAT = "intents-v1"
+_FORMAT = "intents-v2"
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py")
 
@@ -59,6 +63,29 @@ def is_out_of_scope(
         return True
     top = predictions[0]
     return top.label == OOS_LABEL or top.confidence < threshold
+
+
+def humanise_label(label: str) -> str | None:
+    """The text of an intent's name ("card_arrival" -> "card arrival"); None for the
+    out-of-scope labels, whose names say nothing about their messages."""
+    if label in (OOS_LABEL, OUT_OF_SCOPE):
+        return None
+    return re.sub(r"[\s_\-]+", " ", label).strip().lower() or None
+
+
+def is_few_shot(labels: Sequence[str], config: ClassifierConfig) -> bool:
+    """True when the median in-scope intent has at most ``config.few_shot_max_examples``."""
+    counts = [n for c, n in Counter(labels).items() if humanise_label(c) is not None]
+    return bool(counts) and float(np.median(counts)) <= config.few_shot_max_examples
+
+
+def _label_names(classes: Sequence[str], embedder: MiniLMEmbedder) -> LabelNames:
+    texts = [humanise_label(c) for c in classes]
+    named = [i for i, t in enumerate(texts) if t]
+    emb = np.zeros((len(classes), DIMENSION), dtype=np.float32)
+    if named:
+        emb[named] = embedder.embed([str(texts[i]) for i in named])
+    return LabelNames(texts, emb)
 
 
 def _code_version() -> str:
@@ -152,6 +179,9 @@ class IntentClassifier:
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
         emb = None if embedder is None else embedder.embed(texts, progress=progress)
+        names = None
+        if embedder is not None and is_few_shot(labels, config):
+            names = _label_names(classes, embedder)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
         temperature = 1.0
         if len(held_idx) > 0:
@@ -161,12 +191,13 @@ class IntentClassifier:
                 len(classes),
                 None if emb is None else emb[fit_idx],
                 config,
+                names,
             )
             held_scores = part.scores(
                 [texts[i] for i in held_idx], None if emb is None else emb[held_idx], config
             )
             temperature = fit_temperature(held_scores, y[held_idx])
-        scorer = fit_scorer(texts, y, len(classes), emb, config)
+        scorer = fit_scorer(texts, y, len(classes), emb, config, names)
         scorer.temperature = temperature
         model = cls(classes, scorer, config, embedder=embedder)
         if path is not None:
@@ -234,6 +265,9 @@ class IntentClassifier:
         }
         if s.neighbours is not None and s.class_starts is not None:
             arrays["neighbours"], arrays["class_starts"] = s.neighbours, s.class_starts
+        optional = {"label_embeddings": s.label_embeddings, "lr_coef": s.lr_coef,
+                    "lr_intercept": s.lr_intercept}
+        arrays.update({name: a for name, a in optional.items() if a is not None})
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename so a crash or a concurrent trainer never leaves half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -268,5 +302,8 @@ class IntentClassifier:
             arrays.get("neighbours"),
             arrays.get("class_starts"),
             float(meta["temperature"]),
+            arrays.get("label_embeddings"),
+            arrays.get("lr_coef"),
+            arrays.get("lr_intercept"),
         )
         return cls(meta["labels"], scorer, config, embedder=embedder, loaded_from_cache=True)

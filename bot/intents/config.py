@@ -32,6 +32,18 @@ class ClassifierConfig:
     knn_weight: float = 2.0
     #: Inverse regularisation of the linear SVM.
     svm_c: float = 1.0
+    #: Few-shot regime: when the intents have at most this many examples (median over the
+    #: intents, out-of-scope labels excluded), the three ``few_shot_*`` terms below are
+    #: added. They help with ten examples per intent and hurt with a hundred.
+    few_shot_max_examples: int = 20
+    #: Few-shot: each intent's name, humanised ("card_arrival" -> "card arrival"), is one
+    #: more training example, and the cosine similarity between a message and that name
+    #: is added to the scores with this weight (0 keeps the name out entirely).
+    few_shot_label_weight: float = 1.0
+    #: Few-shot: weight of the log-probabilities of a logistic regression on the embeddings.
+    few_shot_lr_weight: float = 0.5
+    #: Few-shot: inverse regularisation of that logistic regression.
+    few_shot_lr_c: float = 10.0
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     #: Character n-grams seen in fewer training texts are dropped (keeps the model small).
@@ -53,8 +65,12 @@ class ClassifierConfig:
             raise ValueError(f"unknown backend {self.backend!r}")
         if not 0.0 < self.calibration_fraction < 0.5:
             raise ValueError("calibration_fraction must be in (0, 0.5)")
-        if self.svm_c <= 0 or self.embedding_weight < 0 or self.knn_weight < 0:
-            raise ValueError("svm_c must be positive and the weights non-negative")
+        if self.svm_c <= 0 or self.few_shot_lr_c <= 0:
+            raise ValueError("svm_c and few_shot_lr_c must be positive")
+        weights = (self.embedding_weight, self.knn_weight, self.few_shot_label_weight,
+                   self.few_shot_lr_weight)
+        if min(weights) < 0 or self.few_shot_max_examples < 0:
+            raise ValueError("weights and few_shot_max_examples must be non-negative")
         if self.max_tokens < 8 or self.max_chars < 16 or self.inference_threads < 1:
             raise ValueError("need max_tokens >= 8, max_chars >= 16 and inference_threads >= 1")
 

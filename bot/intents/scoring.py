@@ -2,6 +2,9 @@
 
 Scores are ``linear SVM(TF-IDF ⊕ a·embedding) + w·(best cosine similarity per intent)``;
 probabilities are ``softmax(scores / T)`` with the temperature ``T`` fitted on held-out data.
+In the few-shot regime (see :class:`~bot.intents.config.ClassifierConfig`) the intents' names
+are extra examples, and two terms are added: the cosine similarity between the message and
+the intent's name, and the log-probabilities of a logistic regression on the embeddings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import minimize_scalar
+from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from bot.intents.config import ClassifierConfig
@@ -22,6 +26,15 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 _KNN_CHUNK = 256  # rows per similarity block: bounds memory on big evaluation batches
+
+
+@dataclass(frozen=True)
+class LabelNames:
+    """Each intent's name as a text (None for out-of-scope labels) and its embedding
+    (a zero row for those), used as extra examples and a prior in the few-shot regime."""
+
+    texts: list[str | None]
+    embeddings: FloatArray  # (n_classes, dimension)
 
 
 @dataclass
@@ -34,6 +47,9 @@ class Scorer:
     neighbours: FloatArray | None  # training embeddings sorted by class, or None
     class_starts: IntArray | None  # first row of each class in ``neighbours``
     temperature: float = 1.0
+    label_embeddings: FloatArray | None = None  # few-shot: (n_classes, dimension)
+    lr_coef: FloatArray | None = None  # few-shot: (dimension, n_classes)
+    lr_intercept: FloatArray | None = None  # few-shot: (n_classes,)
 
     @property
     def num_classes(self) -> int:
@@ -56,6 +72,11 @@ class Scorer:
                 out += config.knn_weight * _class_max_similarity(
                     embeddings, self.neighbours, self.class_starts
                 )
+            if self.label_embeddings is not None:
+                out += config.few_shot_label_weight * (embeddings @ self.label_embeddings.T)
+            if self.lr_coef is not None and self.lr_intercept is not None:
+                logits = embeddings @ self.lr_coef + self.lr_intercept
+                out += config.few_shot_lr_weight * _log_softmax(logits)
         return out
 
     def probabilities(self, scores: FloatArray) -> FloatArray:
@@ -67,6 +88,12 @@ def _softmax(z: FloatArray) -> FloatArray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     out: FloatArray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def _log_softmax(z: FloatArray) -> FloatArray:
+    z = z - z.max(axis=1, keepdims=True)
+    out: FloatArray = (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)
     return out
 
 
@@ -84,14 +111,26 @@ def fit_scorer(
     num_classes: int,
     embeddings: FloatArray | None,
     config: ClassifierConfig,
+    label_names: LabelNames | None = None,
 ) -> Scorer:
     """Fit TF-IDF and the SVM on ``texts`` (labels ``y`` in ``0..num_classes-1``).
 
     Every class must occur in ``y`` (:func:`calibration_split` guarantees it for the
-    calibration fit), which ``np.maximum.reduceat`` relies on.
+    calibration fit), which ``np.maximum.reduceat`` relies on. ``label_names`` (with
+    ``embeddings``) switches on the few-shot terms.
     """
     if np.bincount(y, minlength=num_classes).min() == 0:
         raise ValueError("every class needs at least one example")
+    label_embeddings = lr_coef = lr_intercept = None
+    if label_names is not None and embeddings is not None:
+        if config.few_shot_lr_weight > 0:
+            lr_coef, lr_intercept = _fit_logistic(embeddings, y, num_classes, config)
+        if config.few_shot_label_weight > 0:
+            label_embeddings = label_names.embeddings
+            named = [c for c, t in enumerate(label_names.texts) if t]
+            texts = [*texts, *(str(label_names.texts[c]) for c in named)]
+            y = np.concatenate([y, np.asarray(named, dtype=np.int64)])
+            embeddings = np.vstack([embeddings, label_names.embeddings[named]])
     tfidf = TfidfFeatures.fit(
         texts,
         word_ngrams=config.word_ngrams,
@@ -122,7 +161,24 @@ def fit_scorer(
         neighbours = np.ascontiguousarray(embeddings[order], dtype=np.float32)
         counts = np.bincount(y, minlength=num_classes)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    return Scorer(tfidf, coef, intercept, neighbours, starts)
+    return Scorer(
+        tfidf, coef, intercept, neighbours, starts, 1.0, label_embeddings, lr_coef, lr_intercept
+    )
+
+
+def _fit_logistic(
+    embeddings: FloatArray, y: IntArray, num_classes: int, config: ClassifierConfig
+) -> tuple[FloatArray, FloatArray]:
+    """Multinomial logistic regression on the embeddings, as (coef, intercept) arrays."""
+    lr = LogisticRegression(C=config.few_shot_lr_c, max_iter=2000)
+    lr.fit(embeddings, y)
+    coef = np.zeros((embeddings.shape[1], num_classes), dtype=np.float32)
+    intercept = np.zeros(num_classes, dtype=np.float32)
+    if lr.coef_.shape[0] == 1:  # binary: log-odds of class 1 against class 0
+        coef[:, 1], intercept[1] = lr.coef_[0], lr.intercept_[0]
+    else:
+        coef[:], intercept[:] = lr.coef_.T, lr.intercept_
+    return coef, intercept
 
 
 def fit_temperature(scores: FloatArray, y: IntArray, smoothing: float = 0.02) -> float:

@@ -157,3 +157,7 @@ def test_studio_definition_loads() -> None:
     definition = load_definition(ROOT / "bots/studio/bot.yaml")
     texts, labels = definition.training_data()
     assert len(set(labels)) >= 14 and len(texts) > 150
+    # Descriptions are examples too (out_of_scope's is not).
+    schedule = definition.intent("class_schedule")
+    assert schedule is not None and schedule.description
+    assert (schedule.description, "class_schedule") in zip(texts, labels, strict=True)
