@@ -153,7 +153,7 @@ class SlackOutbound:
                     progress.streamed += str(data.get("text", ""))
                     await progress.stream.append(markdown_text=str(data.get("text", "")))
             except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                log.info("slack_progress_unavailable", event=event, error=str(exc)[:200])
+                log.info("slack_progress_unavailable", progress_event=event, error=str(exc)[:200])
                 if progress.stream is not None and progress.stream.ts is None:
                     progress.stream = None
                     await self._placeholder(client, progress)

@@ -21,7 +21,7 @@ class DeliveryState:
 
 async def delivery_state(db: Database, delivery: PendingDelivery) -> DeliveryState:
     assert delivery.contact_id is not None
-    async with db.as_user(delivery.contact_id) as conn:
+    async with db.as_user(delivery.contact_id, pipeline=True) as conn:
         cur = await conn.execute(
             "SELECT c.opted_out, c.last_inbound_at, o.raw FROM app.contacts c"
             " JOIN app.messages o ON o.contact_id = c.id WHERE c.id = %s AND o.id = %s",
@@ -36,7 +36,7 @@ async def delivery_state(db: Database, delivery: PendingDelivery) -> DeliverySta
 async def record_sent_parts(db: Database, delivery: PendingDelivery, sids: list[str]) -> None:
     """Keep the SIDs of the parts Twilio accepted so far on the reply row."""
     assert delivery.contact_id is not None
-    async with db.as_user(delivery.contact_id) as conn:
+    async with db.as_user(delivery.contact_id, pipeline=True) as conn:
         await conn.execute(
             "UPDATE app.messages SET raw = coalesce(raw, '{}'::jsonb)"
             " || jsonb_build_object('twilio_sids', %s::jsonb) WHERE id = %s",

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import secrets
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="no worker at all: the cost of acknowledging alone (nothing is answered;"
                    " the turn phase and reply checks are skipped)")
     p.add_argument("--out", type=Path, help="write the report as JSON here")
+    p.add_argument("--logs-dir", type=Path,
+                   help="keep the servers' logs and data here (default: a temporary directory)")
     return p.parse_args(argv)
 
 
@@ -84,6 +87,19 @@ async def wait_drained(url: str, timeout_s: float) -> dict[str, int]:
         await asyncio.sleep(0.5)
 
 
+ROUND_TRIPS = "bot_db_round_trips_total"
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 20) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `grace_s` (never left running)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 async def scrape(client: httpx.AsyncClient, base: str) -> str:
     return (await client.get(base + "/metrics")).text
 
@@ -92,12 +108,15 @@ async def turn_phase(url: str, bot: str, fakes: Fakes, tr: Traffic, n: int) -> d
     """Per-turn cost with a zero-latency LLM, one message at a time."""
     fakes.llm.llm.default.delay_s = 0.0
     results.reset_statements(url)
-    x0, t0 = results.transactions(url), time.monotonic()
-    await asyncio.sleep(5)  # idle baseline: the worker's polling and heartbeats
-    idle_calls = sum(results.statement_calls(url).values())
-    idle_x, idle_s = results.transactions(url) - x0, time.monotonic() - t0
     async with httpx.AsyncClient(base_url=bot, timeout=10) as client:
+        idle_before = await scrape(client, "")
+        x0, t0 = results.transactions(url), time.monotonic()
+        await asyncio.sleep(5)  # idle baseline: the worker's polling and heartbeats
+        idle_calls = sum(results.statement_calls(url).values())
+        idle_x, idle_s = results.transactions(url) - x0, time.monotonic() - t0
         before = await scrape(client, "")
+        idle_trips = results.counter(before, ROUND_TRIPS) - results.counter(idle_before,
+                                                                            ROUND_TRIPS)
         results.reset_statements(url)
         x0, t0 = results.transactions(url), time.monotonic()
         sent = []
@@ -125,6 +144,10 @@ async def turn_phase(url: str, bot: str, fakes: Fakes, tr: Traffic, n: int) -> d
         "messages": n, "replied": len(e2e),
         "statements_per_message": (sum(calls.values()) - baseline) / n,
         "transactions_per_message": (xacts - idle_x / idle_s * elapsed) / n,
+        # what the app's own pool sent (procrastinate's connections are not in it)
+        "app_round_trips_per_message": (results.counter(after, ROUND_TRIPS)
+                                        - results.counter(before, ROUND_TRIPS)
+                                        - idle_trips / idle_s * elapsed) / n,
         "idle_statements_per_s": idle_calls / idle_s,
         "turn_p50_ms": results.histogram_quantile(total, total_after, 0.5),
         "turn_p95_ms": results.histogram_quantile(total, total_after, 0.95),
@@ -157,7 +180,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             cluster = stack.enter_context(ThrowawayCluster())
             url = cluster.create_database("bench_" + secrets.token_hex(3))
         await apply_migrations(url)
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bot-bench-")))
+        work = (args.logs_dir if args.logs_dir else
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bot-bench-"))))
+        work.mkdir(parents=True, exist_ok=True)
         async with running_fakes(args.llm_latency) as fakes:
             # users.info must know the senders: a failed lookup is retried on every message
             fakes.slack.users.update({f"U{n:05d}": f"User {n}"
@@ -174,7 +199,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(bot.start(), bare.start())
             if args.separate_worker:
                 worker = worker_process(env, work / "worker.log")
-                stack.callback(worker.terminate)
+                stack.callback(stop_process, worker)
             tr = Traffic(public_base_url=bot.url, conversations=args.conversations)
             print(f"bot {bot.url} (pid {bot.pid}), bare {bare.url}, database {url}", flush=True)
             warm = Traffic(bot.url, conversations=10)
@@ -190,6 +215,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             bare_result, _ = await open_loop(bare.url, Traffic(bare.url), args, with_web=False)
             report["bare_open_loop"] = bare_result.summary()
+            # Each conversation's first message (new contact, conversation and sender-name
+            # lookup) at the same rate, measured apart: the open loop below is the steady
+            # state of people who have written before.
+            first = await run_open_loop(bot.url, webhook_mix(tr), rate=args.rate,
+                                        duration_s=2 * args.conversations / args.rate)
+            report["first_contact"] = first.summary()
+            await wait_drained(url, 0 if args.ingest_only else args.drain_timeout)
             report["load_average_bot_start"] = os.getloadavg()
             first_reply = len(fakes.twilio.sent())
             hook_result, web_result = await open_loop(bot.url, tr, args,
@@ -202,7 +234,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 report["web_chat"] = web_result.summary()
             drain_s = 0 if args.ingest_only else args.drain_timeout
             report["drained"] = await wait_drained(url, drain_s)
-            report["end_to_end"] = results.end_to_end(hook_result.sent, fakes)
+            report["end_to_end"] = results.end_to_end(first.sent + hook_result.sent, fakes)
             report["whatsapp_replies_during_run"] = len(fakes.twilio.sent()) - first_reply
 
             if args.capacity_s > 0:
@@ -229,7 +261,7 @@ def print_report(r: dict[str, Any]) -> None:
               f"p50 {s['p50_ms']:>6.1f}  p95 {s['p95_ms']:>6.1f}  p99 {s['p99_ms']:>6.1f} ms")
     print(f"\nnproc {r['nproc']}; load average at start {r['load_average_start']}, "
           f"during bot load {r['load_average_bot_end']}")
-    for key in ("bare_open_loop", "bot_open_loop", "bot_open_loop_whatsapp",
+    for key in ("first_contact", "bare_open_loop", "bot_open_loop", "bot_open_loop_whatsapp",
                 "bot_open_loop_slack", "web_chat", "bare_capacity", "bot_capacity"):
         if key in r:
             row(key, r[key])
@@ -243,7 +275,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"turn (zero-latency LLM): p50 {t['turn_p50_ms']:.1f} ms, p95 {t['turn_p95_ms']:.1f} ms"
           f" (respond p50 {t['respond_p50_ms']:.1f}); e2e p50 {t['e2e_p50_ms']:.1f} ms; "
           f"{t['statements_per_message']:.1f} statements and "
-          f"{t['transactions_per_message']:.1f} transactions per message")
+          f"{t['transactions_per_message']:.1f} transactions per message; "
+          f"{t['app_round_trips_per_message']:.1f} round trips from the app's pool")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -88,6 +88,14 @@ def reset_statements(url: str) -> None:
         conn.execute("SELECT pg_stat_statements_reset()")
 
 
+def counter(metrics_text: str, name: str) -> float:
+    """The value of an unlabelled counter in a Prometheus scrape (0 when absent)."""
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == name.removesuffix("_total"):
+            return sum(s.value for s in family.samples if s.name == name)
+    return 0.0
+
+
 def histogram(metrics_text: str, name: str, label: str, value: str) -> list[tuple[float, float]]:
     """(upper bound, cumulative count) of one histogram series."""
     buckets = []

@@ -20,10 +20,15 @@ from bot.models import utcnow
 
 
 async def next_batch(db: Database, conversation_id: UUID, contact_id: UUID,
-                     traits_of: Callable[[str], ChannelTraits]) -> list[StoredInbound]:
-    """The next turn's messages; `traits_of(channel)` gives the channel's burst window."""
-    async with db.as_user(contact_id) as conn:
-        batch = await messages.next_unanswered(conn, conversation_id)
+                     traits_of: Callable[[str], ChannelTraits],
+                     first: list[StoredInbound] | None = None) -> list[StoredInbound]:
+    """The next turn's messages; `traits_of(channel)` gives the channel's burst window.
+    `first` is the oldest unanswered message when the caller has read it already."""
+    if first is not None:
+        batch = first
+    else:
+        async with db.as_user(contact_id, pipeline=True) as conn:
+            batch = await messages.next_unanswered(conn, conversation_id)
     if not batch:
         return batch
     traits = traits_of(batch[0].channel)
@@ -31,7 +36,7 @@ async def next_batch(db: Database, conversation_id: UUID, contact_id: UUID,
         return batch
     limit = max(1, traits.burst_max_messages)
     while True:
-        async with db.as_user(contact_id) as conn:
+        async with db.as_user(contact_id, pipeline=True) as conn:
             batch = await messages.next_unanswered(conn, conversation_id, limit=limit)
         if not batch:
             return batch

@@ -72,10 +72,7 @@ def decide(command: OptCommand | None, opted_out: bool, traits: ChannelTraits) -
     return OptDecision(skip=opted_out)
 
 
-async def is_opted_out(conn: Conn, contact_id: UUID) -> bool:
-    cur = await conn.execute("SELECT opted_out FROM app.contacts WHERE id = %s", (contact_id,))
-    row = await cur.fetchone()
-    return bool(row and row["opted_out"])
+OPTED_OUT_SQL = "SELECT opted_out FROM app.contacts WHERE id = %s"
 
 
 async def set_opted_out(conn: Conn, contact_id: UUID, value: bool, channel: str) -> None:

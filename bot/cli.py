@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -39,11 +42,19 @@ async def _worker() -> None:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
+    if settings.worker_nice and hasattr(os, "nice"):
+        os.nice(settings.worker_nice)
     runtime = Runtime(settings)
     await runtime.start(worker=False, listen_events=False)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Ours, not procrastinate's: they must also end a restart wait after a
+        # database error, and tell running drains to stop between turns.
+        loop.add_signal_handler(sig, runtime.request_stop)
     try:
-        await runtime.start_worker(install_signal_handlers=True)
-        await runtime.wait_worker()
+        await runtime.start_worker(install_signal_handlers=False)
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.wait_worker()
     finally:
         await runtime.stop()
 

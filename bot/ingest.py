@@ -35,7 +35,8 @@ class Ingestor:
             result = await messages.ingest(conn, message, trace_id)
         # Also on a duplicate: a crash between storing and queueing the first time must
         # not leave the message waiting for the periodic recovery.
-        await self.queue.defer_drain(result.conversation_id, result.contact_id)
+        if not result.drain_waiting:
+            await self.queue.defer_drain(result.conversation_id, result.contact_id)
         if result.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("inbound_duplicate", channel=message.channel, message_id=result.message_id)

@@ -51,12 +51,15 @@ class Metrics:
                              registry=r)
         self.turn_seconds = Histogram(
             "bot_turn_seconds", "Time of one turn by stage", ["stage"], registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            buckets=(0.005, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.deliveries = Counter("bot_deliveries_total", "Replies handed to a platform",
                                   ["channel", "status"], registry=r)
         self.guard_rejections = Counter("bot_guard_rejections_total",
                                         "Messages rejected by the guard", ["reason"], registry=r)
+        self.db_round_trips = Counter("bot_db_round_trips_total",
+                                      "Statements sent to PostgreSQL by the app's pool",
+                                      registry=r)
         self.queue_depth = Gauge("bot_queue_jobs", "Jobs waiting in the queue", registry=r)
         self.queue_oldest_age = Gauge("bot_queue_oldest_job_age_seconds",
                                       "Age of the oldest waiting job", registry=r)

@@ -28,7 +28,6 @@ from bot.classify import (
     Classification,
     Classifier,
     TurnScope,
-    previous_intent,
     store_classification,
 )
 from bot.db import messages
@@ -49,8 +48,8 @@ from bot.safety.injection import InjectionDetector, InjectionVerdict
 from bot.safety.output import OutputFilter
 from bot.safety.pii import mask_sample
 from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
-from bot.sessions import SessionInfo, open_session
 from bot.settings import Settings
+from bot.turn_state import TurnState, open_turn
 
 log = structlog.get_logger(__name__)
 
@@ -96,13 +95,25 @@ class Pipeline:
         self.handoffs = handoffs
         self.hooks = hooks
         self.injection = injection
+        # Set when the process is shutting down: a drain stops between turns.
+        self.stop_requested = False
 
     async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome:
         turns = 0
         try:
-            await self.deliverer.flush(conversation_id, contact_id)
+            # Replies left undelivered by an earlier run, and the oldest unanswered
+            # message: one round trip for both.
+            async with self.db.as_user(contact_id, pipeline=True) as conn:
+                pending, oldest = await messages.undelivered_and_oldest(conn, conversation_id)
+            first: list[StoredInbound] | None = oldest
+            if pending:
+                await self.deliverer.flush(conversation_id, contact_id, pending=pending)
             while True:
-                batch = await self.next_batch(conversation_id, contact_id)
+                if self.stop_requested:
+                    # what is left goes back to the queue, for this or another worker
+                    return DrainOutcome(turns, retry_in_s=0.0)
+                batch = await self.next_batch(conversation_id, contact_id, first=first)
+                first = None
                 if not batch:
                     return DrainOutcome(turns)
                 retry = await self._turn_or_failure(batch)
@@ -118,9 +129,10 @@ class Pipeline:
     def traits(self, channel: str) -> ChannelTraits:
         return getattr(self.adapters.get(channel), "traits", None) or ChannelTraits()
 
-    async def next_batch(self, conversation_id: UUID, contact_id: UUID) -> list[StoredInbound]:
+    async def next_batch(self, conversation_id: UUID, contact_id: UUID,
+                         first: list[StoredInbound] | None = None) -> list[StoredInbound]:
         """The next turn's messages (a whole burst on channels that have a window)."""
-        return await next_batch(self.db, conversation_id, contact_id, self.traits)
+        return await next_batch(self.db, conversation_id, contact_id, self.traits, first)
 
     async def _turn_or_failure(self, batch: list[StoredInbound]) -> float | None:
         structlog.contextvars.bind_contextvars(
@@ -190,17 +202,13 @@ class Pipeline:
                       traits: ChannelTraits) -> None:
         last = batch[-1]
         streams = bool(adapter and adapter.streams_progress)
-        opt = channel_rules.OptDecision()
-        if traits.opt_out_words or traits.opt_in_words:
-            command = channel_rules.opt_command([m.text for m in batch], traits)
-            async with self.db.as_user(last.contact_id) as conn:
-                opted_out = await channel_rules.is_opted_out(conn, last.contact_id)
-                opt = channel_rules.decide(command, opted_out, traits)
-                if opt.skip:
-                    await channel_rules.mark_skipped(conn, [m.id for m in batch])
-            if opt.skip:
-                log.info("turn_skipped_opted_out", message_id=last.id)
-                return
+        opened = await open_turn(
+            self.db, batch, traits, history_max=self.settings.history_max_messages,
+            inactivity=timedelta(hours=self.settings.session_inactivity_hours))
+        if opened is None:
+            log.info("turn_skipped_opted_out", message_id=last.id)
+            return
+        state, opt = opened
         observer = adapter if isinstance(adapter, TurnObserver) else None
 
         streamed: list[bool] = []
@@ -222,7 +230,6 @@ class Pipeline:
         verdict = guard.check_input(text, media=[x for m in batch for x in m.media],
                                     payload=last.payload,
                                     max_chars=self.settings.max_message_chars)
-        state = await self._open_session(batch)
         payload = last.payload
         if payload is None and traits.text_menus:
             # "2" or an option's title answers the numbered menu of the last reply
@@ -311,19 +318,7 @@ class Pipeline:
         await injection_event(conn, contact_id=message.contact_id, message_id=message.id,
                               verdict=verdict, text=text, hooks=self.hooks)
 
-    async def _open_session(self, batch: list[StoredInbound]) -> _TurnState:
-        last = batch[-1]
-        inactivity = timedelta(hours=self.settings.session_inactivity_hours)
-        async with self.db.as_user(last.contact_id) as conn:
-            session = await open_session(conn, conversation_id=last.conversation_id,
-                                         contact_id=last.contact_id, at=last.received_at,
-                                         inactivity=inactivity, inbound=len(batch))
-            history = await messages.history(conn, last.conversation_id,
-                                              self.settings.history_max_messages)
-            previous = None if session.is_new else await previous_intent(conn, session.id)
-        return _TurnState(session, history, previous)
-
-    async def _relay_to_staff(self, batch: list[StoredInbound], state: _TurnState, text: str,
+    async def _relay_to_staff(self, batch: list[StoredInbound], state: TurnState, text: str,
                               classification: Classification,
                               injection: InjectionVerdict | None) -> None:
         """During a handoff the bot stays quiet: the message is stored and shown to staff."""
@@ -340,14 +335,14 @@ class Pipeline:
                 await self.handoffs.relay(handoff, text)
         log.info("relayed_to_staff", message_id=last.id)
 
-    async def _finish(self, batch: list[StoredInbound], state: _TurnState, reply: OutboundReply,
+    async def _finish(self, batch: list[StoredInbound], state: TurnState, reply: OutboundReply,
                       classification: Classification, *, findings: list[str] | None = None,
                       unhelpful: bool = False, text: str = "",
                       opt_set: bool | None = None,
                       injection: InjectionVerdict | None = None) -> None:
         """Store classification, reply, counters and audit records in one transaction."""
         last = batch[-1]
-        async with self.db.as_user(last.contact_id) as conn:
+        async with self.db.as_user(last.contact_id, pipeline=True) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
             cur = await conn.execute(
@@ -379,19 +374,15 @@ class Pipeline:
                                      detail={"message_id": last.id}, hooks=self.hooks)
             if injection is not None:
                 await self._record_injection(conn, last, injection, text)
-        if self.handoffs is not None:
+        # A handoff started in this turn (by a policy here or the agent's tool) leaves the
+        # session escalated; only then is there one to announce.
+        escalated = due is not None or (row is not None and row["status"] == "escalated")
+        if self.handoffs is not None and escalated:
             handoff = await self.handoffs.open_handoff(last.conversation_id)
             if handoff is not None and handoff.status == "waiting":
                 await self.handoffs.announce_if_due(handoff.id)
         log.info("turn_answered", message_id=last.id, intent=classification.intent,
                  method=classification.method)
-
-
-@dataclass(frozen=True)
-class _TurnState:
-    session: SessionInfo
-    history: list[dict[str, Any]]
-    previous_intent: str | None
 
 
 def _guarded(intent: str) -> Classification:

@@ -87,6 +87,7 @@ class JobQueue:
                         update_heartbeat_interval=s.queue_heartbeat_interval_s,
                         stalled_worker_timeout=s.queue_stalled_after_s,
                         additional_context={"runtime": runtime}, delete_jobs="successful",
+                        shutdown_graceful_timeout=s.worker_shutdown_grace_s,
                         install_signal_handlers=install_signal_handlers,
                     )
                     return

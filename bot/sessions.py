@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncCursor
+
 from bot.db.pool import Conn
 
 
@@ -35,6 +37,12 @@ def _info(row: dict[str, Any], is_new: bool) -> SessionInfo:
     return SessionInfo(row["id"], row["status"], row["summary"], is_new, row["inbound_count"])
 
 
+# The conversation's open session, locked for this turn (param: conversation id).
+CURRENT_SESSION_SQL = (
+    "SELECT id, status, summary, inbound_count, last_activity_at FROM app.sessions"
+    " WHERE conversation_id = %s AND status <> 'closed' FOR UPDATE")
+
+
 async def open_session(
     conn: Conn,
     *,
@@ -43,13 +51,13 @@ async def open_session(
     at: datetime,
     inactivity: timedelta,
     inbound: int = 1,
+    current: AsyncCursor[dict[str, Any]] | None = None,
 ) -> SessionInfo:
-    """The open session for a message arriving at `at`, closing a stale one first."""
-    cur = await conn.execute(
-        "SELECT id, status, summary, inbound_count, last_activity_at FROM app.sessions"
-        " WHERE conversation_id = %s AND status <> 'closed' FOR UPDATE",
-        (conversation_id,),
-    )
+    """The open session for a message arriving at `at`, closing a stale one first.
+
+    `current` is `CURRENT_SESSION_SQL` already sent in this unit of work (pipeline mode
+    lets the caller queue it with other reads)."""
+    cur = current or await conn.execute(CURRENT_SESSION_SQL, (conversation_id,))
     row = await cur.fetchone()
     if row is not None and not starts_new_session(row["last_activity_at"], at, inactivity):
         cur = await conn.execute(

@@ -45,6 +45,15 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     # --- queue and worker
     worker_in_process: bool = True
     worker_concurrency: int = 16
+    # `bot worker` lowers its CPU priority by this much (os.nice) so that a web process on
+    # the same machine keeps acknowledging webhooks first when turns pile up; 0: unchanged
+    worker_nice: int = Field(default=19, ge=0, le=19)
+    # On shutdown a worker lets running turns finish for this long, then cancels them
+    # (their messages are answered after restart, as after a crash).
+    worker_shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # Start-up objects (models, vocabularies) are exempted from garbage collection
+    # (gc.freeze): full collections otherwise pause every request for ~150 ms.
+    gc_freeze_after_start: bool = True
     queue_poll_interval_s: float = 0.2
     queue_heartbeat_interval_s: float = 5.0
     queue_stalled_after_s: float = 20.0

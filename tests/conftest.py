@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -89,6 +91,8 @@ def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Setti
         # The injection detector's MiniLM session costs ~100 MB per Runtime and the suite
         # starts hundreds; tests/safety/test_injection_embedding.py runs one with it on.
         "injection_embedding": False,
+        # one process starts hundreds of runtimes: frozen objects would never be collected
+        "gc_freeze_after_start": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -159,3 +163,36 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 20
 def external_server_url() -> Iterator[str | None]:
     url = os.environ.get("BOT_TEST_EXTERNAL_DATABASE_URL", EXTERNAL_DEFAULT)
     yield url if server_reachable(url) else None
+
+
+StartWorker = Callable[..., "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def start_worker(db_url: str, tmp_path: Path) -> Iterator[StartWorker]:
+    """Starts `bot worker` subprocesses on the test database (killed at the end); keyword
+    arguments are extra environment variables."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(**extra: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_"))}
+        env.update(extra)
+        env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
+                   QUEUE_POLL_INTERVAL_S="0.05", QUEUE_HEARTBEAT_INTERVAL_S="0.5",
+                   QUEUE_STALLED_AFTER_S="2", QUEUE_RECOVERY_INTERVAL_S="0.5",
+                   LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+                   BOT_DEFINITION=str(ROOT / "tests/fixtures/bot.yaml"),
+                   MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
+                   RATE_LIMIT_USER="1000/minute", RATE_LIMIT_GLOBAL="10000/minute",
+                   HANDOFF_HOURS="mon-sun 00:00-24:00")
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=tmp_path,
+                                env=env)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

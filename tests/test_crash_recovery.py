@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
-import pytest
 
 from bot.db.pool import Database
 from bot.models import InboundMessage
-from tests.conftest import ROOT, RuntimeFactory, wait_for
-
-
-@pytest.fixture
-def start_worker(db_url: str, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SLACK_"))}
-        env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
-                   QUEUE_POLL_INTERVAL_S="0.05", QUEUE_HEARTBEAT_INTERVAL_S="0.5",
-                   QUEUE_STALLED_AFTER_S="2", QUEUE_RECOVERY_INTERVAL_S="0.5",
-                   LOG_LEVEL="WARNING")
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=tmp_path,
-                                env=env | {"PYTHONPATH": str(ROOT)})
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+from tests.conftest import RuntimeFactory, StartWorker, wait_for
 
 
 async def outbound(db: Database, contact: Any, conversation: Any) -> list[dict[str, Any]]:
@@ -50,7 +24,7 @@ async def outbound(db: Database, contact: Any, conversation: Any) -> list[dict[s
 
 async def test_sigkill_mid_turn_then_restart_delivers_exactly_once(
     runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage], db: Database,
-    db_url: str, start_worker: Callable[[], subprocess.Popen[bytes]],
+    db_url: str, start_worker: StartWorker,
 ) -> None:
     worker = start_worker()
     async with runtime_factory(worker=False) as rt:

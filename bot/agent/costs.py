@@ -69,15 +69,22 @@ class CapCheck:
     scope: str | None = None
 
 
+def judge_caps(cost_today: Decimal | None, user_tokens_today: int | None, *,
+               cap: Decimal, budget: int) -> CapCheck:
+    """Today's spend and the user's tokens against the caps (None: that cap is off)."""
+    if cost_today is not None and cap > 0 and cost_today >= cap:
+        return CapCheck(False, "daily_cost")
+    if user_tokens_today is not None and budget > 0 and user_tokens_today >= budget:
+        return CapCheck(False, "user_daily_tokens")
+    return CapCheck(True)
+
+
 async def check_caps(db: Database, contact_id: UUID, *, daily_cost_cap_usd: float,
                      user_daily_token_budget: int) -> CapCheck:
     """The process-wide daily cost cap and the user's daily token budget (0 = no cap)."""
     since = start_of_day()
-    async with db.as_user(contact_id) as conn:
-        cap = Decimal(str(daily_cost_cap_usd))
-        if cap > 0 and await store.total_cost_since(conn, since) >= cap:
-            return CapCheck(False, "daily_cost")
-        budget = user_daily_token_budget
-        if budget > 0 and await store.user_tokens_since(conn, contact_id, since) >= budget:
-            return CapCheck(False, "user_daily_tokens")
-    return CapCheck(True)
+    cap, budget = Decimal(str(daily_cost_cap_usd)), user_daily_token_budget
+    async with db.as_user(contact_id, pipeline=True) as conn:
+        cost = await store.total_cost_since(conn, since) if cap > 0 else None
+        tokens = await store.user_tokens_since(conn, contact_id, since) if budget > 0 else None
+    return judge_caps(cost, tokens, cap=cap, budget=budget)

@@ -18,7 +18,7 @@ import structlog
 
 from bot.agent.messages import Message, TextPart
 from bot.agent.tokens import estimate_tokens
-from bot.db.pool import Conn, Database
+from bot.db.pool import Database
 
 log = structlog.get_logger(__name__)
 Row = dict[str, Any]
@@ -89,33 +89,35 @@ def to_messages(rows: list[Row], current_text: str) -> list[Message]:
     return messages
 
 
-async def _unfolded(conn: Conn, session_id: UUID, after_id: int, exclude: list[int],
-                    limit: int) -> list[Row]:
-    cur = await conn.execute(
-        "SELECT id, direction, text, payload FROM ("
-        " SELECT id, direction, text, payload FROM app.messages"
-        " WHERE session_id = %s AND id > %s AND NOT (id = ANY(%s))"
-        " ORDER BY id DESC LIMIT %s) recent ORDER BY id",
-        (session_id, after_id, exclude, limit))
-    return list(await cur.fetchall())
+SUMMARY_SQL = "SELECT summary FROM app.sessions WHERE id = %s"
+# The newest messages after the summary, minus this turn's own (params: session twice,
+# this turn's message ids, how many): independent of the summary read, so both can go
+# in one round trip.
+UNFOLDED_SQL = (
+    "SELECT id, direction, text, payload FROM ("
+    " SELECT id, direction, text, payload FROM app.messages"
+    " WHERE session_id = %s AND NOT (id = ANY(%s)) AND id > coalesce("
+    "  (SELECT summary_through FROM app.sessions WHERE id = %s), 0)"
+    " ORDER BY id DESC LIMIT %s) recent ORDER BY id")
 
 
-async def build_history(db: Database, *, contact_id: UUID, session_id: UUID,
-                        current_ids: list[int], current_text: str, budget: int,
-                        keep_ratio: float, max_messages: int, summary_max_tokens: int,
-                        summarize: Summarize | None) -> HistoryWindow:
-    """Load the session's unfolded messages, fold the overflow, return the window."""
-    async with db.as_user(contact_id) as conn:
-        cur = await conn.execute(
-            "SELECT summary, summary_through FROM app.sessions WHERE id = %s", (session_id,))
-        session = await cur.fetchone()
-        summary = str(session["summary"]) if session else ""
-        through = int(session["summary_through"] or 0) if session else 0
-        rows = await _unfolded(conn, session_id, through, current_ids, max_messages)
+@dataclass(frozen=True)
+class StoredHistory:
+    """The session's rolling summary and the messages it does not cover yet."""
+
+    summary: str
+    rows: list[Row]
+
+
+async def fold_history(db: Database, stored: StoredHistory, *, contact_id: UUID,
+                       session_id: UUID, current_text: str, budget: int, keep_ratio: float,
+                       summary_max_tokens: int, summarize: Summarize | None) -> HistoryWindow:
+    """Fold what exceeds the budget into the summary (stored), return the window."""
+    summary, rows = stored.summary, stored.rows
     fold, recent = split_for_budget(rows, budget, keep_ratio)
     if fold:
         summary = await _folded(summary, fold, summary_max_tokens, summarize)
-        async with db.as_user(contact_id) as conn:
+        async with db.as_user(contact_id, pipeline=True) as conn:
             await conn.execute(
                 "UPDATE app.sessions SET summary = %s, summary_through = %s WHERE id = %s",
                 (summary, fold[-1]["id"], session_id))

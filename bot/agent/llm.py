@@ -96,7 +96,7 @@ class LLMCaller:
             usage_reported=usage.reported, cost_usd=cost or Decimal(0),
             latency_ms=latency_s * 1000, status=status, error=error)
         try:
-            async with self.db.as_user(scope.contact_id) as conn:
+            async with self.db.as_user(scope.contact_id, pipeline=True) as conn:
                 await store.record_llm_call(conn, record)
         except Exception as exc:  # the answer matters more than the cost row; metrics have it
             log.error("llm_call_record_failed", error=type(exc).__name__)

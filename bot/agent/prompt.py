@@ -11,7 +11,6 @@ import secrets
 from typing import Any
 
 from bot.agent.tokens import estimate_tokens
-from bot.db.pool import Conn
 
 GUARDRAILS = """Rules you always follow:
 - You speak with one person. You only see and act on that person's own data; tools act for
@@ -52,18 +51,18 @@ def _value(raw: Any) -> str:
     return raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
 
 
-async def user_context_block(conn: Conn, contact_id: Any, max_items: int,
-                             max_tokens: int = 300) -> str:
-    """What the bot remembers about the user, one compact line per item, unexpired only."""
-    cur = await conn.execute(
-        # Keys with a colon are the bot's own bookkeeping (e.g. a call awaiting a yes).
-        "SELECT key, value, kind FROM app.user_context WHERE contact_id = %s"
-        " AND (expires_at IS NULL OR expires_at > now()) AND position(':' in key) = 0"
-        " ORDER BY updated_at DESC LIMIT %s",
-        (contact_id, max_items))
+# Keys with a colon are the bot's own bookkeeping (e.g. a call awaiting a yes).
+USER_CONTEXT_SQL = (
+    "SELECT key, value, kind FROM app.user_context WHERE contact_id = %s"
+    " AND (expires_at IS NULL OR expires_at > now()) AND position(':' in key) = 0"
+    " ORDER BY updated_at DESC LIMIT %s")
+
+
+def context_lines(rows: list[dict[str, Any]], max_tokens: int = 300) -> str:
+    """The user-context block from `USER_CONTEXT_SQL` rows, within `max_tokens`."""
     lines: list[str] = []
     used = 0
-    for row in await cur.fetchall():
+    for row in rows:
         line = f"- {row['kind']} {row['key']}: {_value(row['value'])[:200]}"
         used += estimate_tokens(line)
         if used > max_tokens:

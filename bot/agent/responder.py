@@ -8,17 +8,18 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.agent import confirm, store
+from bot.agent import confirm
 from bot.agent.budget import AgentBudget, TurnLimits, resolve_limits
 from bot.agent.builtin_tools import ESCALATION_TOOL
-from bot.agent.costs import LIMIT_REACHED_TEXT, check_caps
+from bot.agent.costs import LIMIT_REACHED_TEXT
 from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
-from bot.agent.history import Row, Summarize, build_history, transcript
+from bot.agent.history import Row, Summarize, fold_history, transcript
 from bot.agent.llm import CallScope
 from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
 from bot.agent.messages import LLMRequest, Message, ToolCall
-from bot.agent.prompt import fence_untrusted, system_prompt, user_context_block
+from bot.agent.prompt import fence_untrusted, system_prompt
 from bot.agent.tools import ToolContext, TurnRecord
+from bot.agent.turn_reads import TurnReads, read_turn_state
 from bot.models import OutboundReply
 from bot.responders import Emit, TurnContext
 
@@ -81,9 +82,9 @@ class AgentResponder:
     async def answer(self, turn: TurnContext, emit: Emit) -> AgentTurnResult:
         """The reply and the turn's outcome: limits hit, failed tools, escalation request."""
         s = self.services
-        caps = await check_caps(s.db, turn.contact_id,
-                                daily_cost_cap_usd=s.settings.llm_daily_cost_cap_usd,
-                                user_daily_token_budget=s.settings.llm_user_daily_token_budget)
+        reads = await read_turn_state(s.db, s.settings, contact_id=turn.contact_id,
+                                      session_id=turn.session.id, current_ids=turn.message_ids)
+        caps = reads.caps
         if not caps.allowed:
             s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()
             log.warning("llm_budget_exhausted", scope=caps.scope)
@@ -96,12 +97,13 @@ class AgentResponder:
             metadata={"channel": turn.channel, "intent": intent,
                       "session_id": str(turn.session.id)},
         ) as run:
-            result = await self._answer(turn, emit, resolve_limits(self.budget, s.settings))
+            result = await self._answer(turn, emit, resolve_limits(self.budget, s.settings),
+                                        reads)
             run.set_outputs({"text": result.reply.text, "limit": result.limit})
         return result
 
     async def _answer(self, turn: TurnContext, emit: Emit,
-                      limits: TurnLimits) -> AgentTurnResult:
+                      limits: TurnLimits, reads: TurnReads) -> AgentTurnResult:
         s = self.services
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
                           turn.message_ids[-1])
@@ -109,7 +111,8 @@ class AgentResponder:
         record = TurnRecord()
         try:
             async with asyncio.timeout(limits.turn_deadline_s):
-                loop, system, messages = await self._prepare(turn, emit, limits, scope, record)
+                loop, system, messages = await self._prepare(turn, emit, limits, scope, record,
+                                                             reads)
                 settled = await self._settle_confirmation(turn, loop, messages)
                 if settled is not None:  # No, or nothing left to confirm: no LLM call
                     await emit("text_delta", {"text": settled})
@@ -176,7 +179,8 @@ class AgentResponder:
 
     async def _prepare(self, turn: TurnContext, emit: Emit, limits: TurnLimits,
                        scope: CallScope,
-                       record: TurnRecord) -> tuple[AgentLoop, str, list[Message]]:
+                       record: TurnRecord,
+                       reads: TurnReads) -> tuple[AgentLoop, str, list[Message]]:
         s = self.services
         st = s.settings
         current, untrusted_note = as_seen_by_model(turn), ""
@@ -188,16 +192,12 @@ class AgentResponder:
             # except handing the person to a human.
             current, untrusted_note = fence_untrusted(current)
             tools = [t for t in tools if not t.side_effects or t.name == ESCALATION_TOOL]
-        window = await build_history(
-            s.db, contact_id=turn.contact_id, session_id=turn.session.id,
-            current_ids=turn.message_ids, current_text=current,
-            budget=st.agent_history_token_budget, keep_ratio=st.agent_history_keep_ratio,
-            max_messages=st.agent_history_max_messages,
+        window = await fold_history(
+            s.db, reads.history, contact_id=turn.contact_id, session_id=turn.session.id,
+            current_text=current, budget=st.agent_history_token_budget,
+            keep_ratio=st.agent_history_keep_ratio,
             summary_max_tokens=st.agent_summary_max_tokens, summarize=self._summarizer(scope))
-        async with s.db.as_user(turn.contact_id) as conn:
-            known = await user_context_block(conn, turn.contact_id,
-                                             st.agent_user_context_max_items)
-            used = await store.session_tool_calls(conn, turn.session.id)
+        known, used = reads.user_context, reads.session_tool_calls
         ctx = ToolContext(contact_id=turn.contact_id, conversation_id=turn.conversation_id,
                           session_id=turn.session.id, message_id=turn.message_ids[-1],
                           channel=turn.channel, db=s.db, turn=record, clients=s.clients)

@@ -71,11 +71,10 @@ async def record_tool_call(conn: Conn, r: ToolCallRecord) -> None:
          r.result, (r.error or "")[:500] or None, r.attempts, r.latency_ms))
 
 
-async def session_tool_calls(conn: Conn, session_id: UUID) -> int:
-    cur = await conn.execute(
-        "SELECT count(*) AS n FROM app.tool_calls WHERE session_id = %s", (session_id,))
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0
+TOOL_CALLS_SQL = "SELECT count(*) AS n FROM app.tool_calls WHERE session_id = %s"
+USER_TOKENS_SQL = ("SELECT coalesce(sum(input_tokens + output_tokens), 0) AS n FROM app.llm_calls"
+                   " WHERE contact_id = %s AND created_at >= %s")
+COST_SINCE_SQL = "SELECT app.llm_cost_since(%s) AS cost"
 
 
 async def record_llm_call(conn: Conn, r: LLMCallRecord) -> None:
@@ -90,14 +89,12 @@ async def record_llm_call(conn: Conn, r: LLMCallRecord) -> None:
 
 
 async def user_tokens_since(conn: Conn, contact_id: UUID, since: datetime) -> int:
-    cur = await conn.execute(
-        "SELECT coalesce(sum(input_tokens + output_tokens), 0) AS n FROM app.llm_calls"
-        " WHERE contact_id = %s AND created_at >= %s", (contact_id, since))
+    cur = await conn.execute(USER_TOKENS_SQL, (contact_id, since))
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
 
 
 async def total_cost_since(conn: Conn, since: datetime) -> Decimal:
-    cur = await conn.execute("SELECT app.llm_cost_since(%s) AS cost", (since,))
+    cur = await conn.execute(COST_SINCE_SQL, (since,))
     row = await cur.fetchone()
     return Decimal(row["cost"]) if row else Decimal(0)

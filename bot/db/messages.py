@@ -37,6 +37,8 @@ class IngestResult:
     conversation_id: UUID
     contact_id: UUID
     duplicate: bool
+    #: a drain job of the conversation is queued and not started: it will read this message
+    drain_waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class PendingDelivery:
     #: the staff member who wrote it, for replies written by a person
     author: str | None = None
     contact_id: UUID | None = None
+    #: seconds since the row last changed state (how long a `sending` row has been in flight)
+    age_s: float = 0.0
 
 
 async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
@@ -65,9 +69,16 @@ async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestRe
         raw["_location"] = message.location.model_dump()
     if message.reply_to_external_id:
         raw["_reply_to_external_id"] = message.reply_to_external_id
+    # In the same statement: is a drain of this conversation queued and not yet started?
+    # Then it will read this message and queueing another is a wasted round trip (under
+    # load, most are). FOR SHARE keeps the queue from starting that job (its fetch skips
+    # locked rows) until this message is committed.
     cur = await conn.execute(
-        "SELECT * FROM app.ingest_message("
-        "%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+        "SELECT m.*, EXISTS (SELECT 1 FROM procrastinate_jobs j"
+        "  WHERE j.queueing_lock = m.conversation_id::text AND j.status = 'todo'"
+        "  FOR SHARE) AS drain_waiting"
+        " FROM app.ingest_message("
+        "%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s) m",
         (
             message.channel, message.sender_id, message.sender_name, message.conversation_key,
             message.external_id, message.text, message.payload,
@@ -78,7 +89,7 @@ async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestRe
     row = await cur.fetchone()
     assert row is not None
     return IngestResult(row["message_id"], row["conversation_id"], row["contact_id"],
-                        row["duplicate"])
+                        row["duplicate"], row["drain_waiting"])
 
 
 def _inbound(row: dict[str, Any]) -> StoredInbound:
@@ -94,14 +105,21 @@ async def next_unanswered(
     conn: Conn, conversation_id: UUID, limit: int = 1
 ) -> list[StoredInbound]:
     """The oldest inbound messages of a conversation that have no answer yet, in order."""
-    cur = await conn.execute(
-        "SELECT id, contact_id, conversation_id, channel, external_id, text, payload, media,"
-        " received_at, attempts, trace_id FROM app.messages"
-        " WHERE conversation_id = %s AND direction = 'in' AND status = 'received'"
-        " ORDER BY id LIMIT %s",
-        (conversation_id, limit),
-    )
-    return [_inbound(r) for r in await cur.fetchall()]
+    cur = await conn.execute(UNANSWERED_SQL, (conversation_id, limit))
+    return unanswered_from(await cur.fetchall())
+
+
+# params: conversation id, how many
+UNANSWERED_SQL = (
+    "SELECT id, contact_id, conversation_id, channel, external_id, text, payload, media,"
+    " received_at, attempts, trace_id FROM app.messages"
+    " WHERE conversation_id = %s AND direction = 'in' AND status = 'received'"
+    " ORDER BY id LIMIT %s")
+
+
+def unanswered_from(rows: list[dict[str, Any]]) -> list[StoredInbound]:
+    """`UNANSWERED_SQL` rows as stored inbound messages."""
+    return [_inbound(r) for r in rows]
 
 
 async def record_attempt(conn: Conn, message_ids: list[int], error: str) -> int:
@@ -167,20 +185,28 @@ async def mark_relayed(conn: Conn, message_ids: list[int], session_id: UUID) -> 
 
 async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery]:
     """Outbound replies of a conversation not yet handed to the platform, oldest first."""
-    cur = await conn.execute(
-        "SELECT o.id, o.conversation_id, o.contact_id, o.channel, o.rich, o.text, o.reply_to,"
-        " o.status, o.attempts, o.author,"
-        " c.conversation_key, i.external_id AS reply_to_external_id,"
-        " (SELECT ci.external_id FROM app.channel_identities ci"
-        "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
-        " FROM app.messages o JOIN app.conversations c ON c.id = o.conversation_id"
-        " LEFT JOIN app.messages i ON i.id = o.reply_to"
-        " WHERE o.conversation_id = %s AND o.direction = 'out'"
-        " AND o.status IN ('pending', 'sending') ORDER BY o.id",
-        (conversation_id,),
-    )
+    cur = await conn.execute(UNDELIVERED_SQL, (conversation_id,))
+    return undelivered_from(await cur.fetchall())
+
+
+# param: conversation id
+UNDELIVERED_SQL = (
+    "SELECT o.id, o.conversation_id, o.contact_id, o.channel, o.rich, o.text, o.reply_to,"
+    " o.status, o.attempts, o.author,"
+    " extract(epoch FROM clock_timestamp() - o.updated_at)::float8 AS age_s,"
+    " c.conversation_key, i.external_id AS reply_to_external_id,"
+    " (SELECT ci.external_id FROM app.channel_identities ci"
+    "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
+    " FROM app.messages o JOIN app.conversations c ON c.id = o.conversation_id"
+    " LEFT JOIN app.messages i ON i.id = o.reply_to"
+    " WHERE o.conversation_id = %s AND o.direction = 'out'"
+    " AND o.status IN ('pending', 'sending') ORDER BY o.id")
+
+
+def undelivered_from(rows: list[dict[str, Any]]) -> list[PendingDelivery]:
+    """`UNDELIVERED_SQL` rows as deliveries."""
     result = []
-    for r in await cur.fetchall():
+    for r in rows:
         reply = (OutboundReply.model_validate(r["rich"]) if r["rich"]
                  else OutboundReply(text=r["text"]))
         result.append(PendingDelivery(
@@ -189,6 +215,7 @@ async def undelivered(conn: Conn, conversation_id: UUID) -> list[PendingDelivery
             recipient=r["recipient"] or "", reply=reply, reply_to=r["reply_to"],
             reply_to_external_id=r["reply_to_external_id"], status=r["status"],
             attempts=r["attempts"], author=r["author"], contact_id=r["contact_id"],
+            age_s=float(r["age_s"] or 0.0),
         ))
     return result
 
@@ -211,12 +238,23 @@ async def history(conn: Conn, conversation_id: UUID, limit: int) -> list[dict[st
     `speaker` is who wrote each one: "user", "bot", or "staff" (a person of the team
     during a handoff, named in `author`), so the bot continues with what they said.
     """
-    cur = await conn.execute(
-        "SELECT id, direction, text, rich, payload, status, created_at, author,"
-        " CASE WHEN direction = 'in' THEN 'user' WHEN author IS NOT NULL THEN 'staff'"
-        " ELSE 'bot' END AS speaker FROM ("
-        " SELECT * FROM app.messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s"
-        ") recent ORDER BY id",
-        (conversation_id, limit),
-    )
+    cur = await conn.execute(HISTORY_SQL, (conversation_id, limit))
     return list(await cur.fetchall())
+
+
+# params: conversation id, how many
+HISTORY_SQL = (
+    "SELECT id, direction, text, rich, payload, status, created_at, author,"
+    " CASE WHEN direction = 'in' THEN 'user' WHEN author IS NOT NULL THEN 'staff'"
+    " ELSE 'bot' END AS speaker FROM ("
+    " SELECT * FROM app.messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s"
+    ") recent ORDER BY id")
+
+
+async def undelivered_and_oldest(conn: Conn, conversation_id: UUID,
+                                 ) -> tuple[list[PendingDelivery], list[StoredInbound]]:
+    """A conversation's undelivered replies and its oldest unanswered message, both
+    queries sent before either answer is awaited (one round trip in pipeline mode)."""
+    out = await conn.execute(UNDELIVERED_SQL, (conversation_id,))
+    waiting = await conn.execute(UNANSWERED_SQL, (conversation_id, 1))
+    return undelivered_from(await out.fetchall()), unanswered_from(await waiting.fetchall())

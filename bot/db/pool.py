@@ -10,12 +10,13 @@ usable through a transaction pooler (set DB_PREPARED_STATEMENTS=false there).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -24,17 +25,70 @@ from bot.settings import Settings
 Row = dict[str, Any]
 Conn = psycopg.AsyncConnection[Row]
 
+# BEGIN and the role switch go to the server as one simple-protocol query: one round
+# trip instead of two. The claims are a quoted literal, never spliced text.
+_USER_PROLOGUE = sql.SQL(
+    "BEGIN; SELECT set_config('role', 'authenticated', true),"
+    " set_config('request.jwt.claims', {}, true)")
+
+
+_SET_CLAIMS = ("SELECT set_config('role', 'authenticated', true),"
+               " set_config('request.jwt.claims', %s, true)")
+
+
+class _CountingCursor(psycopg.AsyncCursor[Row]):
+    """Counts round trips, so the database cost of a turn can be measured.
+
+    Outside pipeline mode every statement is one. In pipeline mode statements are
+    queued; a fetch whose result has not arrived yet waits for the server (and
+    receives the results of everything queued before it), and so does the end of the
+    unit of work (counted by `Database`).
+    """
+
+    on_round_trip: Callable[[], None] | None = None
+    _awaiting = False
+
+    async def execute(self, *args: Any, **kwargs: Any) -> _CountingCursor:
+        pipelined = self.connection._pipeline is not None
+        if self.on_round_trip is not None and not pipelined:
+            self.on_round_trip()
+        self._awaiting = pipelined
+        await super().execute(*args, **kwargs)
+        return self
+
+    def _fetched(self) -> None:
+        if self._awaiting and self.pgresult is None and self.on_round_trip is not None:
+            self.on_round_trip()
+        self._awaiting = False
+
+    async def fetchone(self) -> Row | None:
+        self._fetched()
+        return await super().fetchone()
+
+    async def fetchall(self) -> list[Row]:
+        self._fetched()
+        return await super().fetchall()
+
+    async def fetchmany(self, size: int = 0) -> list[Row]:
+        self._fetched()
+        return await super().fetchmany(size)
+
 
 class Database:
     """A pool of connections and the ways to work in it."""
 
-    def __init__(self, conninfo: str, settings: Settings) -> None:
+    def __init__(self, conninfo: str, settings: Settings,
+                 on_round_trip: Callable[[], None] | None = None) -> None:
         self.conninfo = conninfo
+        self._on_round_trip = on_round_trip
+        count = staticmethod(on_round_trip) if on_round_trip else None
+        cursor_class = type("Cursor", (_CountingCursor,), {"on_round_trip": count})
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "row_factory": dict_row,
             "connect_timeout": max(1, int(settings.db_connect_timeout_s)),
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+            "cursor_factory": cursor_class,
         }
         if not settings.db_prepared_statements:
             kwargs["prepare_threshold"] = None
@@ -54,16 +108,34 @@ class Database:
         await self.pool.close()
 
     @asynccontextmanager
-    async def as_user(self, contact_id: UUID) -> AsyncIterator[Conn]:
-        """A transaction acting as one contact: RLS limits it to that contact's rows."""
+    async def as_user(self, contact_id: UUID, *, pipeline: bool = False) -> AsyncIterator[Conn]:
+        """A transaction acting as one contact: RLS limits it to that contact's rows.
+
+        With `pipeline=True` statements are queued and sent together (psycopg pipeline
+        mode): a unit of work that only writes costs one round trip, and each fetch one
+        more. Errors then surface at the next fetch or at the end of the block, so only
+        units that do not catch database errors midway use it.
+        """
         claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                "SELECT set_config('role', 'authenticated', true),"
-                " set_config('request.jwt.claims', %s, true)",
-                (claims,),
-            )
-            yield conn
+        if pipeline:
+            async with self.pool.connection() as conn:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute(_SET_CLAIMS, (claims,))
+                    yield conn
+                if self._on_round_trip is not None:
+                    self._on_round_trip()  # the sync that sends COMMIT
+            return
+        async with self.pool.connection() as conn:
+            await conn.execute(_USER_PROLOGUE.format(sql.Literal(claims)))
+            try:
+                yield conn
+            except BaseException:
+                # The pool also rolls back a connection returned inside a transaction;
+                # doing it here keeps the connection clean for the next unit of work.
+                with suppress(psycopg.Error):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Conn]:

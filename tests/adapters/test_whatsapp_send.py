@@ -335,3 +335,28 @@ async def test_a_part_twilio_accepted_is_not_sent_again_when_recording_it_failed
     sent = creates(fake_twilio, delivery)
     assert len(sent) == 1
     assert row is not None and row["raw"]["twilio_sids"] == [sent[0].sid]
+
+
+async def test_a_reply_another_worker_is_sending_is_not_sent_again_until_it_is_stale(
+    runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio,
+) -> None:
+    """A drain recovered as stalled while its first run still goes on finds the reply
+    `sending` moments ago: it waits instead of sending a second copy."""
+    async with whatsapp(runtime_factory, whatsapp_settings(queue_stalled_after_s=30)) as (
+            rt, _adapter):
+        delivery = await stored_reply(rt, OutboundReply(text="in flight"))
+        assert delivery.contact_id is not None
+        async with rt.db.as_user(delivery.contact_id) as conn:
+            await messages.set_delivery_status(conn, delivery.id, "sending")
+        conversation_id = await _conversation(rt, delivery)
+        with pytest.raises(RetryDelivery) as raised:
+            await rt.pipeline.deliverer.flush(conversation_id, delivery.contact_id)
+        assert raised.value.retry_after_s is not None and 25 < raised.value.retry_after_s <= 30
+        assert creates(fake_twilio, delivery) == []
+        # Once it has been in flight longer than a stalled job waits, it is sent again.
+        async with rt.db.as_system() as conn:
+            await conn.execute("UPDATE app.messages SET updated_at = now() - interval '31 s'"
+                               " WHERE id = %s", (delivery.id,))
+        assert await rt.pipeline.deliverer.flush(conversation_id, delivery.contact_id) == 1
+    assert len(creates(fake_twilio, delivery)) == 1
