@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from bot.classify import Classification, TurnScope
 from bot.db.pool import Database
@@ -82,12 +83,19 @@ class BarrierResponder:
 
     If conversations were processed one after another, the barrier would never fill
     and the turns would fail, so passing proves they run concurrently.
+
+    Only turns whose text starts with `tag` wait: a conversation an earlier test left
+    unanswered in the shared database may be drained here too, and must neither fill
+    nor block the barrier.
     """
 
-    def __init__(self, parties: int) -> None:
+    def __init__(self, parties: int, tag: str) -> None:
         self.barrier = asyncio.Barrier(parties)
+        self.tag = tag
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
+        if not turn.text.startswith(self.tag):
+            return OutboundReply(text="not this test's")
         async with asyncio.timeout(30):
             await self.barrier.wait()
         return OutboundReply(text="together")
@@ -97,10 +105,12 @@ async def test_twenty_conversations_progress_concurrently(
     runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage], db: Database,
     make_settings: Callable[..., object],
 ) -> None:
-    responder = BarrierResponder(20)
+    tag = "barrier-" + uuid4().hex[:8]
+    responder = BarrierResponder(20, tag)
     settings = make_settings(worker_concurrency=25, turn_max_attempts=1)
     async with runtime_factory(router=Router(responder), settings=settings) as rt:
-        results = await asyncio.gather(*(rt.ingest(inbound(text=f"c{i}")) for i in range(20)))
+        results = await asyncio.gather(
+            *(rt.ingest(inbound(text=f"{tag} c{i}")) for i in range(20)))
 
         async def all_answered() -> bool:
             counts = [len(await replies_of(db, r.contact_id, r.conversation_id)) for r in results]
@@ -112,15 +122,20 @@ async def test_twenty_conversations_progress_concurrently(
 
 
 class FlakyResponder:
-    """Fails the first `failures` attempts, then answers."""
+    """Fails the first `failures` attempts of each conversation, then answers.
+
+    Attempts are counted per conversation: the test database is shared by the whole
+    run, so a runtime's recovery may also drain a conversation an earlier test left
+    unanswered, and that turn is not this test's business.
+    """
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
-        self.calls = 0
+        self.calls: Counter[UUID] = Counter()
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
-        self.calls += 1
-        if self.calls <= self.failures:
+        self.calls[turn.conversation_id] += 1
+        if self.calls[turn.conversation_id] <= self.failures:
             raise ConnectionError("transient")
         return OutboundReply(text="after retry")
 
@@ -137,7 +152,7 @@ async def test_failed_turn_is_retried_and_answered_once(
         await wait_for(answered, timeout=30)
     replies = await replies_of(db, r.contact_id, r.conversation_id)
     assert [x["text"] for x in replies] == ["after retry"]
-    assert responder.calls == 2
+    assert responder.calls[r.conversation_id] == 2
 
 
 async def test_turn_failing_every_attempt_gets_an_apology_not_an_error(
