@@ -72,21 +72,10 @@ def decide(command: OptCommand | None, opted_out: bool, traits: ChannelTraits) -
     return OptDecision(skip=opted_out)
 
 
-OPTED_OUT_SQL = "SELECT opted_out FROM app.contacts WHERE id = %s"
-
-
 async def set_opted_out(conn: Conn, contact_id: UUID, value: bool, channel: str) -> None:
     await conn.execute("UPDATE app.contacts SET opted_out = %s WHERE id = %s", (value, contact_id))
     await conn.execute(
         "INSERT INTO app.audit_log (contact_id, actor, action, detail)"
         " VALUES (%s, 'contact', %s, %s::jsonb)",
         (contact_id, "opt_out" if value else "opt_in", json.dumps({"channel": channel})),
-    )
-
-
-async def mark_skipped(conn: Conn, message_ids: list[int]) -> None:
-    await conn.execute(
-        "UPDATE app.messages SET status = 'skipped', updated_at = clock_timestamp()"
-        " WHERE id = ANY(%s) AND status = 'received'",
-        (message_ids,),
     )

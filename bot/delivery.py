@@ -14,7 +14,7 @@ import structlog
 
 from adapters.base import ChannelAdapter
 from bot.db import messages
-from bot.db.messages import PendingDelivery
+from bot.db.messages import PendingDelivery, StoredInbound
 from bot.db.pool import Database
 from bot.observability import Metrics
 
@@ -48,26 +48,41 @@ class Deliverer:
                     pending: list[PendingDelivery] | None = None) -> int:
         """Deliver every pending reply of a conversation (`pending`: already read in this
         drain); return how many were sent."""
+        sent, _ = await self.flush_then_read_next(conversation_id, contact_id, pending)
+        return sent
+
+    async def flush_then_read_next(
+        self, conversation_id: UUID, contact_id: UUID,
+        pending: list[PendingDelivery] | None = None,
+    ) -> tuple[int, list[StoredInbound] | None]:
+        """`flush`, and the conversation's oldest unanswered message read in the round
+        trip of the last status update (None when nothing was delivered, so nothing
+        was read)."""
         claimed: int | None = None
         if pending is None:
-            async with self.db.as_user(contact_id, pipeline=True) as conn:
-                pending = await messages.undelivered(conn, conversation_id)
-                first = pending[0] if pending else None
-                if first and first.status == "pending" and first.channel in self.adapters:
-                    # the usual case, one fresh reply: marked `sending` in the same round trip
-                    await messages.set_delivery_status(conn, first.id, "sending")
-                    claimed = first.id
+            # The usual case, one fresh reply: it is marked `sending` in the read's round trip.
+            async with self.db.in_one_trip(contact_id) as unit:
+                claim = unit.add(messages.CLAIM_FIRST_PENDING_SQL,
+                                 (conversation_id, list(self.adapters)))
+                rows = unit.add(messages.UNDELIVERED_SQL, (conversation_id,))
+            first = claim.one()
+            claimed = None if first is None else int(first["id"])
+            pending = messages.undelivered_from(rows.rows)
         sent = 0
-        for item in pending:
+        following: list[StoredInbound] | None = None
+        for n, item in enumerate(pending):
+            read_next = conversation_id if n == len(pending) - 1 else None
             adapter = self.adapters.get(item.channel)
             if adapter is None:
-                await self._set_status(contact_id, item.id, "failed",
-                                       error="channel not configured")
+                following = await self._set_status(contact_id, item.id, "failed",
+                                                   error="channel not configured",
+                                                   read_next=read_next)
                 continue
-            if item.status == "sending":
+            if item.status == "sending" and item.id != claimed:
                 confirmed = await adapter.was_sent(item)
                 if confirmed:
-                    await self._set_status(contact_id, item.id, "sent")
+                    following = await self._set_status(contact_id, item.id, "sent",
+                                                       read_next=read_next)
                     continue
                 if item.age_s < self.in_flight_s:
                     log.info("delivery_in_flight_elsewhere", message_id=item.id,
@@ -80,8 +95,9 @@ class Deliverer:
             if result.status == "retry":
                 await self._set_status(contact_id, item.id, "pending", error=result.error)
                 raise RetryDelivery(result.retry_after_s)
-            await self._set_status(contact_id, item.id, result.status,
-                               external_id=result.external_id, error=result.error)
+            following = await self._set_status(contact_id, item.id, result.status,
+                                               external_id=result.external_id,
+                                               error=result.error, read_next=read_next)
             if result.status == "sent":
                 sent += 1
             else:
@@ -89,10 +105,17 @@ class Deliverer:
                             error=result.error)
                 if self.on_failed is not None:
                     await self.on_failed(item, result.error or "delivery failed")
-        return sent
+        return sent, following
 
     async def _set_status(self, contact_id: UUID, message_id: int, status: str, *,
-                      external_id: str | None = None, error: str | None = None) -> None:
-        async with self.db.as_user(contact_id, pipeline=True) as conn:
-            await messages.set_delivery_status(conn, message_id, status,
-                                               external_id=external_id, error=error)
+                          external_id: str | None = None, error: str | None = None,
+                          read_next: UUID | None = None) -> list[StoredInbound] | None:
+        """Record a delivery outcome; with `read_next` (a conversation), read its oldest
+        unanswered message in the same round trip."""
+        waiting = None
+        async with self.db.in_one_trip(contact_id) as unit:
+            unit.add(messages.SET_DELIVERY_STATUS_SQL,
+                     (status, external_id, error, status, message_id))
+            if read_next is not None:
+                waiting = unit.add(messages.UNANSWERED_SQL, (read_next, 1))
+        return None if waiting is None else messages.unanswered_from(waiting.rows)

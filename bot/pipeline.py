@@ -35,7 +35,12 @@ from bot.db.messages import StoredInbound
 from bot.db.pool import Conn, Database
 from bot.delivery import Deliverer, RetryDelivery
 from bot.events import EventHub
-from bot.handoff.policy import INJECTION_REFUSED, policy_handoff_due
+from bot.handoff.policy import (
+    INJECTION_REFUSED,
+    SESSION_AFTER_TURN_SQL,
+    may_start_handoff,
+    policy_handoff_due,
+)
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
@@ -103,9 +108,11 @@ class Pipeline:
         try:
             # Replies left undelivered by an earlier run, and the oldest unanswered
             # message: one round trip for both.
-            async with self.db.as_user(contact_id, pipeline=True) as conn:
-                pending, oldest = await messages.undelivered_and_oldest(conn, conversation_id)
-            first: list[StoredInbound] | None = oldest
+            async with self.db.in_one_trip(contact_id) as unit:
+                out = unit.add(messages.UNDELIVERED_SQL, (conversation_id,))
+                waiting = unit.add(messages.UNANSWERED_SQL, (conversation_id, 1))
+            pending = messages.undelivered_from(out.rows)
+            first: list[StoredInbound] | None = messages.unanswered_from(waiting.rows)
             if pending:
                 await self.deliverer.flush(conversation_id, contact_id, pending=pending)
             while True:
@@ -121,7 +128,7 @@ class Pipeline:
                     return DrainOutcome(turns, retry_in_s=retry)
                 turns += 1
                 t0 = time.perf_counter()
-                await self.deliverer.flush(conversation_id, contact_id)
+                _, first = await self.deliverer.flush_then_read_next(conversation_id, contact_id)
                 self.metrics.stage_done("deliver", t0, conversation_id=str(conversation_id))
         except RetryDelivery as exc:
             return DrainOutcome(turns, retry_in_s=exc.retry_after_s or 2.0)
@@ -345,14 +352,14 @@ class Pipeline:
         async with self.db.as_user(last.contact_id, pipeline=True) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
-            cur = await conn.execute(
-                "UPDATE app.sessions SET outbound_count = outbound_count + 1,"
-                " unhelpful_streak = CASE WHEN %s THEN unhelpful_streak + 1 ELSE 0 END"
-                " WHERE id = %s RETURNING unhelpful_streak, status",
-                (unhelpful, state.session.id))
-            row = await cur.fetchone()
-            due = await policy_handoff_due(conn, self.settings, session_id=state.session.id,
-                                           intent=classification.intent, session_row=row)
+            cur = await conn.execute(SESSION_AFTER_TURN_SQL, (unhelpful, state.session.id))
+            # Read now only when a policy could start a handoff; otherwise after the commit,
+            # which brings the row without a round trip of its own.
+            row = (await cur.fetchone() if may_start_handoff(
+                unhelpful=unhelpful, intent=classification.intent) else None)
+            due = None if row is None else await policy_handoff_due(
+                conn, self.settings, session_id=state.session.id,
+                intent=classification.intent, session_row=row)
             if self.handoffs is not None and due is not None:
                 handoff_text = await self.handoffs.start(
                     conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
@@ -374,6 +381,8 @@ class Pipeline:
                                      detail={"message_id": last.id}, hooks=self.hooks)
             if injection is not None:
                 await self._record_injection(conn, last, injection, text)
+        if row is None:
+            row = await cur.fetchone()
         # A handoff started in this turn (by a policy here or the agent's tool) leaves the
         # session escalated; only then is there one to announce.
         escalated = due is not None or (row is not None and row["status"] == "escalated")

@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncCursor
-
 from bot.db.pool import Conn
 
 
@@ -28,19 +26,15 @@ class SessionInfo:
     inbound_count: int
 
 
-def starts_new_session(last_activity: datetime, at: datetime, inactivity: timedelta) -> bool:
-    """True when a message at `at` comes after the inactivity gap (the boundary itself counts)."""
-    return at - last_activity >= inactivity
+def session_info(row: dict[str, Any]) -> SessionInfo:
+    """A session from `app.open_session` / `app.open_turn` columns."""
+    return SessionInfo(row["id"], row["status"], row["summary"], bool(row["is_new"]),
+                       row["inbound_count"])
 
 
-def _info(row: dict[str, Any], is_new: bool) -> SessionInfo:
-    return SessionInfo(row["id"], row["status"], row["summary"], is_new, row["inbound_count"])
-
-
-# The conversation's open session, locked for this turn (param: conversation id).
-CURRENT_SESSION_SQL = (
-    "SELECT id, status, summary, inbound_count, last_activity_at FROM app.sessions"
-    " WHERE conversation_id = %s AND status <> 'closed' FOR UPDATE")
+# The session logic lives in the database (migrations/0600_turn_functions.sql), so a
+# turn can open it in the same round trip as its other reads.
+OPEN_SESSION_SQL = "SELECT * FROM app.open_session(%s, %s, %s, %s, %s)"
 
 
 async def open_session(
@@ -51,39 +45,14 @@ async def open_session(
     at: datetime,
     inactivity: timedelta,
     inbound: int = 1,
-    current: AsyncCursor[dict[str, Any]] | None = None,
 ) -> SessionInfo:
-    """The open session for a message arriving at `at`, closing a stale one first.
-
-    `current` is `CURRENT_SESSION_SQL` already sent in this unit of work (pipeline mode
-    lets the caller queue it with other reads)."""
-    cur = current or await conn.execute(CURRENT_SESSION_SQL, (conversation_id,))
+    """The open session for a message arriving at `at`: continued while its last activity
+    is less than `inactivity` before `at`, otherwise closed and a new one started."""
+    cur = await conn.execute(OPEN_SESSION_SQL,
+                             (conversation_id, contact_id, at, inactivity, inbound))
     row = await cur.fetchone()
-    if row is not None and not starts_new_session(row["last_activity_at"], at, inactivity):
-        cur = await conn.execute(
-            "UPDATE app.sessions SET inbound_count = inbound_count + %s,"
-            " last_activity_at = greatest(last_activity_at, %s) WHERE id = %s"
-            " RETURNING id, status, summary, inbound_count",
-            (inbound, at, row["id"]),
-        )
-        updated = await cur.fetchone()
-        assert updated is not None
-        return _info(updated, is_new=False)
-    if row is not None:
-        await conn.execute(
-            "UPDATE app.sessions SET status = 'closed', closed_at = %s, close_reason = 'inactive'"
-            " WHERE id = %s",
-            (at, row["id"]),
-        )
-    cur = await conn.execute(
-        "INSERT INTO app.sessions (conversation_id, contact_id, inbound_count, started_at,"
-        " last_activity_at) VALUES (%s, %s, %s, %s, %s)"
-        " RETURNING id, status, summary, inbound_count",
-        (conversation_id, contact_id, inbound, at, at),
-    )
-    created = await cur.fetchone()
-    assert created is not None
-    return _info(created, is_new=True)
+    assert row is not None
+    return session_info(row)
 
 
 async def close_conversation_session(conn: Conn, conversation_id: UUID, reason: str) -> bool:

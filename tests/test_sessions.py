@@ -9,17 +9,11 @@ import psycopg
 
 from bot.db.pool import Database
 from bot.models import InboundMessage
-from bot.sessions import open_session, starts_new_session
+from bot.sessions import open_session
 from tests.conftest import RuntimeFactory
 
 SEVEN_HOURS = timedelta(hours=7)
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def test_boundary_pure() -> None:
-    assert not starts_new_session(T0, T0 + SEVEN_HOURS - timedelta(seconds=1), SEVEN_HOURS)
-    assert starts_new_session(T0, T0 + SEVEN_HOURS, SEVEN_HOURS)
-    assert starts_new_session(T0, T0 + SEVEN_HOURS + timedelta(minutes=1), SEVEN_HOURS)
 
 
 async def test_session_continues_before_and_restarts_at_seven_hours(
@@ -35,10 +29,13 @@ async def test_session_continues_before_and_restarts_at_seven_hours(
         # activity moved forward, so the gap is measured from the latest message
         still = await open_session(conn, at=T0 + 2 * SEVEN_HOURS - timedelta(seconds=2), **kw)
         new = await open_session(conn, at=T0 + 3 * SEVEN_HOURS, **kw)
+        # the boundary itself starts a new session
+        after = await open_session(conn, at=T0 + 4 * SEVEN_HOURS, **kw)
         cur = await conn.execute("SELECT status, close_reason FROM app.sessions WHERE id = %s",
                                  (first.id,))
         old = await cur.fetchone()
     assert first.is_new and not same.is_new and not still.is_new and new.is_new
+    assert after.is_new and after.id != new.id
     assert same.id == first.id == still.id != new.id
     assert old == {"status": "closed", "close_reason": "inactive"}
 

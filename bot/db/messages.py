@@ -139,30 +139,29 @@ async def save_reply(
     session_id: UUID | None,
     reply: OutboundReply,
     inbound_status: str = "answered",
-) -> int | None:
+) -> None:
     """Store the reply to a turn and mark its inbound messages answered, atomically.
 
     The reply is keyed to the last inbound message; a second attempt at the same
-    turn inserts nothing and returns None.
+    turn inserts nothing. Nothing is read back, so in pipeline mode it costs no round
+    trip of its own.
     """
     last = inbound[-1]
-    cur = await conn.execute(
+    await conn.execute(
         "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction, channel,"
         " reply_to, text, rich, status, trace_id)"
         " VALUES (%s, %s, %s, 'out', %s, %s, %s, %s::jsonb, 'pending', %s)"
-        " ON CONFLICT (reply_to, reply_seq) WHERE direction = 'out' DO NOTHING RETURNING id",
+        " ON CONFLICT (reply_to, reply_seq) WHERE direction = 'out' DO NOTHING",
         (
             last.contact_id, last.conversation_id, session_id, last.channel, last.id, reply.text,
             reply.model_dump_json(), last.trace_id,
         ),
     )
-    row = await cur.fetchone()
     await conn.execute(
         "UPDATE app.messages SET status = %s, session_id = coalesce(session_id, %s),"
         " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
         (inbound_status, session_id, [m.id for m in inbound]),
     )
-    return None if row is None else int(row["id"])
 
 
 async def mark_skipped(conn: Conn, message_ids: list[int], session_id: UUID) -> None:
@@ -203,6 +202,16 @@ UNDELIVERED_SQL = (
     " AND o.status IN ('pending', 'sending') ORDER BY o.id")
 
 
+# The conversation's first undelivered reply, marked `sending` when it is still
+# `pending` and its channel is one of the given ones (params: conversation id, channels).
+CLAIM_FIRST_PENDING_SQL = (
+    "UPDATE app.messages SET status = 'sending', error = NULL, attempts = attempts + 1,"
+    " updated_at = clock_timestamp()"
+    " WHERE id = (SELECT id FROM app.messages WHERE conversation_id = %s"
+    "   AND direction = 'out' AND status IN ('pending', 'sending') ORDER BY id LIMIT 1)"
+    " AND status = 'pending' AND channel = ANY(%s) RETURNING id")
+
+
 def undelivered_from(rows: list[dict[str, Any]]) -> list[PendingDelivery]:
     """`UNDELIVERED_SQL` rows as deliveries."""
     result = []
@@ -220,16 +229,11 @@ def undelivered_from(rows: list[dict[str, Any]]) -> list[PendingDelivery]:
     return result
 
 
-async def set_delivery_status(
-    conn: Conn, message_id: int, status: str, *, external_id: str | None = None,
-    error: str | None = None,
-) -> None:
-    await conn.execute(
-        "UPDATE app.messages SET status = %s, external_id = coalesce(%s, external_id),"
-        " error = %s, attempts = attempts + CASE WHEN %s = 'sending' THEN 1 ELSE 0 END,"
-        " updated_at = clock_timestamp() WHERE id = %s",
-        (status, external_id, error, status, message_id),
-    )
+# params: status, external id, error, status (again), message id
+SET_DELIVERY_STATUS_SQL = (
+    "UPDATE app.messages SET status = %s, external_id = coalesce(%s, external_id),"
+    " error = %s, attempts = attempts + CASE WHEN %s = 'sending' THEN 1 ELSE 0 END,"
+    " updated_at = clock_timestamp() WHERE id = %s")
 
 
 async def history(conn: Conn, conversation_id: UUID, limit: int) -> list[dict[str, Any]]:
@@ -249,12 +253,3 @@ HISTORY_SQL = (
     " ELSE 'bot' END AS speaker FROM ("
     " SELECT * FROM app.messages WHERE conversation_id = %s ORDER BY id DESC LIMIT %s"
     ") recent ORDER BY id")
-
-
-async def undelivered_and_oldest(conn: Conn, conversation_id: UUID,
-                                 ) -> tuple[list[PendingDelivery], list[StoredInbound]]:
-    """A conversation's undelivered replies and its oldest unanswered message, both
-    queries sent before either answer is awaited (one round trip in pipeline mode)."""
-    out = await conn.execute(UNDELIVERED_SQL, (conversation_id,))
-    waiting = await conn.execute(UNANSWERED_SQL, (conversation_id, 1))
-    return undelivered_from(await out.fetchall()), unanswered_from(await waiting.fetchall())

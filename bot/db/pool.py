@@ -74,6 +74,33 @@ class _CountingCursor(psycopg.AsyncCursor[Row]):
         return await super().fetchmany(size)
 
 
+class QueuedStatement:
+    """One statement of a `Database.in_one_trip` unit; its rows are readable after the
+    unit has committed."""
+
+    def __init__(self, query: str, params: tuple[Any, ...] | None) -> None:
+        self.query = query
+        self.params = params
+        self.rows: list[Row] = []
+
+    def one(self) -> Row | None:
+        """The first row, or None."""
+        return self.rows[0] if self.rows else None
+
+
+class OneTripUnit:
+    """Statements queued to run together as one transaction in one round trip."""
+
+    def __init__(self) -> None:
+        self.statements: list[QueuedStatement] = []
+
+    def add(self, query: str, params: tuple[Any, ...] | None = None) -> QueuedStatement:
+        """Queue a statement; its parameters cannot depend on another's result."""
+        statement = QueuedStatement(query, params)
+        self.statements.append(statement)
+        return statement
+
+
 class Database:
     """A pool of connections and the ways to work in it."""
 
@@ -114,7 +141,8 @@ class Database:
         With `pipeline=True` statements are queued and sent together (psycopg pipeline
         mode): a unit of work that only writes costs one round trip, and each fetch one
         more. Errors then surface at the next fetch or at the end of the block, so only
-        units that do not catch database errors midway use it.
+        units that do not catch database errors midway use it. A cursor first read
+        after the block costs nothing: the closing sync (with COMMIT) brought its rows.
         """
         claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
         if pipeline:
@@ -136,6 +164,38 @@ class Database:
                     await conn.execute("ROLLBACK")
                 raise
             await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def in_one_trip(self, contact_id: UUID) -> AsyncIterator[OneTripUnit]:
+        """A unit of work acting as one contact whose statements are known up front:
+        BEGIN, the claims, the statements and COMMIT go to the server together and come
+        back in one round trip. The rows are read after the block.
+
+        A failing statement rolls the whole unit back and raises at the end of the block.
+        """
+        unit = OneTripUnit()
+        yield unit
+        if not unit.statements:
+            return
+        claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline() as pipeline:
+                    await conn.execute("BEGIN")
+                    await conn.execute(_SET_CLAIMS, (claims,))
+                    cursors = [await conn.execute(st.query, st.params)
+                               for st in unit.statements]
+                    await conn.execute("COMMIT")
+                    await pipeline.sync()
+                    if self._on_round_trip is not None:
+                        self._on_round_trip()
+                    for st, cur in zip(unit.statements, cursors, strict=True):
+                        st.rows = await cur.fetchall() if cur.description else []
+            except BaseException:
+                # After an error the server skipped the rest, COMMIT included.
+                with suppress(psycopg.Error):
+                    await conn.execute("ROLLBACK")
+                raise
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Conn]:

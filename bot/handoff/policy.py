@@ -12,6 +12,19 @@ from bot.settings import Settings
 INJECTION_REFUSED = "injection_refused"
 
 
+# The session's counters after a turn (params: unhelpful, session id).
+SESSION_AFTER_TURN_SQL = (
+    "UPDATE app.sessions SET outbound_count = outbound_count + 1,"
+    " unhelpful_streak = CASE WHEN %s THEN unhelpful_streak + 1 ELSE 0 END"
+    " WHERE id = %s RETURNING unhelpful_streak, status")
+
+
+def may_start_handoff(*, unhelpful: bool, intent: str) -> bool:
+    """Whether `policy_handoff_due` can ask for a person after this turn: a helpful turn
+    resets the unhelpful streak, and only a refused message counts as a safety flag."""
+    return unhelpful or intent == INJECTION_REFUSED
+
+
 async def policy_handoff_due(conn: Conn, settings: Settings, *, session_id: UUID,
                              intent: str, session_row: dict[str, Any] | None,
                              ) -> tuple[str, str] | None:

@@ -348,7 +348,8 @@ async def test_a_reply_another_worker_is_sending_is_not_sent_again_until_it_is_s
         delivery = await stored_reply(rt, OutboundReply(text="in flight"))
         assert delivery.contact_id is not None
         async with rt.db.as_user(delivery.contact_id) as conn:
-            await messages.set_delivery_status(conn, delivery.id, "sending")
+            await conn.execute(messages.SET_DELIVERY_STATUS_SQL,
+                               ("sending", None, None, "sending", delivery.id))
         conversation_id = await _conversation(rt, delivery)
         with pytest.raises(RetryDelivery) as raised:
             await rt.pipeline.deliverer.flush(conversation_id, delivery.contact_id)

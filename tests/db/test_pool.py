@@ -107,3 +107,45 @@ async def test_round_trips_are_counted(counted: tuple[Database, list[int]]) -> N
         counts = [await first.fetchone(), await second.fetchone()]
     assert [r["n"] for r in counts if r] == [4, 1]
     assert len(trips) == 2  # the first fetch brought both answers
+
+
+async def test_a_one_trip_unit_reads_and_writes_in_one_round_trip(
+        counted: tuple[Database, list[int]]) -> None:
+    db, trips = counted
+    me, _someone_else = await _new_contact(db), await _new_contact(db)
+    trips.clear()
+    async with db.in_one_trip(me) as unit:
+        unit.add(_REMEMBER, (me, "a"))
+        count = unit.add("SELECT count(*) AS n FROM app.user_context")
+        contacts = unit.add("SELECT id FROM app.contacts ORDER BY id")
+        who = unit.add("SELECT current_user AS who")
+    assert len(trips) == 1
+    assert count.one() == {"n": 1}  # sees its own write
+    assert [r["id"] for r in contacts.rows] == [me]  # not the other contact
+    assert who.one() == {"who": "authenticated"}
+
+
+async def test_a_failing_one_trip_unit_keeps_nothing(counted: tuple[Database, list[int]]) -> None:
+    db, _ = counted
+    me = await _new_contact(db)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with db.in_one_trip(me) as unit:
+            unit.add(_REMEMBER, (me, "dropped"))
+            unit.add(_REMEMBER, (uuid4(), "another contact's"))
+            unit.add(_REMEMBER, (me, "after the error"))
+    assert await _names(db, me) == []
+    async with db.in_one_trip(me) as unit:  # the connection went back clean
+        unit.add(_REMEMBER, (me, "kept"))
+    assert await _names(db, me) == ["kept"]
+
+
+async def test_a_pipelined_cursor_read_after_the_unit_costs_no_round_trip(
+        counted: tuple[Database, list[int]]) -> None:
+    db, trips = counted
+    me = await _new_contact(db)
+    trips.clear()
+    async with db.as_user(me, pipeline=True) as conn:
+        await conn.execute(_REMEMBER, (me, "a"))
+        cur = await conn.execute("SELECT count(*) AS n FROM app.user_context")
+    assert await cur.fetchone() == {"n": 1}
+    assert len(trips) == 1
