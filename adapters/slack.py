@@ -259,13 +259,13 @@ class SlackAdapter:
     async def turn_event(self, message: StoredInbound, event: EventName,
                          data: dict[str, Any]) -> None:
         if not self.outbound.knows(message.id):
-            async with self.runtime.db.as_user(message.contact_id) as conn:
-                cur = await conn.execute(
+            async with self.runtime.db.in_one_trip(message.contact_id) as unit:
+                found = unit.add(
                     "SELECT m.raw->>'conversation_key' AS key, ci.external_id AS sender"
                     " FROM app.messages m LEFT JOIN app.channel_identities ci"
                     " ON ci.contact_id = m.contact_id AND ci.channel = m.channel"
                     " WHERE m.id = %s", (message.id,))
-                row = await cur.fetchone()
+            row = found.one()
             if row is None or not row["key"]:
                 return
             self.outbound.start_turn(message.id, parse_key(row["key"]), row["sender"])

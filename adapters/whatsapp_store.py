@@ -21,12 +21,12 @@ class DeliveryState:
 
 async def delivery_state(db: Database, delivery: PendingDelivery) -> DeliveryState:
     assert delivery.contact_id is not None
-    async with db.as_user(delivery.contact_id, pipeline=True) as conn:
-        cur = await conn.execute(
+    async with db.in_one_trip(delivery.contact_id) as unit:
+        state = unit.add(
             "SELECT c.opted_out, c.last_inbound_at, o.raw FROM app.contacts c"
             " JOIN app.messages o ON o.contact_id = c.id WHERE c.id = %s AND o.id = %s",
             (delivery.contact_id, delivery.id))
-        row = await cur.fetchone()
+    row = state.one()
     if row is None:
         return DeliveryState()
     return DeliveryState(bool(row["opted_out"]), row["last_inbound_at"],
