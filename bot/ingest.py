@@ -3,10 +3,19 @@
 Adapters call this from their webhook handlers. It does no LLM or outbound work,
 so acknowledgements stay fast; a duplicate (a platform retry) is stored once and
 only makes sure its conversation is queued.
+
+Group commit: up to INGEST_MAX_IN_FLIGHT stores run at once, each message on its own
+as long as there is room, so a bot under light load stores every message at once.
+Messages arriving while all of them are busy wait for one to finish and are then
+stored together, one statement and one commit for all of them (at most
+INGEST_BATCH_MAX): under load the database does one commit per batch instead of one
+per message. If a batch fails, its messages are stored one by one, so a single bad
+message only fails its own webhook.
 """
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 import structlog
@@ -20,19 +29,25 @@ from bot.queue import JobQueue
 
 log = structlog.get_logger(__name__)
 
+_Waiting = tuple[InboundMessage, str, "asyncio.Future[IngestResult]"]
+
 
 class Ingestor:
     """The `Ingest` callable handed to every adapter."""
 
-    def __init__(self, db: Database, queue: JobQueue, metrics: Metrics) -> None:
+    def __init__(self, db: Database, queue: JobQueue, metrics: Metrics, *,
+                 batch_max: int = 100, max_in_flight: int = 4) -> None:
         self.db = db
         self.queue = queue
         self.metrics = metrics
+        self.batch_max = max(1, batch_max)
+        self.max_in_flight = max(1, max_in_flight)
+        self._waiting: list[_Waiting] = []
+        self._storing: set[asyncio.Task[None]] = set()
 
     async def __call__(self, message: InboundMessage) -> IngestResult:
         trace_id = uuid4().hex
-        async with self.db.autocommit() as conn:
-            result = await messages.ingest(conn, message, trace_id)
+        result = await self._store(message, trace_id)
         # Also on a duplicate: a crash between storing and queueing the first time must
         # not leave the message waiting for the periodic recovery.
         if not result.drain_waiting:
@@ -45,3 +60,56 @@ class Ingestor:
             log.info("inbound_stored", channel=message.channel, message_id=result.message_id,
                      trace_id=trace_id, conversation_id=str(result.conversation_id))
         return result
+
+    async def _store(self, message: InboundMessage, trace_id: str) -> IngestResult:
+        stored: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append((message, trace_id, stored))
+        if len(self._storing) < self.max_in_flight:
+            task = asyncio.create_task(self._store_waiting(), name="ingest")
+            self._storing.add(task)
+            task.add_done_callback(self._storing.discard)
+        return await stored
+
+    async def _store_waiting(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[:self.batch_max]
+                del self._waiting[:self.batch_max]
+                await self._store_together(batch)
+        except BaseException:  # cancelled (shutting down): nobody may wait forever
+            for _, _, stored in batch + self._waiting:
+                _settle(stored, RuntimeError("ingestion stopped"))
+            self._waiting.clear()
+            raise
+
+    async def _store_together(self, batch: list[_Waiting]) -> None:
+        if len(batch) > 1:
+            try:
+                results = await self._store_batch([(m, t) for m, t, _ in batch])
+            except Exception:
+                log.warning("ingest_batch_failed_storing_one_by_one", size=len(batch))
+            else:
+                for (_, _, stored), result in zip(batch, results, strict=True):
+                    _settle(stored, result)
+                return
+        for message, trace_id, stored in batch:
+            try:
+                (result,) = await self._store_batch([(message, trace_id)])
+            except Exception as exc:
+                _settle(stored, exc)
+            else:
+                _settle(stored, result)
+
+    async def _store_batch(self, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
+        async with self.db.autocommit() as conn:
+            return await messages.ingest(conn, items)
+
+
+def _settle(stored: asyncio.Future[IngestResult], outcome: IngestResult | Exception) -> None:
+    if stored.done():  # its webhook's request was cancelled
+        return
+    if isinstance(outcome, Exception):
+        stored.set_exception(outcome)
+    else:
+        stored.set_result(outcome)

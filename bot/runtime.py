@@ -222,7 +222,9 @@ class Runtime:
         self._events = EventHub(self._db)
         if listen_events:
             await self._events.start()
-        self._ingest = Ingestor(self._db, self._queue, self.metrics)
+        self._ingest = Ingestor(self._db, self._queue, self.metrics,
+                                batch_max=s.ingest_batch_max,
+                                max_in_flight=s.ingest_max_in_flight)
         self._hooks = build_hooks(s, self.metrics, self._db)
         await self._hooks.start()
         self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),

@@ -43,6 +43,11 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     run_migrations_on_start: bool = True
 
     # --- queue and worker
+    # Stores of inbound messages running at once; messages arriving while all are busy
+    # are stored together afterwards (one statement, one commit), at most
+    # ingest_batch_max at a time
+    ingest_max_in_flight: int = Field(default=4, ge=1, le=64)
+    ingest_batch_max: int = Field(default=100, ge=1, le=1000)
     worker_in_process: bool = True
     worker_concurrency: int = 16
     # `bot worker` lowers its CPU priority by this much (os.nice) so that a web process on

@@ -62,34 +62,48 @@ class PendingDelivery:
     age_s: float = 0.0
 
 
-async def ingest(conn: Conn, message: InboundMessage, trace_id: str) -> IngestResult:
-    """Store one inbound message once; a repeat of (channel, external_id) is a duplicate."""
+# Stores messages given as a JSON array, in array order, one `app.ingest_message` call
+# each. In the same statement: is a drain of the conversation queued and not yet
+# started? Then it will read the message and queueing another is a wasted round trip
+# (under load, most are). FOR SHARE keeps the queue from starting that job (its fetch
+# skips locked rows) until the messages are committed.
+INGEST_SQL = (
+    "SELECT b.ord, m.*, EXISTS (SELECT 1 FROM procrastinate_jobs j"
+    "  WHERE j.queueing_lock = m.conversation_id::text AND j.status = 'todo'"
+    "  FOR SHARE) AS drain_waiting"
+    " FROM jsonb_to_recordset(%s::jsonb) AS b(ord integer, channel text, sender_id text,"
+    "  sender_name text, conversation_key text, external_id text, text text, payload text,"
+    "  media jsonb, raw jsonb, received_at timestamptz, trace_id text)"
+    " CROSS JOIN LATERAL app.ingest_message(b.channel, b.sender_id, b.sender_name,"
+    "  b.conversation_key, b.external_id, b.text, b.payload, b.media, b.raw, b.received_at,"
+    "  b.trace_id) m ORDER BY b.ord")
+
+
+def _ingest_row(ord_: int, message: InboundMessage, trace_id: str) -> dict[str, Any]:
     raw = dict(message.raw)
     if message.location is not None:
         raw["_location"] = message.location.model_dump()
     if message.reply_to_external_id:
         raw["_reply_to_external_id"] = message.reply_to_external_id
-    # In the same statement: is a drain of this conversation queued and not yet started?
-    # Then it will read this message and queueing another is a wasted round trip (under
-    # load, most are). FOR SHARE keeps the queue from starting that job (its fetch skips
-    # locked rows) until this message is committed.
-    cur = await conn.execute(
-        "SELECT m.*, EXISTS (SELECT 1 FROM procrastinate_jobs j"
-        "  WHERE j.queueing_lock = m.conversation_id::text AND j.status = 'todo'"
-        "  FOR SHARE) AS drain_waiting"
-        " FROM app.ingest_message("
-        "%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s) m",
-        (
-            message.channel, message.sender_id, message.sender_name, message.conversation_key,
-            message.external_id, message.text, message.payload,
-            json.dumps([m.model_dump() for m in message.media]), json.dumps(raw),
-            message.received_at, trace_id,
-        ),
-    )
-    row = await cur.fetchone()
-    assert row is not None
-    return IngestResult(row["message_id"], row["conversation_id"], row["contact_id"],
-                        row["duplicate"], row["drain_waiting"])
+    return {
+        "ord": ord_, "channel": message.channel, "sender_id": message.sender_id,
+        "sender_name": message.sender_name, "conversation_key": message.conversation_key,
+        "external_id": message.external_id, "text": message.text, "payload": message.payload,
+        "media": [m.model_dump(mode="json") for m in message.media], "raw": raw,
+        "received_at": message.received_at.isoformat(), "trace_id": trace_id,
+    }
+
+
+async def ingest(conn: Conn, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
+    """Store inbound messages (with their trace ids) once each, in one statement and, on an
+    autocommit connection, one commit; a repeat of (channel, external_id) is a duplicate.
+    One failing message fails them all (the caller may then store them one by one)."""
+    rows = [_ingest_row(n, message, trace_id) for n, (message, trace_id) in enumerate(items)]
+    cur = await conn.execute(INGEST_SQL, (json.dumps(rows),))
+    found = await cur.fetchall()
+    assert len(found) == len(items)
+    return [IngestResult(r["message_id"], r["conversation_id"], r["contact_id"],
+                         r["duplicate"], r["drain_waiting"]) for r in found]
 
 
 def _inbound(row: dict[str, Any]) -> StoredInbound:
