@@ -40,10 +40,15 @@ async def security_event(conn: Conn, *, contact_id: UUID | None, kind: str, seve
 async def injection_event(conn: Conn, *, contact_id: UUID, message_id: int,
                           verdict: InjectionVerdict, text: str,
                           hooks: EventHooks | None = None) -> None:
-    """A message the injection detector flagged: its action, score, rules, masked sample."""
+    """A message the injection detector flagged: its action, score, rules, masked sample.
+
+    ``score_bound`` is "lower" when the detector refused without its encoder and the
+    score is the least the full detector would give (see ``InjectionVerdict.bound``).
+    """
     await security_event(
         conn, contact_id=contact_id, kind="prompt_injection",
         severity="high" if verdict.action == "refuse" else "medium",
         detail={"message_id": message_id, "action": verdict.action, "score": verdict.score,
-                "rules": list(verdict.rules), "sample": mask_sample(text)},
+                "score_bound": verdict.bound, "rules": list(verdict.rules),
+                "sample": mask_sample(text)},
         hooks=hooks)

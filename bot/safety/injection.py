@@ -16,14 +16,21 @@ Scores are combined with a noisy-OR on a calibrated scale where 0.5 means "this 
 like an injection at the model's operating point". The caller decides what to do
 with each action: "harden" typically means answering with a stricter system prompt
 and no tools; "refuse" means not passing the message to the LLM at all.
+
+The encoder is by far the dearest layer (~10 ms a message on a slow core), so it runs
+only when its output can change the action (the "cascade"): the blend is monotonic in
+the embedding logit, and that logit is bounded, so the cheap layers give the lowest
+and highest score the message can reach. When both fall in the allow band, or both in
+the refuse band, the action is decided without the encoder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from bot.safety.injection_embedding import (
+    Embedder,
     EmbeddingInjectionModel,
     load_default_embedding_model,
 )
@@ -33,12 +40,13 @@ from bot.safety.injection_rules import match_rules
 from bot.safety.normalize import normalize
 from bot.safety.pii import mask_sample
 
-if TYPE_CHECKING:
-    from bot.intents.embedding import MiniLMEmbedder
-
-__all__ = ["InjectionDetector", "InjectionVerdict", "mask_sample"]
+__all__ = ["Cascade", "InjectionDetector", "InjectionVerdict", "mask_sample"]
 
 Action = Literal["allow", "harden", "refuse"]
+# When the encoder may be skipped: "off" never; "exact" only when the unit-sphere bound
+# on its logit proves the action; "trained" also when the highest logit seen in training
+# does (allow only; refusals still need the exact bound).
+Cascade = Literal["off", "exact", "trained"]
 
 # Rules are linear-time but a multi-megabyte paste still costs; messages this long are
 # judged on head and tail, where injected instructions sit in practice.
@@ -59,11 +67,16 @@ class InjectionVerdict:
 
     ``score`` is the combined 0..1 score, ``rules`` the names of pattern rules that
     fired (sorted, for stable audit logs), ``action`` the band the score falls in.
+    ``bound`` is None when the score is the full detector's. When the encoder was
+    skipped it says which bound ``score`` is, always the one nearest the decision's
+    threshold: "upper" for an allow (the full score is at most this, below the harden
+    threshold), "lower" for a refusal (at least this, above the refuse threshold).
     """
 
     score: float
     rules: tuple[str, ...]
     action: Literal["allow", "harden", "refuse"]
+    bound: Literal["upper", "lower"] | None = None
 
 
 def _clip(text: str) -> str:
@@ -92,8 +105,9 @@ class InjectionDetector:
     ``use_model=False`` runs the rules alone (useful for ablation and for callers
     that cannot spare the ~2 MB the weights take in memory). The MiniLM layer
     (``use_embedding``, on by default; ~120 MB resident for the onnxruntime session
-    and ~4 ms per message) loads lazily too; its encoder can be passed in as
-    ``embedder``, and :meth:`close` releases it.
+    and 4–10 ms per message it runs on) loads lazily too; its encoder can be passed in
+    as ``embedder``, and :meth:`close` releases it. ``cascade`` (see :data:`Cascade`)
+    says when the encoder may be skipped.
     """
 
     def __init__(
@@ -106,7 +120,8 @@ class InjectionDetector:
         model_threshold: float | None = None,
         use_embedding: bool = True,
         embedding_model: EmbeddingInjectionModel | None = None,
-        embedder: MiniLMEmbedder | None = None,
+        embedder: Embedder | None = None,
+        cascade: Cascade = "trained",
     ) -> None:
         if not 0.0 < harden_threshold <= refuse_threshold <= 1.0:
             raise ValueError("need 0 < harden_threshold <= refuse_threshold <= 1")
@@ -118,13 +133,15 @@ class InjectionDetector:
         self.use_embedding = use_embedding and use_model
         self._embedding_model = embedding_model
         self._embedder = embedder
+        self.cascade = cascade
 
     def warm_up(self) -> None:
         """Load the model now instead of on the first message."""
         if self.use_model:
             self._get_model()
         if self.use_embedding:
-            self._get_embedding()
+            self._get_embedding_model()
+            self._get_embedder()
 
     def _get_model(self) -> LinearInjectionModel:
         if self._model is None:
@@ -136,9 +153,12 @@ class InjectionDetector:
         Runtime calls this at stop. A later :meth:`check` loads it again."""
         self._embedder = None
 
-    def _get_embedding(self) -> tuple[EmbeddingInjectionModel, MiniLMEmbedder]:
+    def _get_embedding_model(self) -> EmbeddingInjectionModel:
         if self._embedding_model is None:
             self._embedding_model = load_default_embedding_model()
+        return self._embedding_model
+
+    def _get_embedder(self) -> Embedder:
         if self._embedder is None:
             from bot.intents.embedding import MiniLMEmbedder
             from bot.safety.injection_embedding import MAX_TOKENS
@@ -146,7 +166,7 @@ class InjectionDetector:
             self._embedder = MiniLMEmbedder(
                 max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1
             )
-        return self._embedding_model, self._embedder
+        return self._embedder
 
     def model_score(self, normalized_text: str) -> float:
         """Classifier probability for already-normalised text (0 if disabled): the
@@ -156,14 +176,13 @@ class InjectionDetector:
         prob = self._get_model().score(normalized_text)
         if not self.use_embedding:
             return prob
-        emb_model, embedder = self._get_embedding()
-        return emb_model.score(embedder, normalized_text, prob)
+        return self._get_embedding_model().score(self._get_embedder(), normalized_text, prob)
 
     def _calibrate(self, prob: float) -> float:
         if self._model_threshold is not None:
             t = self._model_threshold
         elif self.use_embedding:
-            t = self._get_embedding()[0].threshold
+            t = self._get_embedding_model().threshold
         else:
             t = self._get_model().threshold
         return self.calibrate(prob, t)
@@ -201,13 +220,41 @@ class InjectionDetector:
             names.add("encoded_blob")
             scores.append(_ENCODED_BLOB_WEIGHT)
 
-        if self.use_model:
-            scores.append(min(self._calibrate(self.model_score(norm.text)), _MODEL_MAX_SCORE))
+        rules = tuple(sorted(names))
+        if not self.use_model:
+            return self._verdict(scores, rules)
+        prob = self._get_model().score(norm.text)
+        if not self.use_embedding:
+            return self._verdict([*scores, self._learned(prob)], rules)
+        emb_model = self._get_embedding_model()
+        if self.cascade != "off":
+            high = emb_model.blend_range(prob, trained_ceiling=self.cascade == "trained")[1]
+            upper = self._verdict([*scores, self._learned(high)], rules, "upper")
+            if upper.action == "allow":
+                return upper
+            # Refusing without the encoder always takes the exact bound: the trained
+            # ceiling is evidence enough to answer normally, not to refuse someone.
+            low = emb_model.blend_range(prob, trained_ceiling=False)[0]
+            lower = self._verdict([*scores, self._learned(low)], rules, "lower")
+            if lower.action == "refuse":
+                return lower
+        blended = emb_model.score(self._get_embedder(), norm.text, prob)
+        return self._verdict([*scores, self._learned(blended)], rules)
 
+    def _learned(self, prob: float) -> float:
+        """The learned layers' share of the noisy-OR (monotonic in ``prob``)."""
+        return min(self._calibrate(prob), _MODEL_MAX_SCORE)
+
+    def _verdict(
+        self, scores: list[float], rules: tuple[str, ...],
+        bound: Literal["upper", "lower"] | None = None,
+    ) -> InjectionVerdict:
+        # Every step from the layer scores to the action is monotonic (noisy-OR,
+        # rounding, bands), which is what makes the cascade's bounds sound.
         score = round(_noisy_or(scores), 4)
         action: Action = "allow"
         if score >= self.refuse_threshold:
             action = "refuse"
         elif score >= self.harden_threshold:
             action = "harden"
-        return InjectionVerdict(score=score, rules=tuple(sorted(names)), action=action)
+        return InjectionVerdict(score=score, rules=rules, action=action, bound=bound)

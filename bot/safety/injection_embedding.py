@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from bot.intents.embedding import MiniLMEmbedder
-
 __all__ = [
     "DEFAULT_EMBEDDING_RESOURCE",
+    "Embedder",
     "EmbeddingInjectionModel",
     "clip_for_embedding",
     "load_default_embedding_model",
@@ -41,6 +40,22 @@ FloatArray = npt.NDArray[np.float32]
 # as prepended, so long messages are embedded as head + tail.
 _EDGE_CHARS = 300
 MAX_TOKENS = 160
+# Float32 rounding in the run-time dot product and in the encoder's normalisation
+# (|x| = 1 to ~1e-7) stays far below this; it keeps the unit-sphere bound a bound.
+_SPHERE_SLACK = 1e-3
+# The trained ceiling comes from embeddings the trainer computed in padded batches; the
+# single-message session gives logits within 1e-6 of those (2,099 training texts,
+# docs/benchmarks-injection.md, fourth round), far inside this margin.
+_CEILING_SLACK = 0.01
+
+
+class Embedder(Protocol):
+    """What the layer needs from an encoder: unit vectors for a batch of texts
+    (:class:`bot.intents.embedding.MiniLMEmbedder`, or a fake in tests)."""
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One unit-length row per text."""
+        ...
 
 
 def clip_for_embedding(text: str) -> str:
@@ -65,7 +80,9 @@ class EmbeddingInjectionModel:
 
     ``blend`` is (weight of the n-gram logit, weight of the embedding logit,
     intercept); ``threshold`` is the blended probability that the detector maps to a
-    combined score of 0.5.
+    combined score of 0.5. ``train_logit_range`` is the lowest and highest embedding
+    logit over the training corpus (the trainer stores it in the file's metadata);
+    :meth:`logit_bounds` can use its top as a ceiling.
     """
 
     def __init__(
@@ -74,6 +91,7 @@ class EmbeddingInjectionModel:
         intercept: float,
         blend: tuple[float, float, float],
         threshold: float,
+        train_logit_range: tuple[float, float] | None = None,
     ) -> None:
         if coef.ndim != 1:
             raise ValueError("coef must be a vector")
@@ -81,6 +99,22 @@ class EmbeddingInjectionModel:
         self.intercept = float(intercept)
         self.blend = blend
         self.threshold = float(threshold)
+        self.train_logit_range = train_logit_range
+        # The embedding is a unit vector, so |coef . x| <= |coef|: whatever the text.
+        radius = float(np.linalg.norm(self.coef.astype(np.float64))) + _SPHERE_SLACK
+        self._sphere = (self.intercept - radius, self.intercept + radius)
+
+    def logit_bounds(self, *, trained_ceiling: bool) -> tuple[float, float]:
+        """Lowest and highest :meth:`embedding_logit` a message can have.
+
+        Exact (the unit-sphere bound) unless ``trained_ceiling``: then the top is the
+        highest logit seen on the training corpus, which held for held-out folds in
+        cross-validation but is not a proof.
+        """
+        low, high = self._sphere
+        if trained_ceiling and self.train_logit_range is not None:
+            high = min(high, self.train_logit_range[1] + _CEILING_SLACK)
+        return low, high
 
     def embedding_logit(self, vector: FloatArray) -> float:
         """Log-odds of injection from one unit-length embedding."""
@@ -88,17 +122,34 @@ class EmbeddingInjectionModel:
 
     def blended(self, ngram_prob: float, vector: FloatArray) -> float:
         """Blended injection probability from the n-gram probability and an embedding."""
-        a, b, c = self.blend
-        return _sigmoid(a * logit(ngram_prob) + b * self.embedding_logit(vector) + c)
+        return self.blend_logits(ngram_prob, self.embedding_logit(vector))
 
-    def score(self, embedder: MiniLMEmbedder, normalized_text: str, ngram_prob: float) -> float:
+    def blend_logits(self, ngram_prob: float, embedding_logit: float) -> float:
+        """Blended probability from the n-gram probability and an embedding logit."""
+        a, b, c = self.blend
+        return _sigmoid(a * logit(ngram_prob) + b * embedding_logit + c)
+
+    def blend_range(self, ngram_prob: float, *, trained_ceiling: bool) -> tuple[float, float]:
+        """Lowest and highest blended probability over :meth:`logit_bounds`.
+
+        The blend is monotonic in the embedding logit, so every message with this
+        n-gram probability scores inside the range, whatever its embedding.
+        """
+        low, high = self.logit_bounds(trained_ceiling=trained_ceiling)
+        ends = (self.blend_logits(ngram_prob, low), self.blend_logits(ngram_prob, high))
+        return min(ends), max(ends)
+
+    def score(self, embedder: Embedder, normalized_text: str, ngram_prob: float) -> float:
         """Embed ``normalized_text`` and return the blended probability."""
         vector = embedder.embed([clip_for_embedding(normalized_text)])[0]
         return self.blended(ngram_prob, vector)
 
     def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
         """Write the weights as a compressed npz of plain arrays plus JSON metadata."""
-        info = {"blend": list(self.blend), "threshold": self.threshold, **(meta or {})}
+        info: dict[str, Any] = {"blend": list(self.blend), "threshold": self.threshold}
+        if self.train_logit_range is not None:
+            info["train_logit_range"] = list(self.train_logit_range)
+        info.update(meta or {})
         np.savez_compressed(
             path,
             coef=self.coef.astype(np.float32),
@@ -112,11 +163,13 @@ class EmbeddingInjectionModel:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
             a, b, c = (float(v) for v in meta["blend"])
+            span = meta.get("train_logit_range")
             return cls(
                 data["coef"].astype(np.float32),
                 float(data["intercept"][0]),
                 (a, b, c),
                 float(meta["threshold"]),
+                None if span is None else (float(span[0]), float(span[1])),
             )
 
 

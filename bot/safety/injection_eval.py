@@ -4,7 +4,7 @@ Usage::
 
     python -m bot.safety.injection_eval --data LABELLED.csv [--benign FILE ...] [--json]
         [--harden-threshold X] [--refuse-threshold Y] [--rules-only] [--model NPZ]
-        [--no-embedding] [--embedding-model NPZ]
+        [--no-embedding] [--embedding-model NPZ] [--cascade off|exact|trained]
 
 ``--data`` is a CSV with ``text`` and ``label`` (1 = injection, 0 = benign).
 ``--benign`` (repeatable) adds benign-only files: a CSV with a ``text`` column, or a
@@ -13,7 +13,8 @@ CLINC150-style JSON object of ``[text, label]`` lists. From such JSON only the
 detector is trained on the others); a JSON without those keys contributes all its
 lists. A message counts as flagged when its action is not "allow". With ``--json``
 the last stdout line is one JSON object with ``recall``, ``precision``, ``fpr``,
-``p50_ms``, ``p99_ms`` and per-source false-positive rates.
+``p50_ms``, ``p99_ms``, ``encoder_skipped`` (the share of messages decided without
+the MiniLM encoder) and per-source figures.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class _Tally:
     fp: int = 0
     fn: int = 0
     tn: int = 0
+    skipped: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
 
@@ -112,6 +114,8 @@ def evaluate(detector: InjectionDetector, samples: list[Sample]) -> dict[str, An
         total.latencies_ms.append(elapsed)
         src = per_source.setdefault(s.source, _Tally())
         for t in (total, src):
+            # A bound in place of the score means the encoder did not run.
+            t.skipped += verdict.bound is not None
             if s.label and flagged:
                 t.tp += 1
             elif s.label:
@@ -130,9 +134,11 @@ def evaluate(detector: InjectionDetector, samples: list[Sample]) -> dict[str, An
         "fpr": round(_ratio(total.fp, total.fp + total.tn), 4),
         "p50_ms": round(_percentile(lat, 0.50), 3),
         "p99_ms": round(_percentile(lat, 0.99), 3),
+        "encoder_skipped": round(_ratio(total.skipped, len(samples)), 4),
         "sources": {
             name: {
                 "n": t.tp + t.fn + t.fp + t.tn,
+                "encoder_skipped": round(_ratio(t.skipped, t.tp + t.fn + t.fp + t.tn), 4),
                 "recall": round(_ratio(t.tp, t.tp + t.fn), 4) if t.tp + t.fn else None,
                 "fpr": round(_ratio(t.fp, t.fp + t.tn), 4) if t.fp + t.tn else None,
             }
@@ -151,6 +157,7 @@ def _print_human(result: dict[str, Any], load_ms: float) -> None:
     print(f"precision: {result['precision']:.2%}")
     print(f"fpr:       {result['fpr']:.2%}")
     print(f"latency:   p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms")
+    print(f"decided without the encoder: {result['encoder_skipped']:.2%}")
     print(f"model load: {load_ms:.0f} ms")
     for name, src in result["sources"].items():
         parts = [f"n={src['n']}"]
@@ -165,6 +172,7 @@ def _build_detector(args: argparse.Namespace) -> InjectionDetector:
     kwargs: dict[str, Any] = {
         "use_model": not args.rules_only,
         "use_embedding": not args.no_embedding,
+        "cascade": args.cascade,
     }
     if args.model is not None:
         kwargs["model"] = LinearInjectionModel.load(args.model)
@@ -198,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="rules + n-gram model only (the MiniLM layer off)")  # fmt: skip
     parser.add_argument("--embedding-model", type=Path, default=None,
                         help="embedding-layer .npz instead of the shipped one")  # fmt: skip
+    parser.add_argument("--cascade", choices=("off", "exact", "trained"), default="trained",
+                        help="when the encoder may be skipped (off = always run it)")  # fmt: skip
     args = parser.parse_args(argv)
 
     try:

@@ -171,6 +171,7 @@ async def test_hostile_inputs_through_the_web_chat_api(
             assert event["action"] == action and event["rules"], case.name
             assert event["severity"] == ("high" if action == "refuse" else "medium")
             assert 0.0 < event["score"] <= 1.0 and len(event["sample"]) <= 80
+            assert event["score_bound"] in (None, "lower")  # "lower": refused unaided
             assert any(e["event"] == f"injection_{case.outcome}" for e in mine), case.name
             if case.outcome == "refused":
                 assert reply == INJECTION_REFUSED_TEXT

@@ -118,7 +118,7 @@ def test_eval_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
-    for key in ("recall", "precision", "fpr", "p50_ms", "p99_ms"):
+    for key in ("recall", "precision", "fpr", "p50_ms", "p99_ms", "encoder_skipped"):
         assert key in result
     assert result["n"] == 6 + 2 + 3
     assert result["n_injection"] == 3
