@@ -81,7 +81,8 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     # --- safety: prompt injection (bot/safety/injection.py scores 0..1)
     injection_harden_threshold: float = 0.5
     injection_refuse_threshold: float = 0.9
-    # MiniLM layer of the injection detector (~120 MB, ~4 ms a message); off = rules + n-grams
+    # MiniLM layer of the injection detector (~120 MB; one encoder pass, run only when it
+    # could change the outcome); off = rules + n-grams
     injection_embedding: bool = True
 
     # --- human handoff
