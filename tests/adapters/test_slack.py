@@ -70,7 +70,8 @@ class SlackWorld:
         async with self.runtime.db.as_system() as conn:
             cur = await conn.execute(
                 "SELECT count(*) AS n FROM app.conversations WHERE channel = 'slack'"
-                " AND conversation_key LIKE %s", (f"T1:{slack_channel}%",))
+                " AND (conversation_key = %s OR conversation_key LIKE %s)",
+                (f"T1:{slack_channel.rstrip(':')}", f"T1:{slack_channel.rstrip(':')}:%"))
             row = await cur.fetchone()
         assert row is not None
         return int(row["n"])
