@@ -113,7 +113,7 @@ async def run(turns: int, conninfo: str) -> list[int]:
                                      conversation_key="bench-" + sender,
                                      text=sentence(rng, rng.randint(10, 40)))
             async with db.as_system() as conn:
-                stored = await messages.ingest(conn, inbound, trace_id="bench")
+                (stored,) = await messages.ingest(conn, [(inbound, "bench")])
             async with db.as_user(stored.contact_id) as conn:
                 session = await open_session(conn, conversation_id=stored.conversation_id,
                                              contact_id=stored.contact_id,

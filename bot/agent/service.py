@@ -28,7 +28,7 @@ from bot.agent.providers.factory import build_provider
 from bot.agent.providers.retry import RetryPolicy
 from bot.agent.responder import AgentResponder
 from bot.agent.tools import ToolRegistry
-from bot.agent.tracing import Tracer, build_tracer
+from bot.agent.tracing import NoTracer, Tracer, build_tracer
 from bot.db.pool import Database
 
 
@@ -86,4 +86,6 @@ def build_agent_services(settings: AgentSettings, db: Database, registry: Collec
     client = getattr(provider, "client", None)
     if client is not None:
         provider.client = tracer.wrap_client(client)  # type: ignore[attr-defined]
+        # traces show the SDK's typed arguments as a chat, extra_body as plain JSON
+        provider.typed_arguments = not isinstance(tracer, NoTracer)  # type: ignore[attr-defined]
     return AgentServices(settings, db, provider, registry=registry, tracer=tracer, tools=tools)

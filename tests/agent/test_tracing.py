@@ -76,6 +76,7 @@ async def test_turn_is_traced_with_llm_and_tool_runs_and_masked_data(
     assert root["inputs"] == {"text": "weather? I'm [email], [phone]"}
     llm_runs = [r for r in runs.values() if r.get("run_type") == "llm"]
     assert [r["name"] for r in llm_runs] == ["ChatAnthropic"]  # wrap_anthropic's run
+    assert "weather?" in str(llm_runs[0]["inputs"]["messages"])  # shown as a chat
     assert llm_runs[0]["trace_id"] == root["id"]
     assert runs["weather"]["parent_run_id"] == root["id"]
     everything = b"".join(langsmith.raw)

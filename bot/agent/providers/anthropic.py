@@ -111,23 +111,31 @@ class AnthropicProvider:
         self.client = client
         self.models = models
         self.name = name
+        #: send the conversation as the SDK's typed arguments (slower; a tracing wrapper
+        #: of the client then shows it as a chat)
+        self.typed_arguments = False
 
     def model_for(self, tier: ModelTier) -> str:
         return self.models[tier]
 
     def _params(self, request: LLMRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": request.model, "max_tokens": request.max_tokens,
-            "system": request.system, "messages": to_wire(request.messages),
-        }
+        # The conversation and the tools go in `extra_body`, which the SDK sends as they
+        # are: passed as typed arguments, the SDK walks them with runtime type
+        # introspection on every call (no change to the JSON for the Messages API; in
+        # `messages.stream` synchronously, on the event loop), which cost more than the
+        # rest of a zero-latency turn (anthropic-sdk-python#1195).
+        body: dict[str, Any] = {"system": request.system, "messages": to_wire(request.messages)}
         if request.tools:
-            params["tools"] = [{"name": t.name, "description": t.description,
-                                "input_schema": t.input_schema} for t in request.tools]
+            body["tools"] = [{"name": t.name, "description": t.description,
+                              "input_schema": t.input_schema} for t in request.tools]
             if request.force_tool is not None:
-                params["tool_choice"] = {"type": "tool", "name": request.force_tool}
+                body["tool_choice"] = {"type": "tool", "name": request.force_tool}
             elif request.tool_choice == "none":  # "auto" is the default; not sent
-                params["tool_choice"] = {"type": "none"}
-        return params
+                body["tool_choice"] = {"type": "none"}
+        params: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens}
+        if self.typed_arguments:
+            return params | body
+        return params | {"messages": [], "extra_body": body}
 
     async def complete(self, request: LLMRequest, on_text: OnText | None) -> LLMResponse:
         try:
