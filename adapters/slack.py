@@ -20,7 +20,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+import psycopg
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -43,7 +45,7 @@ from adapters.slack_events import (
 from adapters.slack_format import ACTION_PREFIX, after_choice
 from adapters.slack_send import SlackOutbound, web_client
 from adapters.slack_store import PostgresInstallationStore, PostgresOAuthStateStore
-from bot.db.messages import PendingDelivery, StoredInbound
+from bot.db.messages import IngestResult, PendingDelivery, StoredInbound
 from bot.models import EventName, InboundMessage
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class SlackAdapter:
         s = self.settings = runtime.settings
         self._ingest: Ingest | None = None
         self._names: OrderedDict[str, str | None] = OrderedDict()
+        self._learning: set[str] = set()  # users whose name is being looked up
         self._tasks: set[asyncio.Task[Any]] = set()
         self.client = self.web_client(s.slack_bot_token.get_secret_value()
                                       if s.slack_bot_token and not s.slack_oauth_enabled else None)
@@ -92,7 +95,7 @@ class SlackAdapter:
         self.console: SlackConsole | None = None
         if s.handoff_slack_channel:
             self.console = SlackConsole(s, client_for=self.client_for, pacer=self.outbound.pacer,
-                                        names=self._sender_name, handoffs=lambda: runtime.handoffs)
+                                        names=self._staff_name, handoffs=lambda: runtime.handoffs)
         self._register_listeners()
 
     def web_client(self, token: str | None) -> AsyncWebClient:
@@ -122,32 +125,64 @@ class SlackAdapter:
     async def _ignore(self) -> None:
         return None
 
-    async def _sender_name(self, client: AsyncWebClient, team: str, user: str) -> str | None:
-        """users.info once per user and process (and never when the contact has a name)."""
+    def _known_name(self, team: str, user: str) -> str | None:
+        """The sender's display name when this process already knows it (no I/O: the
+        acknowledgement never waits for a lookup)."""
         key = f"{team}:{user}"
         if key in self._names:
             self._names.move_to_end(key)
-            return self._names[key]
-        name: str | None = None
+        return self._names.get(key)
+
+    async def _learn_name(self, client: AsyncWebClient, team: str, user: str,
+                          contact_id: UUID) -> None:
+        """After the acknowledgement: the stored name, or users.info once per user and
+        process, kept on the contact when it has none."""
+        key = f"{team}:{user}"
         try:
-            async with self.runtime.db.autocommit() as conn:
-                cur = await conn.execute("SELECT app.contact_display_name(%s, %s) AS name",
-                                         (CHANNEL, key))
-                row = await cur.fetchone()
-            name = row["name"] if row else None
-            if name is None:
-                info = await asyncio.wait_for(client.users_info(user=user),
-                                              self.settings.slack_user_lookup_timeout_s)
-                member = info.get("user") or {}
-                profile = member.get("profile") or {}
-                name = (profile.get("display_name") or profile.get("real_name")
-                        or member.get("real_name") or member.get("name") or None)
-        except (SlackClientError, TimeoutError) as exc:
+            name = await self._look_up_name(client, user, key, contact_id)
+        except (SlackClientError, TimeoutError, psycopg.Error) as exc:
             log.info("slack_user_lookup_failed", user=user, error=type(exc).__name__)
-            return None  # not cached: the next message tries again
+            return  # not cached: the next message tries again
+        finally:
+            self._learning.discard(key)
+        self._remember(key, name)
+
+    async def _staff_name(self, client: AsyncWebClient, team: str, user: str) -> str | None:
+        """A support person's name for the console (looked up now: the card shows it)."""
+        key = f"{team}:{user}"
+        if key in self._names:
+            return self._known_name(team, user)
+        try:
+            name = await self._look_up_name(client, user, key, None)
+        except (SlackClientError, TimeoutError, psycopg.Error) as exc:
+            log.info("slack_user_lookup_failed", user=user, error=type(exc).__name__)
+            return None
+        self._remember(key, name)
+        return name
+
+    def _remember(self, key: str, name: str | None) -> None:
         self._names[key] = name
         while len(self._names) > self.settings.slack_user_cache_size:
             self._names.popitem(last=False)
+
+    async def _look_up_name(self, client: AsyncWebClient, user: str, key: str,
+                            contact_id: UUID | None) -> str | None:
+        async with self.runtime.db.autocommit() as conn:
+            cur = await conn.execute("SELECT app.contact_display_name(%s, %s) AS name",
+                                     (CHANNEL, key))
+            row = await cur.fetchone()
+        if row is not None and row["name"] is not None:
+            return str(row["name"])
+        info = await asyncio.wait_for(client.users_info(user=user),
+                                      self.settings.slack_user_lookup_timeout_s)
+        member = info.get("user") or {}
+        profile = member.get("profile") or {}
+        name: str | None = (profile.get("display_name") or profile.get("real_name")
+                            or member.get("real_name") or member.get("name") or None)
+        if name is not None and contact_id is not None:
+            async with self.runtime.db.as_user(contact_id, pipeline=True) as conn:
+                await conn.execute("UPDATE app.contacts SET display_name = %s"
+                                   " WHERE id = %s AND display_name IS NULL", (name, contact_id))
         return name
 
     async def _in_thread(self, thread_key: str) -> bool:
@@ -158,9 +193,9 @@ class SlackAdapter:
             row = await cur.fetchone()
         return bool(row and row["found"])
 
-    async def _store(self, message: InboundMessage) -> None:
+    async def _store(self, message: InboundMessage) -> IngestResult:
         assert self._ingest is not None, "router() wires ingestion before requests arrive"
-        await self._ingest(message)
+        return await self._ingest(message)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any],
                           context: dict[str, Any], client: AsyncWebClient) -> None:
@@ -171,10 +206,15 @@ class SlackAdapter:
             return
         if kind == "thread" and not await self._in_thread(message_ref(team, event).thread_key):
             return
-        name = await self._sender_name(client, team, str(event["user"]))
-        await self._store(event_to_inbound(team, event, event_id=body.get("event_id"),
-                                           bot_user_id=context.get("bot_user_id"),
-                                           sender_name=name))
+        user = str(event["user"])
+        name = self._known_name(team, user)
+        stored = await self._store(event_to_inbound(team, event, event_id=body.get("event_id"),
+                                                    bot_user_id=context.get("bot_user_id"),
+                                                    sender_name=name))
+        key = f"{team}:{user}"
+        if name is None and key not in self._names and key not in self._learning:
+            self._learning.add(key)
+            self._spawn(self._learn_name(client, team, user, stored.contact_id))
 
     async def _on_action(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

@@ -3,6 +3,7 @@ real slack-sdk client talking to a fake Slack Web API on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -162,13 +163,37 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     blocks = updates[0].args["blocks"]
     assert blocks[0]["text"]["text"].startswith("*echo* what")
     assert [e["value"] for e in blocks[1]["elements"]] == ["yes-1", "no-1"]
+
+    async def named() -> bool:  # looked up after the acknowledgement, not before it
+        async with slack.runtime.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
+                " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U1'")
+            row = await cur.fetchone()
+        return row is not None and row["display_name"] == "Alice"
+    await wait_for(named)
     assert len(slack.fake.of("users.info")) == 1, "the display name is looked up once"
-    async with slack.runtime.db.as_system() as conn:
-        cur = await conn.execute(
-            "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
-            " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U1'")
-        row = await cur.fetchone()
-    assert row is not None and row["display_name"] == "Alice"
+
+
+async def test_a_new_users_name_is_looked_up_after_the_acknowledgement(
+        slack: SlackWorld) -> None:
+    slack.fake.held["users.info"] = released = asyncio.Event()
+    # If the acknowledgement waited for users.info, this would not return.
+    response = await asyncio.wait_for(slack.post_event(
+        message(new_ts(), text="hi from Bob", channel="D8", channel_type="im", user="U2"),
+        event_id="EvN1"), timeout=10)
+    assert response.status_code == 200
+    await wait_for(lambda: slack.updated(1))  # answered without the name, too
+    released.set()
+
+    async def named() -> bool:
+        async with slack.runtime.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
+                " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U2'")
+            row = await cur.fetchone()
+        return row is not None and row["display_name"] == "Bob"
+    await wait_for(named)
 
 
 async def test_a_dm_is_its_own_conversation_answered_in_the_dm(slack: SlackWorld) -> None:

@@ -63,6 +63,8 @@ class FakeSlackApi:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: share of posts and updates answered HTTP 500 at random (fault scenarios)
     fail_rate: float = 0.0
+    #: calls of these methods wait until their event is set
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
     random: random.Random = field(default_factory=lambda: random.Random(11))
 
     def of(self, method: str) -> list[Call]:
@@ -134,6 +136,8 @@ class FakeSlackApi:
         auth = request.headers.get("authorization", "")
         call = Call(method, args, auth.removeprefix("Bearer ") or None, time.monotonic())
         self.calls.append(call)
+        if method in self.held:
+            await self.held[method].wait()
         pending = self.failures.get(method)
         if pending and len(self.of(method)) > pending[0][0]:
             _, status, headers, call.result = pending.pop(0)
