@@ -133,3 +133,11 @@ def test_truncated_model_is_an_error() -> None:
     model = pb.model([], [pb.tensor("w", np.ones(4, dtype=np.float32))], [], [], {"": 17})
     with pytest.raises(pb.ProtoError):
         pb.read_model(model[: len(model) // 2])
+
+
+def test_too_old_onnxruntime_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.intents.embedding import EmbeddingModelError
+
+    monkeypatch.setattr(ort, "__version__", "1.21.1")
+    with pytest.raises(EmbeddingModelError, match=r"onnxruntime>=1\.22"):
+        MiniLMEmbedder()
