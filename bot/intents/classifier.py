@@ -43,7 +43,8 @@ ProgressCallback = Callable[[int, int], None]
 
 _FORMAT = "intents-v2"
 # Source files whose change must invalidate cached models.
-_CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py")
+_CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py",
+               "encoder_graph.py", "onnx_proto.py")
 
 
 @dataclass(frozen=True)

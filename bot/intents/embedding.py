@@ -9,14 +9,28 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bot.intents.encoder_graph import build_encoder_graph
+
 FloatArray = npt.NDArray[np.float32]
 
 _TOKENIZER_FILE = Path(__file__).resolve().parent / "assets" / "minilm-tokenizer.json"
 # Pinned so that a different file under the same package name cannot silently change
 # the embeddings that cached models were trained on.
 _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8:" + _MODEL_SHA256[:12]
+# "a8b64": the export's int8 weights multiplied by activations quantised to int8 per block
+# of 64 (encoder_graph.py). The export itself computes in float32; the two agree to cosine
+# >= 0.999 but not exactly, so models cached with one must not be loaded with the other.
+# Any change to the arithmetic of encoder_graph.py must change this id.
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64:" + _MODEL_SHA256[:12]
 DIMENSION = 384
+# The first release whose CPU MatMulNBits accepts 8-bit weights (1.21 allows only 4).
+_MIN_ONNXRUNTIME = (1, 22)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """(major, minor) of a version string such as "1.22.0" or "1.23.0.dev20250101"."""
+    parts = [int(p) if p.isdigit() else 0 for p in text.split(".")[:2]]
+    return tuple(parts)
 
 
 class EmbeddingModelError(RuntimeError):
@@ -37,7 +51,8 @@ def model_file() -> Path:
 
 class MiniLMEmbedder:
     """Mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings (what sentence-transformers
-    returns for this model), computed with onnxruntime from the int8 ONNX export.
+    returns for this model), computed with onnxruntime from the int8 ONNX export's weights,
+    rebuilt as a compact int8 graph (:func:`~bot.intents.encoder_graph.build_encoder_graph`).
 
     Two sessions are kept: a single-threaded one for one message at a time (threads only
     add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
@@ -49,10 +64,16 @@ class MiniLMEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        if _version(ort.__version__) < _MIN_ONNXRUNTIME:
+            raise EmbeddingModelError(
+                f"onnxruntime {ort.__version__} cannot run the int8 encoder graph (MatMulNBits "
+                "with 8-bit weights); it needs onnxruntime>=1.22"
+            )
         path = model_file()
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
             raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
+        graph = build_encoder_graph(data)
 
         def session(threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()
@@ -61,12 +82,13 @@ class MiniLMEmbedder:
             opts.log_severity_level = 3
             # Busy-waiting worker threads burn a shared core for nothing between batches.
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
         self._session = session
         self._single: ort.InferenceSession | None = session(inference_threads)
         # The batch session is made on first use: a serving process that loads its
-        # model from the cache never embeds batches, and each session holds ~100 MB.
+        # model from the cache never embeds batches (a session of the rebuilt graph holds
+        # ~12 MB, one of the original export ~100 MB).
         self._batch: ort.InferenceSession | None = (
             None if batch_threads != inference_threads else self._single)
         self._batch_threads = batch_threads
