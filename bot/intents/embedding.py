@@ -22,6 +22,8 @@ _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 # >= 0.999 but not exactly, so models cached with one must not be loaded with the other.
 # Any change to the arithmetic of encoder_graph.py must change this id.
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64:" + _MODEL_SHA256[:12]
+#: the embeddings of the export run as it is (`MiniLMEmbedder(compact=False)`)
+EXPORT_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8:" + _MODEL_SHA256[:12]
 DIMENSION = 384
 # The first release whose CPU MatMulNBits accepts 8-bit weights (1.21 allows only 4).
 _MIN_ONNXRUNTIME = (1, 22)
@@ -59,7 +61,8 @@ class MiniLMEmbedder:
     """
 
     def __init__(
-        self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2
+        self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2,
+        compact: bool = True,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -73,7 +76,9 @@ class MiniLMEmbedder:
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
             raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
-        graph = build_encoder_graph(data)
+        # compact=False runs the export as it is (float32 arithmetic, EXPORT_MODEL_ID):
+        # models trained on its embeddings keep them (the injection detector's layer).
+        graph = build_encoder_graph(data) if compact else data
 
         def session(threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()

@@ -163,8 +163,11 @@ class InjectionDetector:
             from bot.intents.embedding import MiniLMEmbedder
             from bot.safety.injection_embedding import MAX_TOKENS
 
+            # The layer was trained on the export's own embeddings (EXPORT_MODEL_ID);
+            # the classifier's compact graph differs by up to 4e-4 in cosine, enough to
+            # move a borderline score across a threshold.
             self._embedder = MiniLMEmbedder(
-                max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1
+                max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1, compact=False
             )
         return self._embedder
 

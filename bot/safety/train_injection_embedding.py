@@ -52,18 +52,19 @@ Array = npt.NDArray[np.float64]
 
 def embed_corpus(texts: list[str], cache_dir: Path) -> npt.NDArray[np.float32]:
     """MiniLM embeddings of normalised, clipped ``texts``; cached by content hash."""
-    from bot.intents.embedding import MODEL_ID, MiniLMEmbedder
+    from bot.intents.embedding import EXPORT_MODEL_ID, MiniLMEmbedder
 
     prepared = [clip_for_embedding(normalize(t).text) for t in texts]
     key = hashlib.sha256(
-        json.dumps([MODEL_ID, MAX_TOKENS, prepared]).encode()
+        json.dumps([EXPORT_MODEL_ID, MAX_TOKENS, prepared]).encode()
     ).hexdigest()[:16]
     path = cache_dir / f"injection-embeddings-{key}.npy"
     if path.exists():
         cached: npt.NDArray[np.float32] = np.load(path, allow_pickle=False)
         return cached
     # One thread: the machine is shared and this runs once per corpus change.
-    embedder = MiniLMEmbedder(max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1)
+    embedder = MiniLMEmbedder(max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
+                              compact=False)
     vectors = embedder.embed(prepared, batch_size=64)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors, allow_pickle=False)
