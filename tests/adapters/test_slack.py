@@ -67,6 +67,16 @@ class SlackWorld:
         assert row is not None
         return int(row["n"])
 
+    async def display_name(self, user: str) -> str | None:
+        """The stored display name of a Slack user's contact."""
+        async with self.runtime.db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
+                " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = %s",
+                (f"T1:{user}",))
+            row = await cur.fetchone()
+        return None if row is None else row["display_name"]
+
     async def conversation_count(self, slack_channel: str) -> int:
         async with self.runtime.db.as_system() as conn:
             cur = await conn.execute(
@@ -165,12 +175,7 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     assert [e["value"] for e in blocks[1]["elements"]] == ["yes-1", "no-1"]
 
     async def named() -> bool:  # looked up after the acknowledgement, not before it
-        async with slack.runtime.db.as_system() as conn:
-            cur = await conn.execute(
-                "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
-                " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U1'")
-            row = await cur.fetchone()
-        return row is not None and row["display_name"] == "Alice"
+        return await slack.display_name("U1") == "Alice"
     await wait_for(named)
     assert len(slack.fake.of("users.info")) == 1, "the display name is looked up once"
 
@@ -187,12 +192,7 @@ async def test_a_new_users_name_is_looked_up_after_the_acknowledgement(
     released.set()
 
     async def named() -> bool:
-        async with slack.runtime.db.as_system() as conn:
-            cur = await conn.execute(
-                "SELECT c.display_name FROM app.contacts c JOIN app.channel_identities i"
-                " ON i.contact_id = c.id WHERE i.channel = 'slack' AND i.external_id = 'T1:U2'")
-            row = await cur.fetchone()
-        return row is not None and row["display_name"] == "Bob"
+        return await slack.display_name("U2") == "Bob"
     await wait_for(named)
 
 
