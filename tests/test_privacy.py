@@ -22,12 +22,16 @@ async def test_export_then_erase_round_trip(
         r = await rt.ingest(message)
         other = await rt.ingest(inbound(text="someone else"))
 
-        async def answered() -> bool:
-            async with db.as_user(r.contact_id) as conn:
-                cur = await conn.execute("SELECT 1 FROM app.messages WHERE direction = 'out'"
-                                         " AND status = 'sent' AND conversation_id = %s",
-                                         (r.conversation_id,))
-                return await cur.fetchone() is not None
+        async def answered() -> bool:  # both people, so each has a question and a reply
+            for person in (r, other):
+                async with db.as_user(person.contact_id) as conn:
+                    cur = await conn.execute(
+                        "SELECT 1 FROM app.messages WHERE direction = 'out'"
+                        " AND status = 'sent' AND conversation_id = %s",
+                        (person.conversation_id,))
+                    if await cur.fetchone() is None:
+                        return False
+            return True
         await wait_for(answered)
     async with db.as_user(r.contact_id) as conn:
         await conn.execute("INSERT INTO app.user_context (contact_id, key, value, kind)"
