@@ -36,7 +36,8 @@ async def browser_page(chromium: str) -> AsyncIterator[Any]:
                                           args=LAUNCH_ARGS)
         try:
             page = await browser.new_page()
-            page.set_default_timeout(20_000)
+            # generous: the suite shares two cores with PostgreSQL and subprocess workers
+            page.set_default_timeout(60_000)
             yield page
         finally:
             await browser.close()
