@@ -33,7 +33,7 @@ class ClassifierConfig:
     #: Weight of the encoder's layer 5 (mean-pooled, unit-normalised) added to the last
     #: layer's before the embedding is normalised again; 0 is the plain sentence embedding.
     #: Read from the same forward pass (docs/benchmarks-intents.md, "Round 5").
-    layer_mix: float = 0.0
+    layer_mix: float = 0.5
     #: Inverse regularisation of the linear SVM.
     svm_c: float = 1.0
     #: Few-shot regime: when the intents have at most this many examples (median over the

@@ -6,7 +6,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from bot.intents.embedding import MIX_LAYER, MiniLMEmbedder, model_file
+from bot.intents.config import ClassifierConfig
+from bot.intents.embedding import MIX_LAYER, MODEL_ID, MiniLMEmbedder, model_file
 from bot.intents.encoder_graph import build_encoder_graph, hidden_state_name
 
 TEXTS = ["How do I locate my card?", "what's the exchange rate", "hi"]
@@ -74,3 +75,8 @@ def test_layer_mix_needs_the_compact_graph() -> None:
         MiniLMEmbedder(compact=False, layer_mix=0.5)
     with pytest.raises(ValueError, match="layer_mix"):
         MiniLMEmbedder(layer_mix=-1)
+
+
+def test_model_id_names_the_default_mix() -> None:
+    # Cached classifiers are keyed on MODEL_ID: it must change with the default embedding.
+    assert f"mix{MIX_LAYER}x{ClassifierConfig().layer_mix}:" in MODEL_ID
