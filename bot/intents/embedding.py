@@ -20,10 +20,10 @@ _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 # "a8b64": the export's int8 weights multiplied by activations quantised to int8 per block
 # of 64 (encoder_graph.py). The export itself computes in float32; the two agree to cosine
 # >= 0.999 but not exactly, so models cached with one must not be loaded with the other.
-# Any change to the arithmetic of encoder_graph.py must change this id.
-# "mix5x0.5": the classifier's default embedding blends in layer 5 (ClassifierConfig.layer_mix
-# = 0.5, MiniLMEmbedder(layer_mix=0.5)); the config's JSON in the cache key pins other values.
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64-mix5x0.5:" + _MODEL_SHA256[:12]
+# Any change to the arithmetic of encoder_graph.py must change this id. It names the
+# classifier's default embedding (ClassifierConfig.layer_mix = 0: the last layer alone); a
+# non-zero layer_mix is pinned by the config's JSON, which is part of the cache key too.
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64:" + _MODEL_SHA256[:12]
 #: The layer whose mean-pooled hidden states ``layer_mix`` blends in (the penultimate one).
 MIX_LAYER = LAYERS - 1
 #: the embeddings of the export run as it is (`MiniLMEmbedder(compact=False)`)

@@ -79,4 +79,13 @@ def test_layer_mix_needs_the_compact_graph() -> None:
 
 def test_model_id_names_the_default_mix() -> None:
     # Cached classifiers are keyed on MODEL_ID: it must change with the default embedding.
-    assert f"mix{MIX_LAYER}x{ClassifierConfig().layer_mix}:" in MODEL_ID
+    mix = ClassifierConfig().layer_mix
+    assert (f"mix{MIX_LAYER}x{mix}:" in MODEL_ID) if mix else ("mix" not in MODEL_ID)
+
+
+def test_classifier_passes_layer_mix_to_its_embedder() -> None:
+    from bot.intents.classifier import IntentClassifier
+
+    embedder = IntentClassifier._make_embedder(ClassifierConfig(layer_mix=0.5))
+    assert embedder is not None and embedder._layer_mix == 0.5
+    embedder.close()
