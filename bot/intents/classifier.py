@@ -248,6 +248,7 @@ class IntentClassifier:
             max_tokens=config.max_tokens,
             inference_threads=config.inference_threads,
             batch_threads=max(1, cores),
+            layer_mix=config.layer_mix,
         )
 
     def _save(self, path: Path) -> None:

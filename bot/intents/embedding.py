@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bot.intents.encoder_graph import build_encoder_graph
+from bot.intents.encoder_graph import LAYERS, build_encoder_graph, hidden_state_name
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -20,8 +20,12 @@ _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 # "a8b64": the export's int8 weights multiplied by activations quantised to int8 per block
 # of 64 (encoder_graph.py). The export itself computes in float32; the two agree to cosine
 # >= 0.999 but not exactly, so models cached with one must not be loaded with the other.
-# Any change to the arithmetic of encoder_graph.py must change this id.
+# Any change to the arithmetic of encoder_graph.py must change this id. It names the
+# classifier's default embedding (ClassifierConfig.layer_mix = 0: the last layer alone); a
+# non-zero layer_mix is pinned by the config's JSON, which is part of the cache key too.
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64:" + _MODEL_SHA256[:12]
+#: The layer whose mean-pooled hidden states ``layer_mix`` blends in (the penultimate one).
+MIX_LAYER = LAYERS - 1
 #: the embeddings of the export run as it is (`MiniLMEmbedder(compact=False)`)
 EXPORT_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8:" + _MODEL_SHA256[:12]
 DIMENSION = 384
@@ -56,13 +60,17 @@ class MiniLMEmbedder:
     returns for this model), computed with onnxruntime from the int8 ONNX export's weights,
     rebuilt as a compact int8 graph (:func:`~bot.intents.encoder_graph.build_encoder_graph`).
 
+    ``layer_mix`` > 0 (compact graph only) returns ``unit(unit(mean of the last layer) +
+    layer_mix * unit(mean of layer 5))`` instead: the same forward pass, one more output.
+    0 (the default) returns exactly the sentence-transformers embedding described above.
+
     Two sessions are kept: a single-threaded one for one message at a time (threads only
     add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
     """
 
     def __init__(
         self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2,
-        compact: bool = True,
+        compact: bool = True, layer_mix: float = 0.0,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -72,13 +80,21 @@ class MiniLMEmbedder:
                 f"onnxruntime {ort.__version__} cannot run the int8 encoder graph (MatMulNBits "
                 "with 8-bit weights); it needs onnxruntime>=1.22"
             )
+        if layer_mix < 0 or (layer_mix > 0 and not compact):
+            raise ValueError("layer_mix must be >= 0, and 0 with compact=False")
+        self._layer_mix = layer_mix
+        self._outputs = ["last_hidden_state"]
+        if layer_mix:
+            self._outputs.append(hidden_state_name(MIX_LAYER))
         path = model_file()
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
             raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
         # compact=False runs the export as it is (float32 arithmetic, EXPORT_MODEL_ID):
         # models trained on its embeddings keep them (the injection detector's layer).
-        graph = build_encoder_graph(data) if compact else data
+        graph = data
+        if compact:
+            graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,) if layer_mix else ())
 
         def session(threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()
@@ -133,8 +149,8 @@ class MiniLMEmbedder:
             for row, i in enumerate(idx):
                 input_ids[row, : len(ids[i])] = ids[i]
                 mask[row, : len(ids[i])] = 1
-            (hidden,) = sess.run(
-                ["last_hidden_state"],
+            hidden_states = sess.run(
+                self._outputs,
                 {
                     "input_ids": input_ids,
                     "attention_mask": mask,
@@ -142,11 +158,16 @@ class MiniLMEmbedder:
                 },
             )
             weights = mask[:, :, None].astype(np.float32)
-            pooled = (np.asarray(hidden, dtype=np.float32) * weights).sum(axis=1) / weights.sum(
-                axis=1
-            )
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx] = pooled / np.maximum(norms, 1e-12)
+            last, *mixed = (_unit((np.asarray(h, dtype=np.float32) * weights).sum(axis=1)
+                                  / weights.sum(axis=1)) for h in hidden_states)
+            out[idx] = _unit(last + self._layer_mix * mixed[0]) if mixed else last
             if progress is not None:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out
+
+
+def _unit(rows: FloatArray) -> FloatArray:
+    """Rows scaled to unit length (all-zero rows stay zero)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    out: FloatArray = rows / np.maximum(norms, 1e-12)
+    return out

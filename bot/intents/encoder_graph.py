@@ -26,6 +26,7 @@ See docs/benchmarks-intents.md, "Round 4", for the measurements.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -140,7 +141,7 @@ class _Builder:
         inputs = [x, self.param(prefix + ".weight"), self.param(prefix + ".bias")]
         return self.op("LayerNormalization", inputs, output, axis=-1, epsilon=_EPSILON)
 
-    def embeddings(self) -> str:
+    def embeddings(self, output: str) -> str:
         t = self.tensors
         rows = self.op("Gather", [self.const("word.q", t[_EMB + "word_embeddings.weight_q"]),
                                   "input_ids"], "word.rows")
@@ -156,7 +157,7 @@ class _Builder:
         types = self.op("Gather", [self.param(_EMB + "token_type_embeddings.weight"),
                                    "token_type_ids"], "types")
         summed = self.op("Add", [self.op("Add", [word, types], "word+types"), pos], "emb.sum")
-        return self.layer_norm(summed, _EMB + "LayerNorm", "emb")
+        return self.layer_norm(summed, _EMB + "LayerNorm", output)
 
     def encoder_layer(self, x: str, layer: int, weights: dict[tuple[int, str], str],
                       mask: str, output: str) -> str:
@@ -181,20 +182,36 @@ class _Builder:
                                p + "output.LayerNorm", output)
 
 
-def build_encoder_graph(export: bytes, *, int8_matmuls: bool = True) -> bytes:
+def hidden_state_name(layer: int) -> str:
+    """Graph output holding the hidden states after encoder layer ``layer`` (1-based;
+    0 is the embedding layer's output, ``LAYERS`` is ``last_hidden_state``)."""
+    return "last_hidden_state" if layer == LAYERS else f"hidden_state_{layer}"
+
+
+def build_encoder_graph(
+    export: bytes, *, int8_matmuls: bool = True, hidden_layers: Sequence[int] = ()
+) -> bytes:
     """A serialised ONNX model equivalent to ``export`` (same inputs: int64 ``input_ids``,
     ``attention_mask``, ``token_type_ids`` of shape [batch, seq]; same output
-    ``last_hidden_state`` [batch, seq, 384]), built as described in the module docstring."""
+    ``last_hidden_state`` [batch, seq, 384]), built as described in the module docstring.
+
+    ``hidden_layers`` (1-based, 0 = embeddings) adds the hidden states after those layers as
+    further outputs (:func:`hidden_state_name`): they are computed anyway, so exposing them
+    costs only the copy out of the session.
+    """
+    extra = sorted(set(hidden_layers) - {LAYERS})
+    if any(not 0 <= layer < LAYERS for layer in extra):
+        raise ValueError(f"hidden_layers must be in 0..{LAYERS}")
     tensors, nodes = pb.read_model(export)
     weights = _dense_weights(tensors, nodes)
     b = _Builder(tensors, int8_matmuls)
-    x = b.embeddings()
+    # Node outputs are named after the layer count so that an exposed one is a graph output.
+    x = b.embeddings(hidden_state_name(0) if 0 in extra else "emb")
     mask = b.op("Cast", ["attention_mask"], "mask", to=pb.INT32)
     for layer in range(LAYERS):
-        last = layer == LAYERS - 1
-        x = b.encoder_layer(x, layer, weights, mask,
-                            "last_hidden_state" if last else f"{layer}.out")
+        x = b.encoder_layer(x, layer, weights, mask, hidden_state_name(layer + 1))
     ids = [pb.value_info(n, pb.INT64, ["batch", "seq"])
            for n in ("input_ids", "attention_mask", "token_type_ids")]
-    out = [pb.value_info("last_hidden_state", pb.FLOAT, ["batch", "seq", HIDDEN])]
+    out = [pb.value_info(hidden_state_name(layer), pb.FLOAT, ["batch", "seq", HIDDEN])
+           for layer in (LAYERS, *extra)]
     return pb.model(b.nodes, b.inits, ids, out, {"": 17, "com.microsoft": 1}, name="minilm")
