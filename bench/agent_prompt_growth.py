@@ -119,7 +119,8 @@ async def run(turns: int, conninfo: str) -> list[int]:
                                              contact_id=stored.contact_id,
                                              at=inbound.received_at,
                                              inactivity=timedelta(hours=7))
-                batch = await messages.next_unanswered(conn, stored.conversation_id)
+            batch = await messages.read_unanswered(db, stored.contact_id,
+                                                   stored.conversation_id)
             turn = TurnContext(contact_id=stored.contact_id,
                                conversation_id=stored.conversation_id, channel="web",
                                message_ids=[m.id for m in batch], text=inbound.text,

@@ -27,9 +27,7 @@ async def next_batch(db: Database, conversation_id: UUID, contact_id: UUID,
     if first is not None:
         batch = first
     else:
-        async with db.in_one_trip(contact_id) as unit:
-            first_waiting = unit.add(messages.UNANSWERED_SQL, (conversation_id, 1))
-        batch = messages.unanswered_from(first_waiting.rows)
+        batch = await messages.read_unanswered(db, contact_id, conversation_id)
     if not batch:
         return batch
     traits = traits_of(batch[0].channel)
@@ -37,9 +35,7 @@ async def next_batch(db: Database, conversation_id: UUID, contact_id: UUID,
         return batch
     limit = max(1, traits.burst_max_messages)
     while True:
-        async with db.in_one_trip(contact_id) as unit:
-            waiting = unit.add(messages.UNANSWERED_SQL, (conversation_id, limit))
-        batch = messages.unanswered_from(waiting.rows)
+        batch = await messages.read_unanswered(db, contact_id, conversation_id, limit)
         if not batch:
             return batch
         now = utcnow()

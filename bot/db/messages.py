@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from bot.db.pool import Conn
+from bot.db.pool import Conn, Database
 from bot.models import InboundMessage, Media, OutboundReply
 
 
@@ -115,12 +115,13 @@ def _inbound(row: dict[str, Any]) -> StoredInbound:
     )
 
 
-async def next_unanswered(
-    conn: Conn, conversation_id: UUID, limit: int = 1
-) -> list[StoredInbound]:
-    """The oldest inbound messages of a conversation that have no answer yet, in order."""
-    cur = await conn.execute(UNANSWERED_SQL, (conversation_id, limit))
-    return unanswered_from(await cur.fetchall())
+async def read_unanswered(db: Database, contact_id: UUID, conversation_id: UUID,
+                          limit: int = 1) -> list[StoredInbound]:
+    """The oldest inbound messages of a conversation that have no answer yet, in order
+    (one round trip, acting as the contact)."""
+    async with db.in_one_trip(contact_id) as unit:
+        waiting = unit.add(UNANSWERED_SQL, (conversation_id, limit))
+    return unanswered_from(waiting.rows)
 
 
 # params: conversation id, how many

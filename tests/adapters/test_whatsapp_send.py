@@ -45,8 +45,8 @@ async def stored_reply(rt: Runtime, reply: OutboundReply,
                        wa_id: str | None = None) -> PendingDelivery:
     """An inbound message from a contact and the stored (undelivered) reply to it."""
     result = await rt.ingest(to_inbound(webhook_form(wa_id or new_wa_id(), "hello")))
+    inbound = await messages.read_unanswered(rt.db, result.contact_id, result.conversation_id)
     async with rt.db.as_user(result.contact_id) as conn:
-        inbound = await messages.next_unanswered(conn, result.conversation_id)
         await messages.save_reply(conn, inbound=inbound, session_id=None, reply=reply)
         pending = await messages.undelivered(conn, result.conversation_id)
     return pending[-1]

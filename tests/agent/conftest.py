@@ -136,7 +136,7 @@ class Conversation:
             session = await open_session(conn, conversation_id=stored.conversation_id,
                                          contact_id=stored.contact_id,
                                          at=message.received_at, inactivity=timedelta(hours=7))
-            batch = await messages.next_unanswered(conn, stored.conversation_id)
+        batch = await messages.read_unanswered(self.db, stored.contact_id, stored.conversation_id)
         self.last_batch: list[StoredInbound] = batch
         return TurnContext(contact_id=stored.contact_id, conversation_id=stored.conversation_id,
                            channel="web", message_ids=[m.id for m in batch], text=text,
