@@ -152,6 +152,7 @@ async def turn_phase(url: str, bot: str, fakes: Fakes, tr: Traffic, n: int) -> d
         "turn_p50_ms": results.histogram_quantile(total, total_after, 0.5),
         "turn_p95_ms": results.histogram_quantile(total, total_after, 0.95),
         "respond_p50_ms": results.histogram_quantile(respond, respond_after, 0.5),
+        "stage_mean_ms": results.histogram_means(before, after, "bot_turn_seconds", "stage"),
         "e2e_p50_ms": percentile(e2e, 50), "e2e_p95_ms": percentile(e2e, 95),
         "top_statements": [{"calls_per_message": round(c / n, 2), "query": q[:160]}
                            for q, c in top],
@@ -277,6 +278,7 @@ def print_report(r: dict[str, Any]) -> None:
           f"{t['statements_per_message']:.1f} statements and "
           f"{t['transactions_per_message']:.1f} transactions per message; "
           f"{t['app_round_trips_per_message']:.1f} round trips from the app's pool")
+    print("mean per stage (ms):", json.dumps(t["stage_mean_ms"]))
 
 
 def main(argv: list[str] | None = None) -> None:

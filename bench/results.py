@@ -108,6 +108,29 @@ def histogram(metrics_text: str, name: str, label: str, value: str) -> list[tupl
     return sorted(buckets)
 
 
+def histogram_means(before: str, after: str, name: str, label: str) -> dict[str, float]:
+    """Mean of each labelled histogram series between two scrapes, in milliseconds."""
+    def sums(text: str) -> dict[str, tuple[float, float]]:
+        out: dict[str, list[float]] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name != name:
+                continue
+            for sample in family.samples:
+                key = sample.labels.get(label, "")
+                if sample.name.endswith("_sum"):
+                    out.setdefault(key, [0.0, 0.0])[0] = sample.value
+                elif sample.name.endswith("_count"):
+                    out.setdefault(key, [0.0, 0.0])[1] = sample.value
+        return {k: (v[0], v[1]) for k, v in out.items()}
+    first, last = sums(before), sums(after)
+    means = {}
+    for key, (total, count) in last.items():
+        total0, count0 = first.get(key, (0.0, 0.0))
+        if count > count0:
+            means[key] = round((total - total0) / (count - count0) * 1000, 2)
+    return means
+
+
 def histogram_quantile(before: list[tuple[float, float]], after: list[tuple[float, float]],
                        q: float) -> float:
     """Like PromQL's histogram_quantile over the difference of two scrapes (linear within

@@ -106,6 +106,10 @@ class Metrics:
         """Observe a pipeline stage's duration and log it (trace and conversation ids come
         from bound context, or `fields`); returns seconds."""
         seconds = time.perf_counter() - started
+        self.stage_took(stage, seconds, **fields)
+        return seconds
+
+    def stage_took(self, stage: str, seconds: float, **fields: str) -> None:
+        """Observe a stage's duration measured by the caller, and log it."""
         self.turn_seconds.labels(stage).observe(seconds)
         _log.info("stage_done", stage=stage, duration_ms=round(seconds * 1000, 2), **fields)
-        return seconds

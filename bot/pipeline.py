@@ -209,6 +209,7 @@ class Pipeline:
                       traits: ChannelTraits) -> None:
         last = batch[-1]
         streams = bool(adapter and adapter.streams_progress)
+        t0 = time.perf_counter()
         opened = await open_turn(
             self.db, batch, traits, history_max=self.settings.history_max_messages,
             inactivity=timedelta(hours=self.settings.session_inactivity_hours))
@@ -216,6 +217,7 @@ class Pipeline:
             log.info("turn_skipped_opted_out", message_id=last.id)
             return
         state, opt = opened
+        self.metrics.stage_done("open", t0)
         observer = adapter if isinstance(adapter, TurnObserver) else None
 
         streamed: list[bool] = []
@@ -263,7 +265,9 @@ class Pipeline:
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
             await self._finish(batch, state, verdict.reply, _guarded("rejected"))
             return
+        t0 = time.perf_counter()
         flag = await self._injection_check(verdict.text)
+        self.metrics.stage_done("injection", t0)
         if flag is not None and flag.action == "refuse" and state.session.status != "escalated":
             log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
                         message_id=last.id)
@@ -349,6 +353,7 @@ class Pipeline:
                       injection: InjectionVerdict | None = None) -> None:
         """Store classification, reply, counters and audit records in one transaction."""
         last = batch[-1]
+        t0 = time.perf_counter()
         async with self.db.as_user(last.contact_id, pipeline=True) as conn:
             await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
                                        result=classification)
@@ -383,6 +388,7 @@ class Pipeline:
                 await self._record_injection(conn, last, injection, text)
         if row is None:
             row = await cur.fetchone()
+        self.metrics.stage_done("store", t0)
         # A handoff started in this turn (by a policy here or the agent's tool) leaves the
         # session escalated; only then is there one to announce.
         escalated = due is not None or (row is not None and row["status"] == "escalated")
