@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -32,20 +32,25 @@ class TurnScope:
     message_id: int
 
 
+#: Awaited before a classifier sends the text to an LLM; False means it must not (the
+#: injection check, which runs beside the local model, refused the message).
+LLMGate = Callable[[], Awaitable[bool]]
+
+
 class Classifier(Protocol):
     """Anything that maps a message to an intent."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None,
-                       scope: TurnScope | None = None) -> Classification: ...
+                       payload: str | None = None, scope: TurnScope | None = None,
+                       llm_gate: LLMGate | None = None) -> Classification: ...
 
 
 class NoIntentsClassifier:
     """Used while a bot declares no intents: every message is `unclassified`."""
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None,
-                       scope: TurnScope | None = None) -> Classification:
+                       payload: str | None = None, scope: TurnScope | None = None,
+                       llm_gate: LLMGate | None = None) -> Classification:
         return Classification(intent="unclassified", confidence=0.0, method="none")
 
 

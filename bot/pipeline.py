@@ -53,6 +53,7 @@ from bot.safety.injection import InjectionDetector, InjectionVerdict
 from bot.safety.output import OutputFilter
 from bot.safety.pii import mask_sample
 from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
+from bot.screening import screen_and_classify
 from bot.settings import Settings
 from bot.turn_state import TurnState, open_turn
 
@@ -265,26 +266,21 @@ class Pipeline:
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
             await self._finish(batch, state, verdict.reply, _guarded("rejected"))
             return
-        t0 = time.perf_counter()
-        flag = await self._injection_check(verdict.text)
-        self.metrics.stage_done("injection", t0)
-        if flag is not None and flag.action == "refuse" and state.session.status != "escalated":
+        screened = await screen_and_classify(
+            verdict.text, detector=self.injection, classifier=self.classifier,
+            tracer=self.tracer, refusal_ends_turn=state.session.status != "escalated",
+            previous_intent=state.previous_intent, payload=payload,
+            scope=TurnScope(last.contact_id, last.conversation_id, state.session.id, last.id))
+        self.metrics.stage_took("injection", screened.check_s)
+        flag, classification = screened.flag, screened.classification
+        if classification is None:
+            assert flag is not None
             log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
                         message_id=last.id)
             await self._finish(batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
                                _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
             return
-
-        t0 = time.perf_counter()
-        async with self.tracer.child("classify", run_type="chain",
-                                     inputs={"text": verdict.text}) as run:
-            classification = await self.classifier.classify(
-                verdict.text, previous_intent=state.previous_intent, payload=payload,
-                scope=TurnScope(last.contact_id, last.conversation_id, state.session.id,
-                                last.id))
-            run.set_outputs({"intent": classification.intent, "method": classification.method,
-                             "confidence": classification.confidence})
-        self.metrics.stage_done("classify", t0)
+        self.metrics.stage_took("classify", screened.total_s)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
             await self._relay_to_staff(batch, state, verdict.text, classification, flag)
@@ -313,15 +309,6 @@ class Pipeline:
         unhelpful = bool(getattr(responder, "unhelpful", False))
         await self._finish(batch, state, reply, classification, findings=checked.findings,
                            unhelpful=unhelpful, text=verdict.text, injection=flag)
-
-    async def _injection_check(self, text: str) -> InjectionVerdict | None:
-        """The detector's verdict when it flags the text (harden or refuse), else None."""
-        if self.injection is None or not text:
-            return None
-        # Rules and model cost well under a millisecond for a chat message, but a
-        # maximum-length paste takes longer: keep it off the event loop.
-        verdict = await asyncio.to_thread(self.injection.check, text)
-        return None if verdict.action == "allow" else verdict
 
     async def _record_injection(self, conn: Conn, message: StoredInbound,
                                 verdict: InjectionVerdict, text: str) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
-from bot.classify import Classification, TurnScope
+from bot.classify import Classification, LLMGate, TurnScope
 from bot.db.pool import Database
 from bot.models import InboundMessage, OutboundReply
 from bot.responders import Emit, TurnContext
@@ -178,7 +178,7 @@ async def test_classification_is_stored_for_each_turn(
     class Fixed:
         async def classify(self, text: str, *, previous_intent: str | None = None,
                            payload: str | None = None, scope: TurnScope | None = None,
-                           ) -> Classification:
+                           llm_gate: LLMGate | None = None) -> Classification:
             return Classification("greeting", 0.9, "local", [("greeting", 0.9), ("help", 0.1)], 1.5)
 
     async with runtime_factory(router=Router(EchoResponder()), classifier=Fixed()) as rt:

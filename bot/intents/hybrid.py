@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from bot.classify import Classification, TurnScope
+from bot.classify import Classification, LLMGate, TurnScope
 from bot.definition import BotDefinition, IntentSpec
 from bot.intents.builtin import CLARIFY, OUT_OF_SCOPE
 
@@ -93,8 +93,10 @@ class HybridClassifier:
         return None
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
-                       payload: str | None = None,
-                       scope: TurnScope | None = None) -> Classification:
+                       payload: str | None = None, scope: TurnScope | None = None,
+                       llm_gate: LLMGate | None = None) -> Classification:
+        """Classify `text`; `llm_gate`, when given, must return True before the text may
+        go to the LLM (the local model runs without waiting for it)."""
         started = time.perf_counter()
 
         def done(intent: str, confidence: float, method: str,
@@ -117,7 +119,7 @@ class HybridClassifier:
                 and looks_like_followup(text, self.settings.followup_max_words)):
             return done(previous.name, top, "inherited", alternatives)
 
-        if self.llm is not None:
+        if self.llm is not None and (llm_gate is None or await llm_gate()):
             choice = await self._ask_llm(text, scope)
             if choice is not None:
                 return done(choice, top, "llm", alternatives)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.classify import Classification, TurnScope
+from bot.classify import Classification, LLMGate, TurnScope
 
 
 class ScheduleIntent:
@@ -10,5 +10,5 @@ class ScheduleIntent:
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
                        payload: str | None = None, scope: TurnScope | None = None,
-                       ) -> Classification:
+                       llm_gate: LLMGate | None = None) -> Classification:
         return Classification("class_schedule", 0.99, "local")

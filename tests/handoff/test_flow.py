@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
-from bot.classify import Classification, TurnScope
+from bot.classify import Classification, LLMGate, TurnScope
 from bot.db.pool import Database
 from bot.handoff.console import HandoffView
 from bot.models import InboundMessage
@@ -24,7 +24,7 @@ class KeywordClassifier:
 
     async def classify(self, text: str, *, previous_intent: str | None = None,
                        payload: str | None = None, scope: TurnScope | None = None,
-                       ) -> Classification:
+                       llm_gate: LLMGate | None = None) -> Classification:
         for word, intent in self.RULES.items():
             if word in text.lower():
                 return Classification(intent, 0.99, "local")

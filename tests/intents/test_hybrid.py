@@ -85,6 +85,23 @@ async def test_llm_answer_outside_the_intent_list_is_ignored() -> None:
     assert result.method == "clarified"
 
 
+async def test_closed_llm_gate_keeps_the_text_from_the_llm() -> None:
+    llm = ScriptedLLM("schedule")
+    opened: list[bool] = []
+
+    async def gate(answer: bool) -> bool:
+        opened.append(answer)
+        return answer
+
+    shut = await classifier(llm).classify("yoga thing maybe", llm_gate=lambda: gate(False))
+    assert (shut.method, llm.asked) == ("clarified", [])
+    sure = await classifier(llm).classify("when is yoga on saturday",
+                                          llm_gate=lambda: gate(False))
+    assert sure.method == "local" and opened == [False]  # a confident answer never waits
+    let_through = await classifier(llm).classify("yoga thing maybe", llm_gate=lambda: gate(True))
+    assert let_through.method == "llm" and len(llm.asked) == 1
+
+
 async def test_unsure_without_llm_asks_with_top_candidates() -> None:
     result = await classifier(None).classify("yoga thing maybe")
     assert (result.intent, result.method) == ("clarify", "clarified")
