@@ -35,6 +35,7 @@ from bot.hooks.build import build_hooks
 from bot.hooks.cost import check_daily_cost
 from bot.ingest import Ingestor
 from bot.intents.classifier import IntentClassifier
+from bot.intents.embedding_memo import EmbeddingMemo
 from bot.intents.hybrid import HybridClassifier
 from bot.knowledge.tool import register_knowledge_tool
 from bot.observability import Metrics
@@ -66,10 +67,12 @@ class Runtime:
         self.metrics = Metrics()
         self.rate_limits = RateLimits(settings)
         self.output_filter = OutputFilter()
+        # The detector and the intent classifier embed the same message: one pass serves both.
+        self.embedding_memo = EmbeddingMemo()
         self.injection = InjectionDetector(
             harden_threshold=settings.injection_harden_threshold,
             refuse_threshold=settings.injection_refuse_threshold,
-            use_embedding=settings.injection_embedding)
+            use_embedding=settings.injection_embedding, embedding_memo=self.embedding_memo)
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
         self._db: Database | None = None
         self._queue: JobQueue | None = None
@@ -160,7 +163,8 @@ class Runtime:
             return self._classifier
         texts, labels = self.definition.training_data()
         cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
-        local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache)
+        local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache,
+                                        memo=self.embedding_memo)
         # With an LLM configured, unsure messages go to it (built in `start` before this).
         llm = (AgentIntentLLM(self.agent, bot_name=self.definition.name)
                if self.agent is not None else None)

@@ -28,6 +28,7 @@ from bot.intents.builtin import OUT_OF_SCOPE
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
 from bot.intents.datasets import OOS_LABEL
 from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder
+from bot.intents.embedding_memo import EmbeddingMemo
 from bot.intents.scoring import (
     FloatArray,
     LabelNames,
@@ -154,8 +155,12 @@ class IntentClassifier:
         config: ClassifierConfig | None = None,
         cache_dir: Path | None = None,
         progress: ProgressCallback | None = None,
+        memo: EmbeddingMemo | None = None,
     ) -> IntentClassifier:
         """Train on ``texts``/``labels``, or load the identical model from ``cache_dir``.
+
+        ``memo`` shares one-message embeddings with other encoders of the process (the
+        injection detector's).
 
         Examples labelled ``oos`` are learnt as an ordinary class. Raises ``ValueError``
         on empty input, mismatched lengths or fewer than two distinct labels.
@@ -168,7 +173,7 @@ class IntentClassifier:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("need examples of at least two labels")
-        embedder = cls._make_embedder(config)
+        embedder = cls._make_embedder(config, memo)
         path = None
         if cache_dir is not None:
             path = Path(cache_dir) / f"intents-{cache_key(texts, labels, config)[:40]}.npz"
@@ -237,7 +242,8 @@ class IntentClassifier:
     # -- internals -----------------------------------------------------------------------
 
     @staticmethod
-    def _make_embedder(config: ClassifierConfig) -> MiniLMEmbedder | None:
+    def _make_embedder(config: ClassifierConfig,
+                       memo: EmbeddingMemo | None = None) -> MiniLMEmbedder | None:
         if config.backend == "tfidf":
             return None
         try:
@@ -249,6 +255,7 @@ class IntentClassifier:
             inference_threads=config.inference_threads,
             batch_threads=max(1, cores),
             layer_mix=config.layer_mix,
+            memo=memo,
         )
 
     def _save(self, path: Path) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from bot.intents.embedding_memo import EmbeddingMemo
 from bot.intents.encoder_graph import LAYERS, build_encoder_graph, hidden_state_name
 
 FloatArray = npt.NDArray[np.float32]
@@ -66,11 +68,13 @@ class MiniLMEmbedder:
 
     Two sessions are kept: a single-threaded one for one message at a time (threads only
     add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
+    Embedders given the same ``memo`` share single-message results (see
+    :mod:`bot.intents.embedding_memo`); batches never go through it.
     """
 
     def __init__(
         self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2,
-        compact: bool = True, layer_mix: float = 0.0,
+        compact: bool = True, layer_mix: float = 0.0, memo: EmbeddingMemo | None = None,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -83,6 +87,10 @@ class MiniLMEmbedder:
         if layer_mix < 0 or (layer_mix > 0 and not compact):
             raise ValueError("layer_mix must be >= 0, and 0 with compact=False")
         self._layer_mix = layer_mix
+        self._memo = memo
+        #: what the vectors depend on besides the token ids (the memo's key)
+        self.graph_id = (MODEL_ID if compact else EXPORT_MODEL_ID) + (
+            f"+mix{layer_mix!r}" if layer_mix else "")
         self._outputs = ["last_hidden_state"]
         if layer_mix:
             self._outputs.append(hidden_state_name(MIX_LAYER))
@@ -140,30 +148,39 @@ class MiniLMEmbedder:
             self._batch = self._session(self._batch_threads)
         sess = self._single if len(texts) == 1 else self._batch
         assert sess is not None
+        if len(texts) == 1 and self._memo is not None:
+            only = ids[0]
+            out[0] = self._memo.get((self.graph_id, tuple(only)),
+                                    lambda: self._forward(sess, [only])[0])
+            return out
         order = np.argsort([len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in idx)
-            input_ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                input_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
-            hidden_states = sess.run(
-                self._outputs,
-                {
-                    "input_ids": input_ids,
-                    "attention_mask": mask,
-                    "token_type_ids": np.zeros_like(input_ids),
-                },
-            )
-            weights = mask[:, :, None].astype(np.float32)
-            last, *mixed = (_unit((np.asarray(h, dtype=np.float32) * weights).sum(axis=1)
-                                  / weights.sum(axis=1)) for h in hidden_states)
-            out[idx] = _unit(last + self._layer_mix * mixed[0]) if mixed else last
+            out[idx] = self._forward(sess, [ids[i] for i in idx])
             if progress is not None:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out
+
+    def _forward(self, sess: Any, batch: list[list[int]]) -> FloatArray:
+        """Unit embeddings of a batch of token id lists (padded to the longest)."""
+        width = max(len(x) for x in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, x in enumerate(batch):
+            input_ids[row, : len(x)] = x
+            mask[row, : len(x)] = 1
+        hidden_states = sess.run(
+            self._outputs,
+            {
+                "input_ids": input_ids,
+                "attention_mask": mask,
+                "token_type_ids": np.zeros_like(input_ids),
+            },
+        )
+        weights = mask[:, :, None].astype(np.float32)
+        last, *mixed = (_unit((np.asarray(h, dtype=np.float32) * weights).sum(axis=1)
+                              / weights.sum(axis=1)) for h in hidden_states)
+        return _unit(last + self._layer_mix * mixed[0]) if mixed else last
 
 
 def _unit(rows: FloatArray) -> FloatArray:

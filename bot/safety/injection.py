@@ -27,7 +27,7 @@ the refuse band, the action is decided without the encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.safety.injection_embedding import (
     Embedder,
@@ -39,6 +39,9 @@ from bot.safety.injection_model import LinearInjectionModel, load_default_model
 from bot.safety.injection_rules import match_rules
 from bot.safety.normalize import normalize
 from bot.safety.pii import mask_sample
+
+if TYPE_CHECKING:  # onnxruntime and the tokenizer load only with the layer
+    from bot.intents.embedding_memo import EmbeddingMemo
 
 __all__ = ["Cascade", "InjectionDetector", "InjectionVerdict", "mask_sample"]
 
@@ -104,10 +107,11 @@ class InjectionDetector:
     ``refuse_threshold`` refuses, at or above ``harden_threshold`` hardens.
     ``use_model=False`` runs the rules alone (useful for ablation and for callers
     that cannot spare the ~2 MB the weights take in memory). The MiniLM layer
-    (``use_embedding``, on by default; ~120 MB resident for the onnxruntime session
-    and 4–10 ms per message it runs on) loads lazily too; its encoder can be passed in
-    as ``embedder``, and :meth:`close` releases it. ``cascade`` (see :data:`Cascade`)
-    says when the encoder may be skipped.
+    (``use_embedding``, on by default; ~15 MB resident for the compact graph's
+    onnxruntime session and 2–10 ms per message it runs on) loads lazily too; its
+    encoder can be passed in as ``embedder``, and :meth:`close` releases it. ``cascade``
+    (see :data:`Cascade`) says when the encoder may be skipped. ``embedding_memo``, shared
+    with the intent classifier, lets one encoder pass serve both.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class InjectionDetector:
         embedding_model: EmbeddingInjectionModel | None = None,
         embedder: Embedder | None = None,
         cascade: Cascade = "trained",
+        embedding_memo: EmbeddingMemo | None = None,
     ) -> None:
         if not 0.0 < harden_threshold <= refuse_threshold <= 1.0:
             raise ValueError("need 0 < harden_threshold <= refuse_threshold <= 1")
@@ -134,6 +139,7 @@ class InjectionDetector:
         self._embedding_model = embedding_model
         self._embedder = embedder
         self.cascade = cascade
+        self._memo = embedding_memo
 
     def warm_up(self) -> None:
         """Load the model now instead of on the first message."""
@@ -163,11 +169,12 @@ class InjectionDetector:
             from bot.intents.embedding import MiniLMEmbedder
             from bot.safety.injection_embedding import MAX_TOKENS
 
-            # The layer was trained on the export's own embeddings (EXPORT_MODEL_ID);
-            # the classifier's compact graph differs by up to 4e-4 in cosine, enough to
-            # move a borderline score across a threshold.
+            # The encoder graph the layer was trained on: the two graphs differ by up to
+            # 4e-4 in cosine, enough to move a borderline score across a threshold.
+            compact = self._get_embedding_model().graph == "compact"
             self._embedder = MiniLMEmbedder(
-                max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1, compact=False
+                max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
+                compact=compact, memo=self._memo,
             )
         return self._embedder
 

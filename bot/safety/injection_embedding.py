@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -82,7 +82,9 @@ class EmbeddingInjectionModel:
     intercept); ``threshold`` is the blended probability that the detector maps to a
     combined score of 0.5. ``train_logit_range`` is the lowest and highest embedding
     logit over the training corpus (the trainer stores it in the file's metadata);
-    :meth:`logit_bounds` can use its top as a ceiling.
+    :meth:`logit_bounds` can use its top as a ceiling. ``graph`` is the encoder graph
+    the layer was trained on: "compact" (the intent classifier's, so one encoder pass
+    serves both) or "export" (the ONNX export as it is; files without the key).
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class EmbeddingInjectionModel:
         blend: tuple[float, float, float],
         threshold: float,
         train_logit_range: tuple[float, float] | None = None,
+        graph: Literal["compact", "export"] = "export",
     ) -> None:
         if coef.ndim != 1:
             raise ValueError("coef must be a vector")
@@ -100,6 +103,7 @@ class EmbeddingInjectionModel:
         self.blend = blend
         self.threshold = float(threshold)
         self.train_logit_range = train_logit_range
+        self.graph = graph
         # The embedding is a unit vector, so |coef . x| <= |coef|: whatever the text.
         radius = float(np.linalg.norm(self.coef.astype(np.float64))) + _SPHERE_SLACK
         self._sphere = (self.intercept - radius, self.intercept + radius)
@@ -146,7 +150,8 @@ class EmbeddingInjectionModel:
 
     def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
         """Write the weights as a compressed npz of plain arrays plus JSON metadata."""
-        info: dict[str, Any] = {"blend": list(self.blend), "threshold": self.threshold}
+        info: dict[str, Any] = {"blend": list(self.blend), "threshold": self.threshold,
+                                "graph": self.graph}
         if self.train_logit_range is not None:
             info["train_logit_range"] = list(self.train_logit_range)
         info.update(meta or {})
@@ -164,12 +169,16 @@ class EmbeddingInjectionModel:
             meta = json.loads(bytes(data["meta"]).decode())
             a, b, c = (float(v) for v in meta["blend"])
             span = meta.get("train_logit_range")
+            graph = meta.get("graph", "export")
+            if graph not in ("compact", "export"):
+                raise ValueError(f"unknown encoder graph {graph!r}")
             return cls(
                 data["coef"].astype(np.float32),
                 float(data["intercept"][0]),
                 (a, b, c),
                 float(meta["threshold"]),
                 None if span is None else (float(span[0]), float(span[1])),
+                graph,
             )
 
 

@@ -50,13 +50,17 @@ DEFAULT_OUT = Path(__file__).parent / "data" / "injection_embedding.npz"
 Array = npt.NDArray[np.float64]
 
 
-def embed_corpus(texts: list[str], cache_dir: Path) -> npt.NDArray[np.float32]:
-    """MiniLM embeddings of normalised, clipped ``texts``; cached by content hash."""
-    from bot.intents.embedding import EXPORT_MODEL_ID, MiniLMEmbedder
+def embed_corpus(texts: list[str], cache_dir: Path, *,
+                 compact: bool = True) -> npt.NDArray[np.float32]:
+    """MiniLM embeddings of normalised, clipped ``texts``; cached by content hash.
+
+    ``compact`` selects the encoder graph the detector runs (the classifier's compact
+    int8 graph; False: the export as it is, which layers trained before it used)."""
+    from bot.intents.embedding import EXPORT_MODEL_ID, MODEL_ID, MiniLMEmbedder
 
     prepared = [clip_for_embedding(normalize(t).text) for t in texts]
     key = hashlib.sha256(
-        json.dumps([EXPORT_MODEL_ID, MAX_TOKENS, prepared]).encode()
+        json.dumps([MODEL_ID if compact else EXPORT_MODEL_ID, MAX_TOKENS, prepared]).encode()
     ).hexdigest()[:16]
     path = cache_dir / f"injection-embeddings-{key}.npy"
     if path.exists():
@@ -64,7 +68,7 @@ def embed_corpus(texts: list[str], cache_dir: Path) -> npt.NDArray[np.float32]:
         return cached
     # One thread: the machine is shared and this runs once per corpus change.
     embedder = MiniLMEmbedder(max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
-                              compact=False)
+                              compact=compact)
     vectors = embedder.embed(prepared, batch_size=64)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors, allow_pickle=False)
@@ -115,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--augment", type=int, default=2)
     parser.add_argument("--ngram-C", dest="ngram_c", type=float, default=8.0)
     parser.add_argument("--weights", default="inj=1,gen_benign=0.5,cust_benign=0.5")
+    parser.add_argument("--graph", choices=("compact", "export"), default="compact",
+                        help="encoder graph the embeddings come from (the detector's)")
     args = parser.parse_args(argv)
     ratios = {k: float(v) for k, v in (p.split("=") for p in args.weights.split(","))}
 
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     w = _weights(corpus.groups, corpus.labels, ratios)
     splits = cv_splits(corpus)
     ng = _logit(ngram_oof(corpus, FeatureConfig(), args.ngram_c, ratios))
-    emb = embed_corpus(corpus.texts, args.cache_dir)
+    emb = embed_corpus(corpus.texts, args.cache_dir, compact=args.graph == "compact")
     rules = InjectionDetector(use_model=False)
     rule_scores = np.array([rules.check(t).score for t in corpus.texts])
 
@@ -164,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         float(em_model.intercept_[0]),
         (a, b, float(stack.intercept_[0])),
         chosen["blend_threshold"],
+        graph=args.graph,
     )
     meta = {"C": c, "target_fpr": args.target_fpr, "augment": args.augment, "cv": table,
             "n_train": len(y), "train_logit_range": [float(em_all.min()), float(em_all.max())]}
