@@ -285,7 +285,7 @@ def cmd_studio(args: argparse.Namespace) -> None:
     pr, ok = np.asarray(probs), np.asarray(right)
     out: dict[str, Any] = {"mix": args.mix, "examples": len(texts), "scored": len(pr),
                            "accuracy": float(ok.mean())}
-    for t in (0.25, 0.40, 0.45, 0.50, 0.55, 0.60):
+    for t in (0.25, 0.40, 0.45, 0.48, 0.50, 0.55, 0.60):
         out[f"below_{t:.2f}"] = float((pr < t).mean())
         out[f"correct_and_kept_{t:.2f}"] = float((ok & (pr >= t)).mean())
     print(json.dumps(out))
