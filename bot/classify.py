@@ -33,7 +33,7 @@ class TurnScope:
 
 
 #: Awaited before a classifier sends the text to an LLM; False means it must not (the
-#: injection check, which runs beside the local model, refused the message).
+#: injection check refused the message).
 LLMGate = Callable[[], Awaitable[bool]]
 
 

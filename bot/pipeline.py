@@ -280,7 +280,7 @@ class Pipeline:
             await self._finish(batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
                                _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
             return
-        self.metrics.stage_took("classify", screened.total_s)
+        self.metrics.stage_took("classify", screened.total_s - screened.check_s)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
             await self._relay_to_staff(batch, state, verdict.text, classification, flag)

@@ -1,16 +1,17 @@
-"""The injection check and the intent classifier, run side by side.
+"""The injection check, then the intent classifier, for one turn's text.
 
-Both are CPU work in their own threads (onnxruntime releases the GIL), so running them
-together costs a turn the longer of the two instead of their sum. The classifier's local
-model never waits for the check; its LLM fallback does, so a refused text never reaches
-a model.
+The two share the message's embedding (an `EmbeddingMemo` held by the runtime), so the
+classifier's encoder pass is usually free. They run one after the other, not side by side:
+in parallel they saved ~0.5 ms of a turn here but took both cores at once, and a worker
+doing that delayed the web process's acknowledgements (docs/benchmarks.md, fourth round).
+A refused text never reaches an LLM: the classifier's fallback is gated on the verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.agent.tracing import Tracer
 from bot.classify import Classification, Classifier, TurnScope
@@ -29,7 +30,7 @@ class Screened:
 
     flag: InjectionVerdict | None
     classification: Classification | None
-    #: seconds until the injection verdict was known, and until both were
+    #: seconds of the injection check, and of both stages together
     check_s: float
     total_s: float
 
@@ -39,40 +40,29 @@ async def screen_and_classify(
     refusal_ends_turn: bool, previous_intent: str | None, payload: str | None,
     scope: TurnScope,
 ) -> Screened:
-    """Check `text` for prompt injection while classifying it.
+    """Check `text` for prompt injection, then classify it.
 
     `flag` is the detector's verdict when it flags the text (harden or refuse), else None.
-    When it refuses and `refusal_ends_turn`, the classification is abandoned.
+    When it refuses and `refusal_ends_turn`, the text is not classified at all; when it
+    refuses during a handoff, it is classified without the LLM.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
-    checking = asyncio.ensure_future(injection_check(detector, text))
+    flag = await injection_check(detector, text)
+    check_s = loop.time() - started
+    refused = flag is not None and flag.action == "refuse"
+    if refused and refusal_ends_turn:
+        return Screened(flag, None, check_s, check_s)
 
     async def llm_gate() -> bool:
-        flag = await checking
-        return flag is None or flag.action != "refuse"
+        return not refused
 
-    async def classify() -> Classification:
-        async with tracer.child("classify", run_type="chain", inputs={"text": text}) as run:
-            result = await classifier.classify(text, previous_intent=previous_intent,
-                                               payload=payload, scope=scope,
-                                               llm_gate=llm_gate)
-            run.set_outputs({"intent": result.intent, "method": result.method,
-                             "confidence": result.confidence})
-        return result
-
-    classifying = asyncio.ensure_future(classify())
-    try:
-        flag = await checking
-    except BaseException:
-        await _cancel(classifying)
-        raise
-    check_s = loop.time() - started
-    if flag is not None and flag.action == "refuse" and refusal_ends_turn:
-        await _cancel(classifying)
-        return Screened(flag, None, check_s, loop.time() - started)
-    classification = await classifying
-    return Screened(flag, classification, check_s, loop.time() - started)
+    async with tracer.child("classify", run_type="chain", inputs={"text": text}) as run:
+        result = await classifier.classify(text, previous_intent=previous_intent,
+                                           payload=payload, scope=scope, llm_gate=llm_gate)
+        run.set_outputs({"intent": result.intent, "method": result.method,
+                         "confidence": result.confidence})
+    return Screened(flag, result, check_s, loop.time() - started)
 
 
 async def injection_check(detector: InjectionCheck | None,
@@ -84,16 +74,3 @@ async def injection_check(detector: InjectionCheck | None,
     # maximum-length paste: keep them off the event loop.
     verdict = await asyncio.to_thread(detector.check, text)
     return None if verdict.action == "allow" else verdict
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    """Cancel a side task and wait for it to end; its outcome no longer matters."""
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise  # the turn itself is being cancelled
-    except Exception:
-        pass
