@@ -46,7 +46,7 @@ from bot.hooks import EventHooks
 from bot.intents.builtin import BACK_TO_BOT, OPT_IN, OPT_OUT
 from bot.models import EventName, OutboundReply, StreamEvent
 from bot.observability import Metrics
-from bot.responders import TurnContext
+from bot.responders import DeferredWrite, TurnContext
 from bot.routes import Router
 from bot.safety.audit import audit, injection_event, security_event
 from bot.safety.injection import InjectionDetector, InjectionVerdict
@@ -55,18 +55,13 @@ from bot.safety.pii import mask_sample
 from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
 from bot.screening import screen_and_classify
 from bot.settings import Settings
+from bot.turn_failure import settle_failed_turn
 from bot.turn_state import TurnState, open_turn
 
 log = structlog.get_logger(__name__)
 
 # Intents the bot still handles while a person has the conversation.
 _DURING_HANDOFF = {OPT_OUT, OPT_IN, BACK_TO_BOT}
-
-FAILED_TURN_TEXT = (
-    "Sorry, something went wrong on my side and I couldn't answer that. "
-    "Please try again in a moment."
-)
-
 
 @dataclass(frozen=True)
 class DrainOutcome:
@@ -146,38 +141,24 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(
             trace_id=batch[-1].trace_id, conversation_id=str(batch[-1].conversation_id))
         started = time.perf_counter()
+        deferred: list[DeferredWrite] = []
         try:
-            await self.run_turn(batch)
+            await self.run_turn(batch, deferred)
             self.metrics.turns.labels("ok").inc()
             return None
         except Exception as exc:
             log.exception("turn_failed", message_ids=[m.id for m in batch])
             self.metrics.turns.labels("error").inc()
-            async with self.db.as_user(batch[-1].contact_id) as conn:
-                attempts = await messages.record_attempt(conn, [m.id for m in batch],
-                                                         type(exc).__name__)
-            if attempts < self.settings.turn_max_attempts:
-                self.metrics.turn_retries.inc()
-                # A failure may ask for a later retry (e.g. an LLM's Retry-After).
-                asked = float(getattr(exc, "retry_after_s", None) or 0)
-                return float(min(60, max(2 ** attempts, asked)))
-            if self.hooks is not None:
-                self.hooks.emit("turn.failed", conversation_id=str(batch[-1].conversation_id),
-                                channel=batch[-1].channel, message_id=batch[-1].id,
-                                attempts=attempts, error=type(exc).__name__)
-            # A failure may carry a user-safe text ("the AI service is busy"); never str(exc).
-            text = getattr(exc, "user_text", None) or FAILED_TURN_TEXT
-            async with self.db.as_user(batch[-1].contact_id) as conn:
-                await messages.save_reply(conn, inbound=batch, session_id=None,
-                                          reply=OutboundReply(text=text),
-                                          inbound_status="failed")
-            return None
+            return await settle_failed_turn(self.db, self.settings, self.metrics, self.hooks,
+                                            batch, exc, deferred)
         finally:
             self.metrics.stage_done("total", started)
             structlog.contextvars.unbind_contextvars("trace_id", "conversation_id")
 
-    async def run_turn(self, batch: list[StoredInbound]) -> None:
-        """Answer one turn (one message, or a burst answered together)."""
+    async def run_turn(self, batch: list[StoredInbound],
+                       deferred: list[DeferredWrite] | None = None) -> None:
+        """Answer one turn (one message, or a burst answered together); rows its responder
+        defers are stored with the reply, and are left in `deferred` if the turn fails."""
         last = batch[-1]
         adapter = self.adapters.get(last.channel)
         traits = self.traits(last.channel)
@@ -191,7 +172,8 @@ class Pipeline:
                 tags=[f"channel:{last.channel}"],
                 metadata={"channel": last.channel, "conversation_id": str(last.conversation_id),
                           "message_id": last.id}):
-                await self._answer(batch, adapter, traits)
+                await self._answer(batch, adapter, traits,
+                                   [] if deferred is None else deferred)
         finally:
             if typing is not None:
                 typing.cancel()
@@ -207,7 +189,7 @@ class Pipeline:
                 await show(external_id)
 
     async def _answer(self, batch: list[StoredInbound], adapter: ChannelAdapter | None,
-                      traits: ChannelTraits) -> None:
+                      traits: ChannelTraits, deferred: list[DeferredWrite]) -> None:
         last = batch[-1]
         streams = bool(adapter and adapter.streams_progress)
         t0 = time.perf_counter()
@@ -291,7 +273,7 @@ class Pipeline:
             contact_id=last.contact_id, conversation_id=last.conversation_id,
             channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
             payload=payload, session=state.session, classification=classification,
-            history=state.history, untrusted=flag is not None,
+            history=state.history, untrusted=flag is not None, deferred=deferred,
         )
         if flag is not None:
             log.warning("injection_hardened", score=flag.score, rules=list(flag.rules),
@@ -308,7 +290,8 @@ class Pipeline:
             await emit("text_delta", {"text": reply.text})
         unhelpful = bool(getattr(responder, "unhelpful", False))
         await self._finish(batch, state, reply, classification, findings=checked.findings,
-                           unhelpful=unhelpful, text=verdict.text, injection=flag)
+                           unhelpful=unhelpful, text=verdict.text, injection=flag,
+                           deferred=deferred)
 
     async def _record_injection(self, conn: Conn, message: StoredInbound,
                                 verdict: InjectionVerdict, text: str) -> None:
@@ -337,8 +320,10 @@ class Pipeline:
                       classification: Classification, *, findings: list[str] | None = None,
                       unhelpful: bool = False, text: str = "",
                       opt_set: bool | None = None,
-                      injection: InjectionVerdict | None = None) -> None:
-        """Store classification, reply, counters and audit records in one transaction."""
+                      injection: InjectionVerdict | None = None,
+                      deferred: list[DeferredWrite] | None = None) -> None:
+        """Store classification, reply, counters, audit records and the responder's
+        deferred rows in one transaction."""
         last = batch[-1]
         t0 = time.perf_counter()
         async with self.db.as_user(last.contact_id, pipeline=True) as conn:
@@ -373,6 +358,10 @@ class Pipeline:
                                      detail={"message_id": last.id}, hooks=self.hooks)
             if injection is not None:
                 await self._record_injection(conn, last, injection, text)
+            for write in deferred or []:
+                await write(conn)
+        if deferred:
+            deferred.clear()  # committed: a failure after this point must not store them again
         if row is None:
             row = await cur.fetchone()
         self.metrics.stage_done("store", t0)

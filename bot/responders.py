@@ -8,10 +8,13 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from bot.classify import Classification
+from bot.db.pool import Conn
 from bot.models import EventName, OutboundReply
 from bot.sessions import SessionInfo
 
 Emit = Callable[[EventName, dict[str, Any]], Awaitable[None]]
+#: A row a responder leaves for the turn's final transaction (see `TurnContext.deferred`).
+DeferredWrite = Callable[[Conn], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class TurnContext:
     #: The guard flagged the text as a possible prompt injection: an LLM responder must
     #: treat it as quoted data and must not act (no side-effecting tools) on this turn.
     untrusted: bool = False
+    #: Where a responder leaves rows to store with the turn's reply, in the same
+    #: transaction (the agent's `app.llm_calls` records): no round trip of their own. If
+    #: the turn fails they are stored with its failure instead; a process killed mid-turn
+    #: loses them. None (a responder called on its own): rows are written at once.
+    deferred: list[DeferredWrite] | None = None
 
 
 class Responder(Protocol):

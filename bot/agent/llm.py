@@ -1,10 +1,16 @@
-"""Calling the model: retries, latency, usage and cost recorded per attempt."""
+"""Calling the model: retries, latency, usage and cost recorded per attempt.
+
+Each attempt's `app.llm_calls` row is written at once, or, when the call belongs to a
+turn (`CallScope.deferred`), handed to the turn to store in its final transaction: an
+agent turn then spends no round trip on its own bookkeeping.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from uuid import UUID
 
 import structlog
@@ -17,6 +23,7 @@ from bot.agent.metrics import AgentMetrics
 from bot.agent.providers.base import LLMProvider
 from bot.agent.providers.retry import OnRetry, RetryPolicy
 from bot.db.pool import Database
+from bot.responders import DeferredWrite
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +37,8 @@ class CallScope:
     session_id: UUID | None
     message_id: int | None
     purpose: str = "answer"
+    #: the turn's list of rows to store with its reply; None: write each record at once
+    deferred: list[DeferredWrite] | None = field(default=None, compare=False)
 
 
 class LLMCaller:
@@ -95,6 +104,9 @@ class LLMCaller:
             output_tokens=usage.output_tokens, cached_input_tokens=usage.cached_input_tokens,
             usage_reported=usage.reported, cost_usd=cost or Decimal(0),
             latency_ms=latency_s * 1000, status=status, error=error)
+        if scope.deferred is not None:
+            scope.deferred.append(partial(store.record_llm_call, r=record))
+            return
         try:
             async with self.db.as_user(scope.contact_id, pipeline=True) as conn:
                 await store.record_llm_call(conn, record)

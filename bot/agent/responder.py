@@ -106,7 +106,7 @@ class AgentResponder:
                       limits: TurnLimits, reads: TurnReads) -> AgentTurnResult:
         s = self.services
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
-                          turn.message_ids[-1])
+                          turn.message_ids[-1], deferred=turn.deferred)
         loop: AgentLoop | None = None
         record = TurnRecord()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from uuid import UUID
 
 from bot.agent.errors import BUSY_TEXT
 from bot.db.pool import Database
@@ -41,6 +42,37 @@ async def test_configured_provider_answers_through_the_pipeline(
     assert reply["text"] == "Hello from the model."
 
 
+async def llm_call_rows(db: Database, contact_id: UUID, message_id: int) -> list[dict[str, object]]:
+    """The turn's model-call rows, with the transaction that wrote each (xmin)."""
+    async with db.as_user(contact_id) as conn:
+        cur = await conn.execute(
+            "SELECT status, input_tokens, xmin::text AS xact FROM app.llm_calls"
+            " WHERE message_id = %s ORDER BY id", (message_id,))
+        return list(await cur.fetchall())
+
+
+async def test_model_calls_are_stored_in_the_transaction_that_stores_the_reply(
+    runtime_factory: RuntimeFactory, agent_settings: Callable[..., Settings], fake_llm: FakeLLM,
+    inbound: Callable[..., InboundMessage], db: Database,
+) -> None:
+    fake_llm.reply("Hello from the model.", input_tokens=120, output_tokens=8)
+    async with runtime_factory(settings=agent_settings("openai"),
+                               classifier=ScheduleIntent()) as rt:
+        r = await rt.ingest(inbound(text="hi"))
+
+        async def answered() -> bool:
+            return len(await replies_of(db, r.contact_id, r.conversation_id)) == 1
+        await wait_for(answered)
+    (call,) = await llm_call_rows(db, r.contact_id, r.message_id)
+    assert call["status"] == "ok" and call["input_tokens"] == 120
+    async with db.as_user(r.contact_id) as conn:
+        cur = await conn.execute("SELECT xmin::text AS xact FROM app.intent_classifications"
+                                 " WHERE message_id = %s", (r.message_id,))
+        classified = await cur.fetchone()
+    # written by the turn's final unit of work, not in a round trip of its own
+    assert classified is not None and call["xact"] == classified["xact"]
+
+
 async def test_busy_llm_turn_is_retried_by_the_queue_and_answered_once(
     runtime_factory: RuntimeFactory, agent_settings: Callable[..., Settings], fake_llm: FakeLLM,
     inbound: Callable[..., InboundMessage], db: Database,
@@ -56,6 +88,9 @@ async def test_busy_llm_turn_is_retried_by_the_queue_and_answered_once(
     replies = await replies_of(db, r.contact_id, r.conversation_id)
     assert [x["text"] for x in replies] == ["Back again."]
     assert len(fake_llm.requests) == 2
+    # the failed attempt's call is kept too (stored with the failure, not with a reply)
+    calls = await llm_call_rows(db, r.contact_id, r.message_id)
+    assert [c["status"] for c in calls] == ["error", "ok"]
 
 
 async def test_busy_on_the_last_attempt_gives_the_busy_text(
