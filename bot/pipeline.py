@@ -56,7 +56,7 @@ from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
 from bot.screening import screen_and_classify
 from bot.settings import Settings
 from bot.turn_failure import settle_failed_turn
-from bot.turn_state import TurnState, open_turn
+from bot.turn_state import TurnPrefetch, TurnState, open_turn
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +80,7 @@ class Pipeline:
         metrics: Metrics, rate_limits: RateLimits, output_filter: OutputFilter,
         handoffs: HandoffService | None = None, hooks: EventHooks | None = None,
         injection: InjectionDetector | None = None, tracer: Tracer | None = None,
+        prefetch: TurnPrefetch | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -96,6 +97,8 @@ class Pipeline:
         self.handoffs = handoffs
         self.hooks = hooks
         self.injection = injection
+        # the agent's reads, sent with each turn's opening round trip
+        self.prefetch = prefetch
         # Set when the process is shutting down: a drain stops between turns.
         self.stop_requested = False
 
@@ -195,7 +198,8 @@ class Pipeline:
         t0 = time.perf_counter()
         opened = await open_turn(
             self.db, batch, traits, history_max=self.settings.history_max_messages,
-            inactivity=timedelta(hours=self.settings.session_inactivity_hours))
+            inactivity=timedelta(hours=self.settings.session_inactivity_hours),
+            prefetch=self.prefetch)
         if opened is None:
             log.info("turn_skipped_opted_out", message_id=last.id)
             return
@@ -274,6 +278,7 @@ class Pipeline:
             channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
             payload=payload, session=state.session, classification=classification,
             history=state.history, untrusted=flag is not None, deferred=deferred,
+            prefetched=state.prefetched,
         )
         if flag is not None:
             log.warning("injection_hardened", score=flag.score, rules=list(flag.rules),

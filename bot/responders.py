@@ -38,6 +38,9 @@ class TurnContext:
     #: the turn fails they are stored with its failure instead; a process killed mid-turn
     #: loses them. None (a responder called on its own): rows are written at once.
     deferred: list[DeferredWrite] | None = None
+    #: what the pipeline's `TurnPrefetch` read with the turn's opening round trip (the
+    #: agent's `TurnReads`); None: the responder reads what it needs itself
+    prefetched: object | None = None
 
 
 class Responder(Protocol):

@@ -19,6 +19,7 @@ from bot.agent.builtin_tools import register_escalation_tool, register_memory_to
 from bot.agent.intent import AgentIntentLLM
 from bot.agent.service import AgentServices, build_agent_services
 from bot.agent.tools import ToolContext, ToolRegistry
+from bot.agent.turn_reads import AgentTurnPrefetch
 from bot.classify import Classifier, previous_intent
 from bot.db.embedded import resolve_database_url
 from bot.db.messages import PendingDelivery
@@ -249,6 +250,7 @@ class Runtime:
             rate_limits=self.rate_limits, output_filter=self.output_filter,
             handoffs=self._handoffs, hooks=self._hooks, injection=self.injection,
             tracer=self.agent.tracer if self.agent is not None else None,
+            prefetch=AgentTurnPrefetch(self.agent.settings) if self.agent is not None else None,
         )
         # What start-up built (models, vocabularies, the bot definition) lives as long as
         # the process: out of the collector's sight, a full collection no longer stops

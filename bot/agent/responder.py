@@ -82,8 +82,10 @@ class AgentResponder:
     async def answer(self, turn: TurnContext, emit: Emit) -> AgentTurnResult:
         """The reply and the turn's outcome: limits hit, failed tools, escalation request."""
         s = self.services
-        reads = await read_turn_state(s.db, s.settings, contact_id=turn.contact_id,
-                                      session_id=turn.session.id, current_ids=turn.message_ids)
+        reads = (turn.prefetched if isinstance(turn.prefetched, TurnReads) else
+                 await read_turn_state(s.db, s.settings, contact_id=turn.contact_id,
+                                       session_id=turn.session.id,
+                                       current_ids=turn.message_ids))
         caps = reads.caps
         if not caps.allowed:
             s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()
