@@ -250,7 +250,8 @@ class Runtime:
             rate_limits=self.rate_limits, output_filter=self.output_filter,
             handoffs=self._handoffs, hooks=self._hooks, injection=self.injection,
             tracer=self.agent.tracer if self.agent is not None else None,
-            prefetch=AgentTurnPrefetch(self.agent.settings) if self.agent is not None else None,
+            prefetch=(AgentTurnPrefetch(self.agent.settings, self.agent.spend)
+                      if self.agent is not None else None),
         )
         # What start-up built (models, vocabularies, the bot definition) lives as long as
         # the process: out of the collector's sight, a full collection no longer stops

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 ProviderName = Literal["anthropic", "openai", "bedrock", "none"]
@@ -79,6 +79,8 @@ class AgentSettings(BaseSettings):
         ' "gpt-4o": {"input": 2.5, "output": 10.0}}'
     )
     llm_daily_cost_cap_usd: float = 50.0
+    # how long a process reuses its reading of today's spend (the cap's sum grows with traffic)
+    llm_daily_cost_refresh_s: float = Field(default=10.0, ge=0)
     llm_user_daily_token_budget: int = 200_000
     # --- LangSmith tracing (on when both are set)
     langsmith_api_key: SecretStr | None = None

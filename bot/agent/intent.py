@@ -61,7 +61,8 @@ class AgentIntentLLM:
         s = self.services
         caps = await check_caps(s.db, scope.contact_id,
                                 daily_cost_cap_usd=s.settings.llm_daily_cost_cap_usd,
-                                user_daily_token_budget=s.settings.llm_user_daily_token_budget)
+                                user_daily_token_budget=s.settings.llm_user_daily_token_budget,
+                                spend=s.spend)
         if not caps.allowed:
             log.info("intent_llm_skipped", reason=caps.scope)
             return None

@@ -85,7 +85,7 @@ class AgentResponder:
         reads = (turn.prefetched if isinstance(turn.prefetched, TurnReads) else
                  await read_turn_state(s.db, s.settings, contact_id=turn.contact_id,
                                        session_id=turn.session.id,
-                                       current_ids=turn.message_ids))
+                                       current_ids=turn.message_ids, spend=s.spend))
         caps = reads.caps
         if not caps.allowed:
             s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from bot.agent.budget import AgentBudget
 from bot.agent.builtin_tools import default_registry
 from bot.agent.config import AgentSettings
-from bot.agent.costs import PriceTable
+from bot.agent.costs import DailySpend, PriceTable
 from bot.agent.executor import Sleep, ToolExecutor
 from bot.agent.llm import LLMCaller
 from bot.agent.metrics import AgentMetrics
@@ -47,6 +47,8 @@ class AgentServices:
         self.metrics = AgentMetrics(registry)
         self.clients = dict(clients or {})
         self.canary = settings.prompt_canary or new_canary()
+        #: this process's recent reading of today's spend (the daily cost cap)
+        self.spend = DailySpend(settings.llm_daily_cost_refresh_s)
         self.caller = LLMCaller(
             provider, db, prices=PriceTable.from_json(settings.llm_prices), metrics=self.metrics,
             retry=RetryPolicy(attempts=settings.llm_retry_attempts,

@@ -32,7 +32,7 @@ async def test_prefetched_reads_equal_the_reads_of_a_responder_called_on_its_own
     db: Database, conversation: Callable[[], Conversation],
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(llm_daily_cost_cap_usd=5, llm_user_daily_token_budget=10_000)
+    settings = make_settings(llm_daily_cost_cap_usd=1e9, llm_user_daily_token_budget=10_000)
     conv = conversation()
     for i in range(3):
         turn = await conv.turn(f"question {i}")
