@@ -278,7 +278,7 @@ class Pipeline:
             channel=last.channel, message_ids=[m.id for m in batch], text=verdict.text,
             payload=payload, session=state.session, classification=classification,
             history=state.history, untrusted=flag is not None, deferred=deferred,
-            prefetched=state.prefetched,
+            prefetched=state.prefetched, shows_text_as_written=streams or observer is not None,
         )
         if flag is not None:
             log.warning("injection_hardened", score=flag.score, rules=list(flag.rules),

@@ -41,6 +41,9 @@ class TurnContext:
     #: what the pipeline's `TurnPrefetch` read with the turn's opening round trip (the
     #: agent's `TurnReads`); None: the responder reads what it needs itself
     prefetched: object | None = None
+    #: the channel shows the reply while it is being written (web chat, Slack); when it
+    #: does not (WhatsApp sends it whole), an LLM responder asks for it whole, unstreamed
+    shows_text_as_written: bool = True
 
 
 class Responder(Protocol):

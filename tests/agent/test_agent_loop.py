@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -334,3 +335,23 @@ async def test_past_the_daily_caps_the_bot_answers_offline(
     assert "usage limit for today has been reached" in reply.text
     assert len(fake_llm.requests) == 1
     assert agent.metric("bot_agent_budget_exhausted_total", scope="user_daily_tokens") == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_the_answer_is_streamed_only_where_the_channel_shows_it_arriving(
+    provider: str, make_agent: Callable[..., Agent], fake_llm: FakeLLM,
+    conversation: Callable[[], Conversation],
+) -> None:
+    agent = make_agent(provider, llm_stream=True)
+    conv = conversation()
+    fake_llm.reply("Streamed to the web chat.").reply("Sent whole on WhatsApp.")
+    events = Events()
+    web = await agent.responder().respond(await conv.turn("hi"), events)
+    whole = Events()
+    turn = replace(await conv.turn("hi again"), shows_text_as_written=False)
+    whatsapp = await agent.responder().respond(turn, whole)
+    assert (web.text, whatsapp.text) == ("Streamed to the web chat.", "Sent whole on WhatsApp.")
+    streamed, unstreamed = fake_llm.requests
+    assert streamed.get("stream") is True and not unstreamed.get("stream")
+    # the whole text still reaches observers, once
+    assert [d["text"] for e, d in whole.items if e == "text_delta"] == ["Sent whole on WhatsApp."]
