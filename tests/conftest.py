@@ -10,6 +10,7 @@ import os
 import secrets
 import subprocess
 import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -82,18 +83,42 @@ UPDATE app.messages SET status = 'failed', error = 'left unanswered by a finishe
     OR (direction = 'out' AND status IN ('pending', 'sending'));
 DELETE FROM procrastinate_jobs WHERE status IN ('todo', 'doing');
 """
+BLOCKERS = """
+SELECT pid, state, application_name, now() - xact_start AS open_for, left(query, 200)
+  FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+"""
 
 
 @pytest.fixture(autouse=True)
-def settle_leftover_work(request: pytest.FixtureRequest) -> Iterator[None]:
+async def settle_leftover_work(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """After a test on the shared database, nothing it left unanswered or queued is
     picked up by the next test's runtime (whose recovery would otherwise drain it
-    with that test's responder and fakes, and make its counts wrong)."""
+    with that test's responder and fakes, and make its counts wrong).
+
+    Async, so the event loop (shared by the whole session) keeps running while it
+    waits: a task of the finished test still inside a transaction can end it, where a
+    blocking call here would wait on that task forever.
+    """
     url = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else None
     yield
-    if url is not None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SETTLE_LEFTOVER_WORK)
+    if url is None:
+        return
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("SET lock_timeout = '20s'")
+        try:
+            await conn.execute(SETTLE_LEFTOVER_WORK)
+        except psycopg.errors.LockNotAvailable:
+            # Something of the test still holds the rows after its runtime stopped (the
+            # process exit would end it in production): name it in a warning, end it.
+            blockers = await (await conn.execute(BLOCKERS)).fetchall()
+            warnings.warn(f"{request.node.nodeid} left open transactions: {blockers}",
+                          stacklevel=1)
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state LIKE 'idle in transaction%'")
+            await conn.execute(SETTLE_LEFTOVER_WORK)
 
 
 def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Settings:
