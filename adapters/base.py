@@ -60,7 +60,8 @@ class ChannelAdapter(Protocol):
     """One messaging channel."""
 
     name: str
-    #: whether the channel shows progress events (status, text deltas) while a turn runs
+    #: whether the channel shows progress events (status, text deltas) while a turn runs;
+    #: such a channel is also sent `done` when its reply is marked delivered
     streams_progress: bool
 
     def router(self, ingest: Ingest) -> APIRouter:

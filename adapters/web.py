@@ -25,7 +25,7 @@ from sse_starlette.sse import EventSourceResponse
 from adapters.base import Ingest, SendResult
 from bot.db import messages
 from bot.db.messages import IngestResult, PendingDelivery
-from bot.models import InboundMessage, OutboundReply, StreamEvent
+from bot.models import InboundMessage, OutboundReply
 from bot.sessions import close_conversation_session
 
 if TYPE_CHECKING:
@@ -84,12 +84,8 @@ class WebChatAdapter:
         self.runtime = runtime
 
     async def send(self, delivery: PendingDelivery) -> SendResult:
-        # The reply is already stored, which is where the page reads it from; the event
-        # wakes whoever is waiting on it.
-        if delivery.reply_to is not None:
-            await self.runtime.events.publish(StreamEvent(
-                message_id=delivery.reply_to, event="done",
-                data={"reply": delivery.reply.model_dump()}))
+        # The reply is already stored, which is where the page reads it from; the
+        # deliverer's `done` event (this channel streams progress) wakes whoever waits.
         return SendResult(status="sent", external_id=f"web-{delivery.id}")
 
     async def was_sent(self, delivery: PendingDelivery) -> bool | None:

@@ -8,14 +8,18 @@ is only sent again when the adapter cannot confirm the platform already has it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from uuid import UUID
 
+import psycopg
 import structlog
 
 from adapters.base import ChannelAdapter
 from bot.db import messages
 from bot.db.messages import PendingDelivery, StoredInbound
-from bot.db.pool import Database
+from bot.db.pool import Conn, Database, Row
+from bot.events import NOTIFY_SQL, notify_params
+from bot.models import StreamEvent
 from bot.observability import Metrics
 
 log = structlog.get_logger(__name__)
@@ -27,6 +31,28 @@ class RetryDelivery(Exception):
     def __init__(self, retry_after_s: float | None) -> None:
         super().__init__("delivery will be retried")
         self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class ClaimedReplies:
+    """A conversation's undelivered replies, read in the transaction that stored the
+    newest, with the first of them already marked `sending` (`claimed`)."""
+
+    pending: list[PendingDelivery]
+    claimed: int | None
+
+
+@dataclass(frozen=True)
+class QueuedClaim:
+    """The claim queued in a pipelined transaction; `read` it after the commit."""
+
+    claim: psycopg.AsyncCursor[Row]
+    rows: psycopg.AsyncCursor[Row]
+
+    async def read(self) -> ClaimedReplies:
+        first = await self.claim.fetchone()
+        return ClaimedReplies(messages.undelivered_from(await self.rows.fetchall()),
+                              None if first is None else int(first["id"]))
 
 
 class Deliverer:
@@ -51,14 +77,25 @@ class Deliverer:
         sent, _ = await self.flush_then_read_next(conversation_id, contact_id, pending)
         return sent
 
+    async def queue_claim(self, conn: Conn, conversation_id: UUID) -> QueuedClaim:
+        """Queue, in the pipelined transaction that stores a reply, what `flush` would
+        otherwise read and claim in a round trip of its own."""
+        claim = await conn.execute(messages.CLAIM_FIRST_PENDING_SQL,
+                                   (conversation_id, list(self.adapters)))
+        rows = await conn.execute(messages.UNDELIVERED_SQL, (conversation_id,))
+        return QueuedClaim(claim, rows)
+
     async def flush_then_read_next(
         self, conversation_id: UUID, contact_id: UUID,
         pending: list[PendingDelivery] | None = None,
+        ready: ClaimedReplies | None = None,
     ) -> tuple[int, list[StoredInbound] | None]:
         """`flush`, and the conversation's oldest unanswered message read in the round
         trip of the last status update (None when nothing was delivered, so nothing
-        was read)."""
+        was read). `ready`: the replies read and claimed with the turn's commit."""
         claimed: int | None = None
+        if ready is not None:
+            pending, claimed = ready.pending, ready.claimed
         if pending is None:
             # The usual case, one fresh reply: it is marked `sending` in the read's round trip.
             async with self.db.in_one_trip(contact_id) as unit:
@@ -95,9 +132,16 @@ class Deliverer:
             if result.status == "retry":
                 await self._set_status(contact_id, item.id, "pending", error=result.error)
                 raise RetryDelivery(result.retry_after_s)
+            # Channels that stream progress learn here that the reply is theirs: the
+            # event goes with the status update and is sent when it commits.
+            done = (StreamEvent(message_id=item.reply_to, event="done",
+                                data={"reply": item.reply.model_dump()})
+                    if adapter.streams_progress and item.reply_to is not None
+                    and result.status == "sent" else None)
             following = await self._set_status(contact_id, item.id, result.status,
                                                external_id=result.external_id,
-                                               error=result.error, read_next=read_next)
+                                               error=result.error, read_next=read_next,
+                                               done=done)
             if result.status == "sent":
                 sent += 1
             else:
@@ -109,13 +153,16 @@ class Deliverer:
 
     async def _set_status(self, contact_id: UUID, message_id: int, status: str, *,
                           external_id: str | None = None, error: str | None = None,
-                          read_next: UUID | None = None) -> list[StoredInbound] | None:
+                          read_next: UUID | None = None,
+                          done: StreamEvent | None = None) -> list[StoredInbound] | None:
         """Record a delivery outcome; with `read_next` (a conversation), read its oldest
-        unanswered message in the same round trip."""
+        unanswered message in the same round trip; `done` is published on commit."""
         waiting = None
         async with self.db.in_one_trip(contact_id) as unit:
             unit.add(messages.SET_DELIVERY_STATUS_SQL,
                      (status, external_id, error, status, message_id))
+            if done is not None:
+                unit.add(NOTIFY_SQL, notify_params(done))
             if read_next is not None:
                 waiting = unit.add(messages.UNANSWERED_SQL, (read_next, 1))
         return None if waiting is None else messages.unanswered_from(waiting.rows)

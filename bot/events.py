@@ -22,6 +22,21 @@ _MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
 log = structlog.get_logger(__name__)
 
 
+NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
+
+
+def notify_params(event: StreamEvent) -> tuple[str, str]:
+    """`NOTIFY_SQL`'s parameters: a statement that can join a unit of work already going
+    to the server, so the event costs no round trip of its own and, inside a
+    transaction, is sent when (and only if) it commits."""
+    payload = event.model_dump_json()
+    if len(payload.encode()) > _MAX_PAYLOAD:
+        # Large payloads (a long final reply) are announced; waiters read the database.
+        payload = StreamEvent(message_id=event.message_id, event=event.event,
+                              data={"truncated": True}).model_dump_json()
+    return CHANNEL, payload
+
+
 class EventHub:
     """Publishes turn events and lets callers wait for the events of one message."""
 
@@ -32,13 +47,9 @@ class EventHub:
         self._ready = asyncio.Event()
 
     async def publish(self, event: StreamEvent) -> None:
-        payload = event.model_dump_json()
-        if len(payload.encode()) > _MAX_PAYLOAD:
-            # Large payloads (a long final reply) are announced; waiters read the database.
-            payload = StreamEvent(message_id=event.message_id, event=event.event,
-                                  data={"truncated": True}).model_dump_json()
+        """Send the event now, in a round trip of its own."""
         async with self.db.pool.connection() as conn:
-            await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            await conn.execute(NOTIFY_SQL, notify_params(event))
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="event-listener")

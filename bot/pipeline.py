@@ -33,8 +33,8 @@ from bot.classify import (
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Conn, Database
-from bot.delivery import Deliverer, RetryDelivery
-from bot.events import EventHub
+from bot.delivery import ClaimedReplies, Deliverer, RetryDelivery
+from bot.events import NOTIFY_SQL, EventHub, notify_params
 from bot.handoff.policy import (
     INJECTION_REFUSED,
     SESSION_AFTER_TURN_SQL,
@@ -122,12 +122,13 @@ class Pipeline:
                 first = None
                 if not batch:
                     return DrainOutcome(turns)
-                retry = await self._turn_or_failure(batch)
+                retry, ready = await self._turn_or_failure(batch)
                 if retry is not None:
                     return DrainOutcome(turns, retry_in_s=retry)
                 turns += 1
                 t0 = time.perf_counter()
-                _, first = await self.deliverer.flush_then_read_next(conversation_id, contact_id)
+                _, first = await self.deliverer.flush_then_read_next(conversation_id, contact_id,
+                                                                     ready=ready)
                 self.metrics.stage_done("deliver", t0, conversation_id=str(conversation_id))
         except RetryDelivery as exc:
             return DrainOutcome(turns, retry_in_s=exc.retry_after_s or 2.0)
@@ -140,28 +141,31 @@ class Pipeline:
         """The next turn's messages (a whole burst on channels that have a window)."""
         return await next_batch(self.db, conversation_id, contact_id, self.traits, first)
 
-    async def _turn_or_failure(self, batch: list[StoredInbound]) -> float | None:
+    async def _turn_or_failure(
+            self, batch: list[StoredInbound]) -> tuple[float | None, ClaimedReplies | None]:
+        """(retry in seconds or None, the replies claimed with the turn's commit)"""
         structlog.contextvars.bind_contextvars(
             trace_id=batch[-1].trace_id, conversation_id=str(batch[-1].conversation_id))
         started = time.perf_counter()
         deferred: list[DeferredWrite] = []
         try:
-            await self.run_turn(batch, deferred)
+            ready = await self.run_turn(batch, deferred)
             self.metrics.turns.labels("ok").inc()
-            return None
+            return None, ready
         except Exception as exc:
             log.exception("turn_failed", message_ids=[m.id for m in batch])
             self.metrics.turns.labels("error").inc()
             return await settle_failed_turn(self.db, self.settings, self.metrics, self.hooks,
-                                            batch, exc, deferred)
+                                            batch, exc, deferred), None
         finally:
             self.metrics.stage_done("total", started)
             structlog.contextvars.unbind_contextvars("trace_id", "conversation_id")
 
     async def run_turn(self, batch: list[StoredInbound],
-                       deferred: list[DeferredWrite] | None = None) -> None:
+                       deferred: list[DeferredWrite] | None = None) -> ClaimedReplies | None:
         """Answer one turn (one message, or a burst answered together); rows its responder
-        defers are stored with the reply, and are left in `deferred` if the turn fails."""
+        defers are stored with the reply, and are left in `deferred` if the turn fails.
+        Returns the replies claimed for delivery with the turn's commit, if it stored one."""
         last = batch[-1]
         adapter = self.adapters.get(last.channel)
         traits = self.traits(last.channel)
@@ -175,8 +179,8 @@ class Pipeline:
                 tags=[f"channel:{last.channel}"],
                 metadata={"channel": last.channel, "conversation_id": str(last.conversation_id),
                           "message_id": last.id}):
-                await self._answer(batch, adapter, traits,
-                                   [] if deferred is None else deferred)
+                return await self._answer(batch, adapter, traits,
+                                          [] if deferred is None else deferred)
         finally:
             if typing is not None:
                 typing.cancel()
@@ -192,27 +196,32 @@ class Pipeline:
                 await show(external_id)
 
     async def _answer(self, batch: list[StoredInbound], adapter: ChannelAdapter | None,
-                      traits: ChannelTraits, deferred: list[DeferredWrite]) -> None:
+                      traits: ChannelTraits,
+                      deferred: list[DeferredWrite]) -> ClaimedReplies | None:
         last = batch[-1]
         streams = bool(adapter and adapter.streams_progress)
         t0 = time.perf_counter()
+        thinking: dict[str, Any] = {"text": "thinking"}
         opened = await open_turn(
             self.db, batch, traits, history_max=self.settings.history_max_messages,
             inactivity=timedelta(hours=self.settings.session_inactivity_hours),
-            prefetch=self.prefetch)
+            prefetch=self.prefetch,
+            notify=StreamEvent(message_id=last.id, event="status", data=thinking)
+            if streams else None)
         if opened is None:
             log.info("turn_skipped_opted_out", message_id=last.id)
-            return
+            return None
         state, opt = opened
         self.metrics.stage_done("open", t0)
         observer = adapter if isinstance(adapter, TurnObserver) else None
 
         streamed: list[bool] = []
 
-        async def emit(event: EventName, data: dict[str, Any]) -> None:
+        async def emit(event: EventName, data: dict[str, Any], *, sent: bool = False) -> None:
+            """`sent`: the event's NOTIFY went (or goes) with a unit of work already."""
             if event == "text_delta":
                 streamed.append(True)
-            if streams:
+            if streams and not sent:
                 await self.events.publish(StreamEvent(message_id=last.id, event=event,
                                                       data=data))
             if observer is not None:
@@ -221,7 +230,7 @@ class Pipeline:
                 except Exception:  # progress display never fails a turn
                     log.warning("turn_observer_failed", channel=last.channel, exc_info=True)
 
-        await emit("status", {"text": "thinking"})
+        await emit("status", thinking, sent=True)
         text = "\n".join(m.text for m in batch if m.text)
         verdict = guard.check_input(text, media=[x for m in batch for x in m.media],
                                     payload=last.payload,
@@ -231,7 +240,7 @@ class Pipeline:
             # "2" or an option's title answers the numbered menu of the last reply
             payload = channel_rules.pick_option(text, state.history)
         if opt.reply is not None:
-            await self._finish(batch, state, opt.reply, Classification(
+            return await self._finish(batch, state, opt.reply, Classification(
                 intent="opt_out" if opt.set_opted_out else "opt_in", confidence=1.0,
                 method="keyword"), opt_set=opt.set_opted_out)
             return
@@ -242,16 +251,14 @@ class Pipeline:
             if not limit.notify:
                 async with self.db.as_user(last.contact_id) as conn:
                     await messages.mark_skipped(conn, [m.id for m in batch], state.session.id)
-                return
+                return None
             reply = OutboundReply(text=RATE_LIMITED_TEXT.format(seconds=limit.retry_after_s))
-            await self._finish(batch, state, reply, _guarded("rate_limited"))
-            return
+            return await self._finish(batch, state, reply, _guarded("rate_limited"))
         if not verdict.allowed:
             assert verdict.reply is not None
             self.metrics.guard_rejections.labels(verdict.reason or "unknown").inc()
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
-            await self._finish(batch, state, verdict.reply, _guarded("rejected"))
-            return
+            return await self._finish(batch, state, verdict.reply, _guarded("rejected"))
         screened = await screen_and_classify(
             verdict.text, detector=self.injection, classifier=self.classifier,
             tracer=self.tracer, refusal_ends_turn=state.session.status != "escalated",
@@ -263,14 +270,14 @@ class Pipeline:
             assert flag is not None
             log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
                         message_id=last.id)
-            await self._finish(batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
-                               _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
-            return
+            return await self._finish(
+                batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
+                _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
         self.metrics.stage_took("classify", screened.total_s - screened.check_s)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
             await self._relay_to_staff(batch, state, verdict.text, classification, flag)
-            return
+            return None
 
         responder = self.router.route(classification)
         turn = TurnContext(
@@ -290,13 +297,18 @@ class Pipeline:
         if checked.changed:
             reply = reply.model_copy(update={"text": checked.text})
             log.warning("output_filtered", findings=checked.findings, message_id=last.id)
-        elif not streamed:
-            # Responders that do not stream still show their text as it is ready.
-            await emit("text_delta", {"text": reply.text})
+        late: list[StreamEvent] = []
+        if not checked.changed and not streamed:
+            # Responders that do not stream still show their text as it is ready; the
+            # event's NOTIFY goes with the reply's transaction.
+            await emit("text_delta", {"text": reply.text}, sent=True)
+            if streams:
+                late.append(StreamEvent(message_id=last.id, event="text_delta",
+                                        data={"text": reply.text}))
         unhelpful = bool(getattr(responder, "unhelpful", False))
-        await self._finish(batch, state, reply, classification, findings=checked.findings,
-                           unhelpful=unhelpful, text=verdict.text, injection=flag,
-                           deferred=deferred)
+        return await self._finish(batch, state, reply, classification, notify=late,
+                                  findings=checked.findings, unhelpful=unhelpful,
+                                  text=verdict.text, injection=flag, deferred=deferred)
 
     async def _record_injection(self, conn: Conn, message: StoredInbound,
                                 verdict: InjectionVerdict, text: str) -> None:
@@ -326,9 +338,11 @@ class Pipeline:
                       unhelpful: bool = False, text: str = "",
                       opt_set: bool | None = None,
                       injection: InjectionVerdict | None = None,
-                      deferred: list[DeferredWrite] | None = None) -> None:
+                      deferred: list[DeferredWrite] | None = None,
+                      notify: list[StreamEvent] | None = None) -> ClaimedReplies:
         """Store classification, reply, counters, audit records and the responder's
-        deferred rows in one transaction."""
+        deferred rows in one transaction, which also claims the reply for delivery and
+        sends `notify` on commit."""
         last = batch[-1]
         t0 = time.perf_counter()
         async with self.db.as_user(last.contact_id, pipeline=True) as conn:
@@ -365,6 +379,9 @@ class Pipeline:
                 await self._record_injection(conn, last, injection, text)
             for write in deferred or []:
                 await write(conn)
+            for event in notify or []:
+                await conn.execute(NOTIFY_SQL, notify_params(event))
+            claim = await self.deliverer.queue_claim(conn, last.conversation_id)
         if deferred:
             deferred.clear()  # committed: a failure after this point must not store them again
         if row is None:
@@ -379,6 +396,7 @@ class Pipeline:
                 await self.handoffs.announce_if_due(handoff.id)
         log.info("turn_answered", message_id=last.id, intent=classification.intent,
                  method=classification.method)
+        return await claim.read()
 
 
 def _guarded(intent: str) -> Classification:

@@ -18,6 +18,8 @@ from bot import channel_rules
 from bot.db import messages
 from bot.db.messages import StoredInbound
 from bot.db.pool import Database, OneTripUnit
+from bot.events import NOTIFY_SQL, notify_params
+from bot.models import StreamEvent
 from bot.sessions import SessionInfo, session_info
 
 
@@ -50,9 +52,11 @@ OPEN_TURN_SQL = "SELECT * FROM app.open_turn(%s, %s, %s, %s, %s, %s, %s)"
 async def open_turn(db: Database, batch: list[StoredInbound], traits: ChannelTraits, *,
                     inactivity: timedelta, history_max: int,
                     prefetch: TurnPrefetch | None = None,
+                    notify: StreamEvent | None = None,
                     ) -> tuple[TurnState, channel_rules.OptDecision] | None:
     """The turn's state and the opt-out decision; None when an opted-out person's message
-    is skipped (it is marked so in the same unit of work)."""
+    is skipped (it is marked so in the same unit of work). `notify` is published in the
+    same round trip."""
     last = batch[-1]
     check_opt_out = bool(traits.opt_out_words or traits.opt_in_words)
     command = channel_rules.opt_command([m.text for m in batch], traits)
@@ -63,6 +67,8 @@ async def open_turn(db: Database, batch: list[StoredInbound], traits: ChannelTra
             last.conversation_id, last.contact_id, last.received_at, inactivity,
             [m.id for m in batch], check_opt_out, command != "start"))
         prefetched = prefetch.add_reads(unit, batch) if prefetch is not None else None
+        if notify is not None:
+            unit.add(NOTIFY_SQL, notify_params(notify))
     row = opened.one()
     assert row is not None
     if row["skipped"]:
