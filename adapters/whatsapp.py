@@ -229,7 +229,7 @@ class WhatsAppAdapter:
         return list(held)
 
     async def send(self, delivery: PendingDelivery) -> SendResult:
-        state = await store.delivery_state(self.runtime.db, delivery)
+        state = store.delivery_state(delivery)
         sids = await self._sent_sids(delivery, state.sent_sids)
         if state.opted_out and not delivery.reply.compliance_notice:
             return self._hold("opted_out", delivery, "recipient opted out (STOP)")
@@ -310,7 +310,7 @@ class WhatsAppAdapter:
         recorded cannot be told apart from an identical earlier message; `send`
         resumes after the recorded parts.
         """
-        state = await store.delivery_state(self.runtime.db, delivery)
+        state = store.delivery_state(delivery)
         plan = self.plan(delivery, self._in_window(state.last_inbound_at))
         sent = await self._sent_sids(delivery, state.sent_sids)
         return True if plan is not None and sent and len(sent) >= len(plan) else None

@@ -1,4 +1,5 @@
-"""The WhatsApp adapter's reads and writes: recipient state, sent parts, statuses."""
+"""The WhatsApp adapter's state and writes: recipient state (read with the delivery),
+sent parts, statuses."""
 
 from __future__ import annotations
 
@@ -19,18 +20,10 @@ class DeliveryState:
     sent_sids: list[str] = field(default_factory=list)
 
 
-async def delivery_state(db: Database, delivery: PendingDelivery) -> DeliveryState:
-    assert delivery.contact_id is not None
-    async with db.in_one_trip(delivery.contact_id) as unit:
-        state = unit.add(
-            "SELECT c.opted_out, c.last_inbound_at, o.raw FROM app.contacts c"
-            " JOIN app.messages o ON o.contact_id = c.id WHERE c.id = %s AND o.id = %s",
-            (delivery.contact_id, delivery.id))
-    row = state.one()
-    if row is None:
-        return DeliveryState()
-    return DeliveryState(bool(row["opted_out"]), row["last_inbound_at"],
-                         list((row["raw"] or {}).get("twilio_sids", [])))
+def delivery_state(delivery: PendingDelivery) -> DeliveryState:
+    """The recipient's state and the parts already sent, as read with the delivery."""
+    return DeliveryState(delivery.recipient_opted_out, delivery.recipient_last_inbound_at,
+                         list((delivery.raw or {}).get("twilio_sids", [])))
 
 
 async def record_sent_parts(db: Database, delivery: PendingDelivery, sids: list[str]) -> None:

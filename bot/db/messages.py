@@ -60,6 +60,12 @@ class PendingDelivery:
     contact_id: UUID | None = None
     #: seconds since the row last changed state (how long a `sending` row has been in flight)
     age_s: float = 0.0
+    #: the recipient as read with the delivery: opted out, last message from them (the
+    #: WhatsApp 24-hour window), so an adapter needs no read of its own before sending
+    recipient_opted_out: bool = False
+    recipient_last_inbound_at: datetime | None = None
+    #: the channel's own record on the reply row (WhatsApp: the SIDs of parts accepted)
+    raw: dict[str, Any] | None = None
 
 
 # Stores messages given as a JSON array, in array order, one `app.ingest_message` call
@@ -210,8 +216,11 @@ UNDELIVERED_SQL = (
     " extract(epoch FROM clock_timestamp() - o.updated_at)::float8 AS age_s,"
     " c.conversation_key, i.external_id AS reply_to_external_id,"
     " (SELECT ci.external_id FROM app.channel_identities ci"
-    "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient"
+    "   WHERE ci.contact_id = o.contact_id AND ci.channel = o.channel LIMIT 1) AS recipient,"
+    " ct.opted_out AS recipient_opted_out, ct.last_inbound_at AS recipient_last_inbound_at,"
+    " o.raw"
     " FROM app.messages o JOIN app.conversations c ON c.id = o.conversation_id"
+    " LEFT JOIN app.contacts ct ON ct.id = o.contact_id"
     " LEFT JOIN app.messages i ON i.id = o.reply_to"
     " WHERE o.conversation_id = %s AND o.direction = 'out'"
     " AND o.status IN ('pending', 'sending') ORDER BY o.id")
@@ -240,6 +249,8 @@ def undelivered_from(rows: list[dict[str, Any]]) -> list[PendingDelivery]:
             reply_to_external_id=r["reply_to_external_id"], status=r["status"],
             attempts=r["attempts"], author=r["author"], contact_id=r["contact_id"],
             age_s=float(r["age_s"] or 0.0),
+            recipient_opted_out=bool(r["recipient_opted_out"]),
+            recipient_last_inbound_at=r["recipient_last_inbound_at"], raw=r["raw"],
         ))
     return result
 
