@@ -66,8 +66,13 @@ class ThrowawayCluster:
         return ["runuser", "-u", self.os_user, "--", *command] if self.os_user else command
 
     def _run(self, *args: str) -> None:
-        subprocess.run(self._command(*args), check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        done = subprocess.run(self._command(*args), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            # the tool's own words (and the server log's end) say why, not just the code
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({done.returncode}):"
+                               f" {done.stderr.decode(errors='replace').strip()}\n{tail}")
 
     def init(self) -> ThrowawayCluster:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",

@@ -5,13 +5,17 @@ two running at once (lock): the job reads the conversation's unanswered messages
 in order from the messages table, so a message that arrives while a drain runs is
 either picked up by it or by the next one. Jobs are tiny and idempotent, which is
 what makes recovery simple: a job stuck in `doing` after its worker died is closed
-as failed and a fresh drain is queued for the conversation.
+as failed and a fresh drain is queued for the conversation. So is a job whose drain
+ended here but whose end procrastinate could not record (the database went away at
+that moment): its worker lives on and beats, so it never looks stalled, and its lock
+would hold the conversation's next drain back for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -45,6 +49,8 @@ class JobQueue:
             ),
         )
         self.app.task(name=DRAIN_TASK, queue=QUEUE, pass_context=True)(_drain_task)
+        # jobs whose drain ended in this process: id -> when (time.monotonic())
+        self.ended: dict[int, float] = {}
 
     async def open(self) -> None:
         await self.app.open_async()
@@ -109,6 +115,7 @@ class JobQueue:
             await asyncio.sleep(self.settings.queue_recovery_interval_s)
             try:
                 await self.recover_stalled()
+                await self.recover_unrecorded_ends()
                 await self.requeue_pending(db, grace)
             except Exception as exc:
                 log.warning("queue_recovery_failed", error=type(exc).__name__)
@@ -129,6 +136,27 @@ class JobQueue:
         with contextlib.suppress(Exception):
             await manager.prune_stalled_workers(self.settings.queue_stalled_after_s)
         return len(stalled)
+
+    async def recover_unrecorded_ends(self) -> int:
+        """Close jobs still `doing` well after their drain ended here, and queue their
+        conversations again."""
+        cutoff = time.monotonic() - self.settings.queue_stalled_after_s
+        due = [job_id for job_id, at in self.ended.items() if at < cutoff]
+        if not due:
+            return 0
+        rows = await self.app.connector.execute_query_all_async(
+            "SELECT id, args FROM procrastinate_jobs WHERE id = ANY(%(ids)s)"
+            " AND status = 'doing'", ids=due)
+        manager = self.app.job_manager
+        for row in rows:
+            await manager.finish_job_by_id_async(row["id"], Status.FAILED, delete_job=False)
+            await self.defer_drain(UUID(str(row["args"]["conversation_id"])),
+                                   UUID(str(row["args"]["contact_id"])))
+            self.metrics.recovered.labels("unrecorded_job_end").inc()
+            log.warning("unrecorded_job_end_recovered", job_id=row["id"])
+        for job_id in due:
+            del self.ended[job_id]
+        return len(rows)
 
     async def requeue_pending(self, db: Database, older_than: timedelta) -> int:
         """Queue a drain for every conversation with unanswered or undelivered messages."""
@@ -160,7 +188,11 @@ class JobQueue:
 async def _drain_task(context: procrastinate.JobContext, conversation_id: str,
                       contact_id: str) -> None:
     runtime = context.additional_context["runtime"]
-    outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
-    if outcome.retry_in_s is not None:
-        await runtime.queue.defer_drain(UUID(conversation_id), UUID(contact_id),
-                                        delay_s=outcome.retry_in_s)
+    try:
+        outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
+        if outcome.retry_in_s is not None:
+            await runtime.queue.defer_drain(UUID(conversation_id), UUID(contact_id),
+                                            delay_s=outcome.retry_in_s)
+    finally:
+        if context.job.id is not None:
+            runtime.queue.ended[context.job.id] = time.monotonic()
