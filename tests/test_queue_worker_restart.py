@@ -10,10 +10,19 @@ from collections.abc import Callable
 import psycopg
 
 from bot.models import InboundMessage
+from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.conftest import RuntimeFactory, wait_for
 
 FETCH = "procrastinate_fetch_job_v2(character varying[], bigint)"
+
+
+async def answered(rt: Runtime, message_id: int) -> bool:
+    """Whether the message's reply was delivered."""
+    async with rt.db.as_system() as conn:
+        cur = await conn.execute(
+            "SELECT 1 FROM app.messages WHERE reply_to = %s AND status = 'sent'", (message_id,))
+        return await cur.fetchone() is not None
 
 
 async def test_worker_restarts_after_a_database_error(
@@ -22,13 +31,6 @@ async def test_worker_restarts_after_a_database_error(
 ) -> None:
     settings = make_settings(queue_worker_restart_s=0.1)
     async with runtime_factory(settings=settings, worker=True) as rt:
-        async def answered(message_id: int) -> bool:
-            async with rt.db.as_system() as conn:
-                cur = await conn.execute(
-                    "SELECT 1 FROM app.messages WHERE reply_to = %s AND status = 'sent'",
-                    (message_id,))
-                return await cur.fetchone() is not None
-
         # Every fetch of a job fails for a while, as during a restart; procrastinate's
         # worker stops on the first one.
         with psycopg.connect(db_url, autocommit=True) as conn:
@@ -42,7 +44,7 @@ async def test_worker_restarts_after_a_database_error(
                 conn.execute("ALTER FUNCTION fetch_job_gone(character varying[], bigint)"
                              " RENAME TO procrastinate_fetch_job_v2")
         result = await rt.ingest(inbound(text="hello"))
-        await wait_for(lambda: answered(result.message_id), timeout=30)
+        await wait_for(lambda: answered(rt, result.message_id), timeout=30)
         assert rt._worker is not None and not rt._worker.done()
 
 
@@ -59,13 +61,6 @@ async def test_a_job_whose_end_went_unrecorded_does_not_hold_its_conversation_ba
     its lock would keep every later drain of the conversation waiting."""
     settings = make_settings(queue_stalled_after_s=1.0, queue_recovery_interval_s=0.2)
     async with runtime_factory(settings=settings, worker=True) as rt:
-        async def answered(message_id: int) -> bool:
-            async with rt.db.as_system() as conn:
-                cur = await conn.execute(
-                    "SELECT 1 FROM app.messages WHERE reply_to = %s AND status = 'sent'",
-                    (message_id,))
-                return await cur.fetchone() is not None
-
         async def stuck() -> bool:
             async with rt.db.as_system() as conn:
                 cur = await conn.execute(
@@ -77,13 +72,13 @@ async def test_a_job_whose_end_went_unrecorded_does_not_hold_its_conversation_ba
             conn.execute(f"ALTER FUNCTION {FINISH} RENAME TO finish_job_gone")
             try:
                 first = await rt.ingest(inbound(text="hello", sender_id="user-unrecorded"))
-                await wait_for(lambda: answered(first.message_id), timeout=30)
+                await wait_for(lambda: answered(rt, first.message_id), timeout=30)
                 await asyncio.sleep(0.5)  # the worker tries to record the job's end, and fails
                 assert await stuck()
             finally:
                 conn.execute("ALTER FUNCTION finish_job_gone(bigint, procrastinate_job_status,"
                              " boolean) RENAME TO procrastinate_finish_job_v1")
         second = await rt.ingest(inbound(text="again", sender_id="user-unrecorded"))
-        await wait_for(lambda: answered(second.message_id), timeout=30)
+        await wait_for(lambda: answered(rt, second.message_id), timeout=30)
     assert rt.metrics.registry.get_sample_value(
         "bot_recovered_jobs_total", {"reason": "unrecorded_job_end"}) == 1.0
