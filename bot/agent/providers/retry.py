@@ -10,7 +10,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from bot.agent.errors import LLMTransientError
 
@@ -32,8 +38,11 @@ class RetryPolicy:
         self.max_wait_s = max_wait_s
         self.sleep = sleep
         self.on_retry = on_retry
-        self._backoff = wait_exponential_jitter(initial=initial_s, max=max_wait_s,
-                                                jitter=jitter_s)
+        # initial_s, 2 × initial_s, 4 × … plus up to jitter_s: what wait_exponential_jitter
+        # computes, without its `initial` argument (deprecated in tenacity 9, whose
+        # replacement does not exist in the 8.x releases this project still accepts)
+        self._backoff = (wait_exponential(multiplier=initial_s, max=max_wait_s)
+                         + wait_random(0, jitter_s))
 
     def _should_retry(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
