@@ -243,7 +243,6 @@ class Pipeline:
             return await self._finish(batch, state, opt.reply, Classification(
                 intent="opt_out" if opt.set_opted_out else "opt_in", confidence=1.0,
                 method="keyword"), opt_set=opt.set_opted_out)
-            return
         limit = await self.rate_limits.check_message(str(last.contact_id), str(state.session.id))
         if not limit.allowed:
             self.metrics.rate_limited.labels(limit.scope or "unknown").inc()

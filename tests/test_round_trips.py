@@ -53,6 +53,8 @@ async def test_a_slack_turn_stays_within_its_round_trips(
             app = create_app(rt.settings, runtime=rt)
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                          base_url="http://test", timeout=30) as client:
+                trips: list[float] = []
+
                 async def drain_new_mention(ts: str, event_id: str) -> DrainOutcome:
                     body = event_body(mention(ts, text="<@UBOT> hello"), event_id=event_id)
                     res = await client.post("/slack/events", content=body,
@@ -72,7 +74,6 @@ async def test_a_slack_turn_stays_within_its_round_trips(
                     trips.append(_round_trips(rt) - before)
                     return outcome
 
-                trips: list[float] = []
                 assert (await drain_new_mention("1700000000.000100", "Ev1")).turns == 1
                 assert (await drain_new_mention("1700000000.000200", "Ev2")).turns == 1
     assert len(fake.of("chat.update")) == 2, "both answers replaced their placeholders"
