@@ -80,3 +80,38 @@ async def test_a_message_the_database_refuses_fails_alone(
     assert isinstance(outcomes[2], psycopg.Error | ValueError)
     stored = [o for n, o in enumerate(outcomes) if n != 2]
     assert all(isinstance(o, IngestResult) and not o.duplicate for o in stored)
+
+
+def _contact(db_url: str, contact: UUID) -> tuple[str | None, object]:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT display_name, last_inbound_at FROM app.contacts WHERE id = %s",
+                           (contact,)).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def test_a_known_sender_keeps_one_contact_whose_name_and_last_message_follow(
+        runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage],
+        db_url: str) -> None:
+    async with runtime_factory(worker=False) as rt:
+        first = await rt.ingest(inbound(sender_id="+15550000077", sender_name="Ana"))
+        assert _contact(db_url, first.contact_id)[0] == "Ana"
+
+        renamed = inbound(sender_id="+15550000077", sender_name="Ana María")
+        second = await rt.ingest(renamed)
+        name, last = _contact(db_url, second.contact_id)
+        assert (second.contact_id, second.conversation_id) == (first.contact_id,
+                                                              first.conversation_id)
+        assert name == "Ana María" and last == renamed.received_at
+
+        # a message without a name keeps the one known; a retry changes nothing
+        nameless = await rt.ingest(inbound(sender_id="+15550000077"))
+        assert _contact(db_url, nameless.contact_id)[0] == "Ana María"
+        retry = await rt.ingest(renamed.model_copy(update={"sender_name": "Someone Else"}))
+        assert retry.duplicate and retry.message_id == second.message_id
+        assert _contact(db_url, first.contact_id)[0] == "Ana María"
+
+        # a new conversation of the same sender (another key) is created under that contact
+        elsewhere = await rt.ingest(inbound(sender_id="+15550000077", conversation_key="other"))
+        assert elsewhere.contact_id == first.contact_id
+        assert elsewhere.conversation_id != first.conversation_id
