@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
+from twilio.request_validator import RequestValidator
 
 from adapters.whatsapp_inbound import (
     MalformedForm,
@@ -72,6 +75,20 @@ def test_form_decoding_is_strict() -> None:
         decode_form(b"\xff\xfe=1")
     with pytest.raises(MalformedForm):
         decode_form(b"Body=a&Body=b")
+
+
+def test_twilios_validator_gives_a_decoded_form_the_same_verdict_as_a_plain_dict() -> None:
+    validator = RequestValidator("auth-token")
+    url = "https://bot.example.com/whatsapp/webhook"
+    form = decode_form(urlencode({**BASE_FORM, "Body": "café & co"}).encode())
+    assert form.getall("Body") == ["café & co"]
+    for signed_url in (url, "https://bot.example.com:443/whatsapp/webhook"):
+        signature = validator.compute_signature(signed_url, dict(form))
+        assert validator.compute_signature(signed_url, form) == signature
+        assert validator.validate(url, form, signature)
+        assert validator.validate(url, dict(form), signature)
+    tampered = decode_form(urlencode({**BASE_FORM, "Body": "café & cö"}).encode())
+    assert not validator.validate(url, tampered, validator.compute_signature(url, dict(form)))
 
 
 def test_describe_media_kinds() -> None:
