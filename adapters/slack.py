@@ -67,6 +67,9 @@ class SlackAdapter:
         self._ingest: Ingest | None = None
         self._names: OrderedDict[str, str | None] = OrderedDict()
         self._learning: set[str] = set()  # users whose name is being looked up
+        # Bounded: each lookup takes a pool connection twice, and a burst of new users
+        # would otherwise leave acknowledgements waiting for connections.
+        self._lookups = asyncio.Semaphore(s.slack_user_lookup_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.client = self.web_client(s.slack_bot_token.get_secret_value()
                                       if s.slack_bot_token and not s.slack_oauth_enabled else None)
@@ -139,7 +142,8 @@ class SlackAdapter:
         process, kept on the contact when it has none."""
         key = f"{team}:{user}"
         try:
-            name = await self._look_up_name(client, user, key, contact_id)
+            async with self._lookups:
+                name = await self._look_up_name(client, user, key, contact_id)
         except (SlackClientError, TimeoutError, psycopg.Error) as exc:
             log.info("slack_user_lookup_failed", user=user, error=type(exc).__name__)
             return  # not cached: the next message tries again

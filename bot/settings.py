@@ -165,6 +165,7 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     slack_rate_limit_retries: int = 2
     slack_user_cache_size: int = 2048
     slack_user_lookup_timeout_s: float = 1.0
+    slack_user_lookup_concurrency: int = Field(default=2, ge=1)
     slack_assistant_status: bool = True
     slack_placeholder_text: str = "_thinking…_"
     slack_streaming: bool = False

@@ -196,6 +196,34 @@ async def test_a_new_users_name_is_looked_up_after_the_acknowledgement(
     await wait_for(named)
 
 
+async def test_new_users_names_are_looked_up_a_few_at_a_time(slack: SlackWorld) -> None:
+    """A burst of first messages must not spend the pool on users.info lookups."""
+    people = {f"U7{n}": f"Person {n}" for n in range(6)}
+    slack.fake.users.update(people)
+    slack.fake.held["users.info"] = released = asyncio.Event()
+    bound = slack.runtime.settings.slack_user_lookup_concurrency
+    try:
+        for n, user in enumerate(people):
+            response = await slack.post_event(
+                message(new_ts(), text="hello", channel=f"D7{n}", channel_type="im", user=user),
+                event_id=f"EvBurst{n}")
+            assert response.status_code == 200
+        await wait_for(lambda: _true(len(slack.fake.of("users.info")) >= bound))
+        await asyncio.sleep(0.3)  # room for any lookup beyond the bound to show up
+        assert len(slack.fake.of("users.info")) == bound
+    finally:
+        released.set()
+
+    async def all_named() -> bool:
+        return all([await slack.display_name(u) == name for u, name in people.items()])
+    await wait_for(all_named)
+    assert len(slack.fake.of("users.info")) == len(people)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_a_dm_is_its_own_conversation_answered_in_the_dm(slack: SlackWorld) -> None:
     first, second = new_ts(), new_ts()
     await slack.post_event(message(first, text="hi in private", channel="D7",
