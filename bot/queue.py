@@ -42,9 +42,11 @@ class JobQueue:
     def __init__(self, conninfo: str, settings: Settings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
+        max_size = max(4, settings.worker_concurrency // 2)
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo, min_size=1, max_size=max(4, settings.worker_concurrency // 2),
+                conninfo=conninfo, min_size=min(settings.queue_pool_min_size, max_size),
+                max_size=max_size,
                 kwargs=({} if settings.db_prepared_statements else {"prepare_threshold": None}),
             ),
         )

@@ -64,6 +64,7 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     queue_stalled_after_s: float = 20.0
     queue_recovery_interval_s: float = 10.0
     queue_worker_restart_s: float = 1.0  # after the worker stopped on a database error
+    queue_pool_min_size: int = Field(default=4, ge=1)
     turn_max_attempts: int = 5
 
     # --- conversations
