@@ -9,8 +9,9 @@ as long as there is room, so a bot under light load stores every message at once
 Messages arriving while all of them are busy wait for one to finish and are then
 stored together, one statement and one commit for all of them (at most
 INGEST_BATCH_MAX): under load the database does one commit per batch instead of one
-per message. If a batch fails, its messages are stored one by one, so a single bad
-message only fails its own webhook.
+per message. The batch's conversations that have no drain waiting get one queued, all
+in one more statement, before their webhooks are answered. If a batch fails, its
+messages are stored one by one, so a single bad message only fails its own webhook.
 """
 
 from __future__ import annotations
@@ -47,11 +48,7 @@ class Ingestor:
 
     async def __call__(self, message: InboundMessage) -> IngestResult:
         trace_id = uuid4().hex
-        result = await self._store(message, trace_id)
-        # Also on a duplicate: a crash between storing and queueing the first time must
-        # not leave the message waiting for the periodic recovery.
-        if not result.drain_waiting:
-            await self.queue.defer_drain(result.conversation_id, result.contact_id)
+        result = await self._store(message, trace_id)  # stored, and its drain queued
         if result.duplicate:
             self.metrics.duplicates.labels(message.channel).inc()
             log.info("inbound_duplicate", channel=message.channel, message_id=result.message_id)
@@ -90,8 +87,7 @@ class Ingestor:
             except Exception:
                 log.warning("ingest_batch_failed_storing_one_by_one", size=len(batch))
             else:
-                for (_, _, stored), result in zip(batch, results, strict=True):
-                    _settle(stored, result)
+                await self._queue_drains(batch, results)
                 return
         for message, trace_id, stored in batch:
             try:
@@ -99,7 +95,23 @@ class Ingestor:
             except Exception as exc:
                 _settle(stored, exc)
             else:
-                _settle(stored, result)
+                await self._queue_drains([(message, trace_id, stored)], [result])
+
+    async def _queue_drains(self, batch: list[_Waiting], results: list[IngestResult]) -> None:
+        """Queue, in one statement, a drain for each conversation of the batch that has none
+        waiting, then answer the batch's webhooks. Also on a duplicate: a crash between
+        storing and queueing the first time must not leave the message waiting for the
+        periodic recovery. If queueing fails, only the messages that needed it fail."""
+        needed = {r.conversation_id: r.contact_id for r in results if not r.drain_waiting}
+        error: Exception | None = None
+        if needed:
+            try:
+                await self.queue.defer_drains(needed)
+            except Exception as exc:
+                error = exc
+        for (_, _, stored), result in zip(batch, results, strict=True):
+            _settle(stored, error if error is not None and not result.drain_waiting
+                    else result)
 
     async def _store_batch(self, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
         async with self.db.autocommit() as conn:

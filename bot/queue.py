@@ -76,6 +76,24 @@ class JobQueue:
         except AlreadyEnqueued:
             return False
 
+    async def defer_drains(self, conversations: dict[UUID, UUID]) -> None:
+        """Queue a drain of each conversation (id -> contact id) in one statement. If one
+        is already waiting (queued by another process meanwhile), they are queued one by
+        one, skipping it."""
+        if len(conversations) == 1:
+            ((conversation_id, contact_id),) = conversations.items()
+            await self.defer_drain(conversation_id, contact_id)
+            return
+        jobs = [self.app.configure_task(DRAIN_TASK, lock=str(conversation_id),
+                                        queueing_lock=str(conversation_id)).make_new_job(
+                    conversation_id=str(conversation_id), contact_id=str(contact_id))
+                for conversation_id, contact_id in conversations.items()]
+        try:
+            await self.app.job_manager.batch_defer_jobs_async(jobs)
+        except AlreadyEnqueued:
+            for conversation_id, contact_id in conversations.items():
+                await self.defer_drain(conversation_id, contact_id)
+
     async def run_worker(self, runtime: Any, *, install_signal_handlers: bool) -> None:
         """Run a worker until cancelled; recovery runs beside it.
 

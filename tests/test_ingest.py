@@ -115,3 +115,49 @@ async def test_a_known_sender_keeps_one_contact_whose_name_and_last_message_foll
         elsewhere = await rt.ingest(inbound(sender_id="+15550000077", conversation_key="other"))
         assert elsewhere.contact_id == first.contact_id
         assert elsewhere.conversation_id != first.conversation_id
+
+
+def _job_transactions(db_url: str, conversations: list[UUID]) -> tuple[int, int]:
+    """(drain jobs of these conversations, distinct transactions that inserted them)."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT xmin::text) FROM procrastinate_jobs"
+                           " WHERE lock = ANY(%s)", ([str(c) for c in conversations],)).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def test_the_drains_of_messages_stored_together_are_queued_together(
+        runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage],
+        db_url: str) -> None:
+    async with runtime_factory(worker=False) as rt:
+        sent = [inbound(text=f"m{n}", sender_id=f"+1555001{n % 5:04d}") for n in range(20)]
+        results = await asyncio.gather(*(rt.ingest(m) for m in sent))
+    conversations = sorted({r.conversation_id for r in results})
+    assert len(conversations) == 5
+    # one drain per conversation, all inserted by one statement (one transaction)
+    assert _job_transactions(db_url, conversations) == (5, 1)
+
+
+DEFER = "procrastinate_defer_jobs_v1(procrastinate_job_to_defer_v1[])"
+
+
+async def test_when_queueing_fails_only_the_messages_that_needed_a_drain_fail(
+        runtime_factory: RuntimeFactory, inbound: Callable[..., InboundMessage],
+        db_url: str) -> None:
+    async with runtime_factory(worker=False) as rt:
+        waiting = await rt.ingest(inbound(text="first", sender_id="+15550020001"))
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f"ALTER FUNCTION {DEFER} RENAME TO defer_jobs_gone")
+            try:
+                outcomes = await asyncio.gather(
+                    rt.ingest(inbound(text="second", sender_id="+15550020001")),
+                    rt.ingest(inbound(text="new", sender_id="+15550020002")),
+                    return_exceptions=True)
+            finally:
+                conn.execute("ALTER FUNCTION defer_jobs_gone(procrastinate_job_to_defer_v1[])"
+                             " RENAME TO procrastinate_defer_jobs_v1")
+        # the first conversation's drain was already waiting: its message is acknowledged
+        assert isinstance(outcomes[0], IngestResult) and outcomes[0].drain_waiting
+        assert outcomes[0].conversation_id == waiting.conversation_id
+        # the new conversation has no drain: its webhook fails, so the platform retries it
+        assert isinstance(outcomes[1], Exception)
