@@ -28,6 +28,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -75,6 +76,7 @@ class SlackAdapter:
                                       if s.slack_bot_token and not s.slack_oauth_enabled else None)
         self.store: PostgresInstallationStore | None = None
         oauth: AsyncOAuthSettings | None = None
+        authorize: AsyncInstallationStoreAuthorize | None = None
         if s.slack_oauth_enabled:
             assert s.slack_client_id and s.slack_client_secret
             self.store = PostgresInstallationStore(lambda: runtime.db, s.slack_client_id)
@@ -87,11 +89,20 @@ class SlackAdapter:
                                                     s.slack_oauth_state_expiration_s),
                 install_path="/slack/install", redirect_uri_path="/slack/oauth_redirect",
             )
+            # bolt's default for an installation store calls auth.test on every event,
+            # before the acknowledgement; with the cache, once per token and process.
+            # The installation itself is still read per event, so an uninstall is seen.
+            authorize = AsyncInstallationStoreAuthorize(
+                installation_store=self.store, client_id=s.slack_client_id,
+                client_secret=s.slack_client_secret.get_secret_value(),
+                logger=logging.getLogger("slack_bolt"), client=self.client, cache_enabled=True)
         self.app = AsyncApp(
             name="bot", logger=logging.getLogger("slack_bolt"), client=self.client,
             signing_secret=(s.slack_signing_secret.get_secret_value()
                             if s.slack_signing_secret else "unused-in-socket-mode"),
-            oauth_settings=oauth, process_before_response=True,
+            # bolt takes an AsyncAuthorize instance here too (its hint names only functions)
+            oauth_settings=oauth, authorize=authorize,  # type: ignore[arg-type]
+            process_before_response=True,
         )
         self.outbound = SlackOutbound(s, self.client_for)
         #: the support console for handoffs, when HANDOFF_SLACK_CHANNEL is set

@@ -107,6 +107,22 @@ async def test_install_flow_stores_the_workspace_and_its_events_are_answered(
     assert {p.token for p in posts} == {"xoxb-installed"}, "the workspace's own bot token"
 
 
+async def test_a_workspaces_tokens_are_checked_with_auth_test_once_not_per_event(
+    oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
+) -> None:
+    fake, client = oauth_app
+    store = PostgresInstallationStore(lambda: db, "111.222")
+    await store.async_save(installation("T8", token="xoxb-t8"))
+    before = len(fake.of("auth.test"))
+    for n in range(3):
+        body = event_body(mention(f"17000006{n:02d}.000001"), event_id=f"EvA{n}", team="T8")
+        res = await client.post("/slack/events", content=body, headers=signed_headers(body))
+        assert res.status_code == 200
+    checked = {c.token for c in fake.of("auth.test")[before:]}
+    assert len(fake.of("auth.test")) - before == len(checked), "each token once, not per event"
+    assert "xoxb-t8" in checked
+
+
 async def test_uninstalling_deletes_the_workspace_tokens(
     oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
 ) -> None:
