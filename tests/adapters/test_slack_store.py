@@ -79,6 +79,21 @@ async def oauth_app(runtime_factory: RuntimeFactory, make_settings: Any
                 yield fake, client
 
 
+async def installed(db: Database, team: str, token: str) -> PostgresInstallationStore:
+    """The store, with the workspace installed in it."""
+    store = PostgresInstallationStore(lambda: db, "111.222")
+    await store.async_save(installation(team, token=token))
+    return store
+
+
+async def post_event(client: httpx.AsyncClient, event: dict[str, Any], *, event_id: str,
+                     team: str) -> None:
+    """A signed event of a workspace, acknowledged."""
+    body = event_body(event, event_id=event_id, team=team)
+    res = await client.post("/slack/events", content=body, headers=signed_headers(body))
+    assert res.status_code == 200
+
+
 async def test_install_flow_stores_the_workspace_and_its_events_are_answered(
     oauth_app: tuple[FakeSlackApi, httpx.AsyncClient],
 ) -> None:
@@ -95,9 +110,7 @@ async def test_install_flow_stores_the_workspace_and_its_events_are_answered(
                               params={"code": "the-code", "state": state.group(1)})
     assert replay.status_code != 200, "a state is good once"
 
-    body = event_body(mention("1700000500.000001"), event_id="EvO1", team="T9")
-    res = await client.post("/slack/events", content=body, headers=signed_headers(body))
-    assert res.status_code == 200
+    await post_event(client, mention("1700000500.000001"), event_id="EvO1", team="T9")
 
     async def answered() -> bool:
         return any(c.args.get("thread_ts") == "1700000500.000001"
@@ -111,13 +124,11 @@ async def test_a_workspaces_tokens_are_checked_with_auth_test_once_not_per_event
     oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
 ) -> None:
     fake, client = oauth_app
-    store = PostgresInstallationStore(lambda: db, "111.222")
-    await store.async_save(installation("T8", token="xoxb-t8"))
+    await installed(db, "T8", "xoxb-t8")
     before = len(fake.of("auth.test"))
     for n in range(3):
-        body = event_body(mention(f"17000006{n:02d}.000001"), event_id=f"EvA{n}", team="T8")
-        res = await client.post("/slack/events", content=body, headers=signed_headers(body))
-        assert res.status_code == 200
+        await post_event(client, mention(f"17000006{n:02d}.000001"), event_id=f"EvA{n}",
+                         team="T8")
     checked = {c.token for c in fake.of("auth.test")[before:]}
     assert len(fake.of("auth.test")) - before == len(checked), "each token once, not per event"
     assert "xoxb-t8" in checked
@@ -127,9 +138,7 @@ async def test_uninstalling_deletes_the_workspace_tokens(
     oauth_app: tuple[FakeSlackApi, httpx.AsyncClient], db: Database,
 ) -> None:
     _, client = oauth_app
-    store = PostgresInstallationStore(lambda: db, "111.222")
-    await store.async_save(installation("T7", token="xoxb-t7"))
-    body = event_body({"type": "app_uninstalled", "event_ts": "1.0"}, event_id="EvU1", team="T7")
-    res = await client.post("/slack/events", content=body, headers=signed_headers(body))
-    assert res.status_code == 200
+    store = await installed(db, "T7", "xoxb-t7")
+    await post_event(client, {"type": "app_uninstalled", "event_ts": "1.0"}, event_id="EvU1",
+                     team="T7")
     assert await store.async_find_bot(enterprise_id=None, team_id="T7") is None
