@@ -24,7 +24,7 @@ import procrastinate
 import psycopg
 import structlog
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
-from procrastinate.jobs import Status
+from procrastinate.jobs import Job, Status
 
 from bot.db.pool import Database
 from bot.observability import Metrics
@@ -60,18 +60,25 @@ class JobQueue:
     async def close(self) -> None:
         await self.app.close_async()
 
-    async def defer_drain(self, conversation_id: UUID, contact_id: UUID,
-                          delay_s: float | None = None) -> bool:
-        """Queue a drain of the conversation; False when one is already waiting."""
+    def _drain(self, conversation_id: UUID, contact_id: UUID,
+               delay_s: float | None = None) -> Job:
+        """A drain job of the conversation, locked to it (one drain at a time) and queued
+        at most once (its queueing lock)."""
         key = str(conversation_id)
         options: dict[str, Any] = {"lock": key, "queueing_lock": key}
         if delay_s:
             # A delayed retry must not block an immediate drain for a newer message.
             options["queueing_lock"] = f"{key}:retry"
             options["schedule_in"] = {"seconds": delay_s}
+        return self.app.configure_task(DRAIN_TASK, **options).make_new_job(
+            conversation_id=key, contact_id=str(contact_id))
+
+    async def defer_drain(self, conversation_id: UUID, contact_id: UUID,
+                          delay_s: float | None = None) -> bool:
+        """Queue a drain of the conversation; False when one is already waiting."""
         try:
-            await self.app.configure_task(DRAIN_TASK, **options).defer_async(
-                conversation_id=key, contact_id=str(contact_id))
+            await self.app.job_manager.defer_job_async(
+                self._drain(conversation_id, contact_id, delay_s))
             return True
         except AlreadyEnqueued:
             return False
@@ -84,10 +91,7 @@ class JobQueue:
             ((conversation_id, contact_id),) = conversations.items()
             await self.defer_drain(conversation_id, contact_id)
             return
-        jobs = [self.app.configure_task(DRAIN_TASK, lock=str(conversation_id),
-                                        queueing_lock=str(conversation_id)).make_new_job(
-                    conversation_id=str(conversation_id), contact_id=str(contact_id))
-                for conversation_id, contact_id in conversations.items()]
+        jobs = [self._drain(c, contact) for c, contact in conversations.items()]
         try:
             await self.app.job_manager.batch_defer_jobs_async(jobs)
         except AlreadyEnqueued:
