@@ -28,18 +28,14 @@ from bot.classify import (
     Classification,
     Classifier,
     TurnScope,
-    store_classification,
 )
 from bot.db import messages
 from bot.db.messages import StoredInbound
-from bot.db.pool import Conn, Database
+from bot.db.pool import Database
 from bot.delivery import ClaimedReplies, Deliverer, RetryDelivery
-from bot.events import NOTIFY_SQL, EventHub, notify_params
+from bot.events import EventHub
 from bot.handoff.policy import (
     INJECTION_REFUSED,
-    SESSION_AFTER_TURN_SQL,
-    may_start_handoff,
-    policy_handoff_due,
 )
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
@@ -48,15 +44,14 @@ from bot.models import EventName, OutboundReply, StreamEvent
 from bot.observability import Metrics
 from bot.responders import DeferredWrite, TurnContext
 from bot.routes import Router
-from bot.safety.audit import audit, injection_event, security_event
-from bot.safety.injection import InjectionDetector, InjectionVerdict
+from bot.safety.injection import InjectionDetector
 from bot.safety.output import OutputFilter
-from bot.safety.pii import mask_sample
 from bot.safety.ratelimit import RATE_LIMITED_TEXT, RateLimits
 from bot.screening import screen_and_classify
 from bot.settings import Settings
 from bot.turn_failure import settle_failed_turn
-from bot.turn_state import TurnPrefetch, TurnState, open_turn
+from bot.turn_state import TurnPrefetch, open_turn
+from bot.turn_store import TurnStore
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +94,8 @@ class Pipeline:
         self.injection = injection
         # the agent's reads, sent with each turn's opening round trip
         self.prefetch = prefetch
+        self.store = TurnStore(settings=settings, db=db, deliverer=deliverer, metrics=metrics,
+                               handoffs=handoffs, hooks=hooks)
         # Set when the process is shutting down: a drain stops between turns.
         self.stop_requested = False
 
@@ -240,7 +237,7 @@ class Pipeline:
             # "2" or an option's title answers the numbered menu of the last reply
             payload = channel_rules.pick_option(text, state.history)
         if opt.reply is not None:
-            return await self._finish(batch, state, opt.reply, Classification(
+            return await self.store.finish(batch, state, opt.reply, Classification(
                 intent="opt_out" if opt.set_opted_out else "opt_in", confidence=1.0,
                 method="keyword"), opt_set=opt.set_opted_out)
         limit = await self.rate_limits.check_message(str(last.contact_id), str(state.session.id))
@@ -252,12 +249,12 @@ class Pipeline:
                     await messages.mark_skipped(conn, [m.id for m in batch], state.session.id)
                 return None
             reply = OutboundReply(text=RATE_LIMITED_TEXT.format(seconds=limit.retry_after_s))
-            return await self._finish(batch, state, reply, _guarded("rate_limited"))
+            return await self.store.finish(batch, state, reply, _guarded("rate_limited"))
         if not verdict.allowed:
             assert verdict.reply is not None
             self.metrics.guard_rejections.labels(verdict.reason or "unknown").inc()
             log.info("guard_rejected", reason=verdict.reason, message_id=last.id)
-            return await self._finish(batch, state, verdict.reply, _guarded("rejected"))
+            return await self.store.finish(batch, state, verdict.reply, _guarded("rejected"))
         screened = await screen_and_classify(
             verdict.text, detector=self.injection, classifier=self.classifier,
             tracer=self.tracer, refusal_ends_turn=state.session.status != "escalated",
@@ -269,13 +266,13 @@ class Pipeline:
             assert flag is not None
             log.warning("injection_refused", score=flag.score, rules=list(flag.rules),
                         message_id=last.id)
-            return await self._finish(
+            return await self.store.finish(
                 batch, state, OutboundReply(text=guard.INJECTION_REFUSED_TEXT),
                 _guarded(INJECTION_REFUSED), injection=flag, text=verdict.text)
         self.metrics.stage_took("classify", screened.total_s - screened.check_s)
 
         if state.session.status == "escalated" and classification.intent not in _DURING_HANDOFF:
-            await self._relay_to_staff(batch, state, verdict.text, classification, flag)
+            await self.store.relay_to_staff(batch, state, verdict.text, classification, flag)
             return None
 
         responder = self.router.route(classification)
@@ -305,97 +302,9 @@ class Pipeline:
                 late.append(StreamEvent(message_id=last.id, event="text_delta",
                                         data={"text": reply.text}))
         unhelpful = bool(getattr(responder, "unhelpful", False))
-        return await self._finish(batch, state, reply, classification, notify=late,
+        return await self.store.finish(batch, state, reply, classification, notify=late,
                                   findings=checked.findings, unhelpful=unhelpful,
                                   text=verdict.text, injection=flag, deferred=deferred)
-
-    async def _record_injection(self, conn: Conn, message: StoredInbound,
-                                verdict: InjectionVerdict, text: str) -> None:
-        self.metrics.security_events.labels("prompt_injection").inc()
-        await injection_event(conn, contact_id=message.contact_id, message_id=message.id,
-                              verdict=verdict, text=text, hooks=self.hooks)
-
-    async def _relay_to_staff(self, batch: list[StoredInbound], state: TurnState, text: str,
-                              classification: Classification,
-                              injection: InjectionVerdict | None) -> None:
-        """During a handoff the bot stays quiet: the message is stored and shown to staff."""
-        last = batch[-1]
-        async with self.db.as_user(last.contact_id) as conn:
-            await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
-                                       result=classification)
-            await messages.mark_relayed(conn, [m.id for m in batch], state.session.id)
-            if injection is not None:  # staff read it; the record is still kept
-                await self._record_injection(conn, last, injection, text)
-        if self.handoffs is not None:
-            handoff = await self.handoffs.open_handoff(last.conversation_id)
-            if handoff is not None:
-                await self.handoffs.relay(handoff, text)
-        log.info("relayed_to_staff", message_id=last.id)
-
-    async def _finish(self, batch: list[StoredInbound], state: TurnState, reply: OutboundReply,
-                      classification: Classification, *, findings: list[str] | None = None,
-                      unhelpful: bool = False, text: str = "",
-                      opt_set: bool | None = None,
-                      injection: InjectionVerdict | None = None,
-                      deferred: list[DeferredWrite] | None = None,
-                      notify: list[StreamEvent] | None = None) -> ClaimedReplies:
-        """Store classification, reply, counters, audit records and the responder's
-        deferred rows in one transaction, which also claims the reply for delivery and
-        sends `notify` on commit."""
-        last = batch[-1]
-        t0 = time.perf_counter()
-        async with self.db.as_user(last.contact_id, pipeline=True) as conn:
-            await store_classification(conn, contact_id=last.contact_id, message_id=last.id,
-                                       result=classification)
-            cur = await conn.execute(SESSION_AFTER_TURN_SQL, (unhelpful, state.session.id))
-            # Read now only when a policy could start a handoff; otherwise after the commit,
-            # which brings the row without a round trip of its own.
-            row = (await cur.fetchone() if may_start_handoff(
-                unhelpful=unhelpful, intent=classification.intent) else None)
-            due = None if row is None else await policy_handoff_due(
-                conn, self.settings, session_id=state.session.id,
-                intent=classification.intent, session_row=row)
-            if self.handoffs is not None and due is not None:
-                handoff_text = await self.handoffs.start(
-                    conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
-                    session_id=state.session.id, trigger=due[0], reason=due[1],
-                    intent=classification.intent, history=state.history)
-                reply = reply.model_copy(update={"text": f"{reply.text}\n\n{handoff_text.text}",
-                                                 "parts": []})
-            await messages.save_reply(conn, inbound=batch, session_id=state.session.id,
-                                      reply=reply)
-            if opt_set is not None:
-                await channel_rules.set_opted_out(conn, last.contact_id, opt_set, last.channel)
-            if self.settings.audit_user_prompts and text:
-                await audit(conn, contact_id=last.contact_id, actor="user", action="prompt",
-                            detail={"message_id": last.id, "sample": mask_sample(text)})
-            for finding in findings or []:
-                self.metrics.security_events.labels(f"output_{finding}").inc()
-                await security_event(conn, contact_id=last.contact_id, kind=f"output_{finding}",
-                                     severity="high" if finding != "internal_id" else "low",
-                                     detail={"message_id": last.id}, hooks=self.hooks)
-            if injection is not None:
-                await self._record_injection(conn, last, injection, text)
-            for write in deferred or []:
-                await write(conn)
-            for event in notify or []:
-                await conn.execute(NOTIFY_SQL, notify_params(event))
-            claim = await self.deliverer.queue_claim(conn, last.conversation_id)
-        if deferred:
-            deferred.clear()  # committed: a failure after this point must not store them again
-        if row is None:
-            row = await cur.fetchone()
-        self.metrics.stage_done("store", t0)
-        # A handoff started in this turn (by a policy here or the agent's tool) leaves the
-        # session escalated; only then is there one to announce.
-        escalated = due is not None or (row is not None and row["status"] == "escalated")
-        if self.handoffs is not None and escalated:
-            handoff = await self.handoffs.open_handoff(last.conversation_id)
-            if handoff is not None and handoff.status == "waiting":
-                await self.handoffs.announce_if_due(handoff.id)
-        log.info("turn_answered", message_id=last.id, intent=classification.intent,
-                 method=classification.method)
-        return await claim.read()
 
 
 def _guarded(intent: str) -> Classification:
