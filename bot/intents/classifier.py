@@ -29,6 +29,8 @@ from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
 from bot.intents.datasets import OOS_LABEL
 from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder
 from bot.intents.embedding_memo import EmbeddingMemo
+from bot.intents.encoder_graph import LAST_LAYER_ROLES
+from bot.intents.finetune import FinetuneSettings, finetune
 from bot.intents.scoring import (
     FloatArray,
     LabelNames,
@@ -45,7 +47,8 @@ ProgressCallback = Callable[[int, int], None]
 _FORMAT = "intents-v2"
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py",
-               "encoder_graph.py", "onnx_proto.py")
+               "encoder_graph.py", "onnx_proto.py", "finetune.py")
+_TUNED = "tuned_"  # prefix of a fine-tuned last layer's arrays in a cached model
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,27 @@ def _label_names(classes: Sequence[str], embedder: MiniLMEmbedder) -> LabelNames
     return LabelNames(texts, emb)
 
 
+def _finetune_settings(config: ClassifierConfig) -> FinetuneSettings:
+    return FinetuneSettings(epochs=config.few_shot_finetune_epochs,
+                            learning_rate=config.few_shot_finetune_lr, seed=config.seed)
+
+
+def _temperature(texts: Sequence[str], y: npt.NDArray[np.int64], num_classes: int,
+                 split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+                 config: ClassifierConfig, emb: FloatArray | None,
+                 names: LabelNames | None) -> float:
+    """Softmax temperature of a model fitted on the split's first part, scored on its
+    second (1.0 when nothing is held out)."""
+    fit_idx, held_idx = split
+    if len(held_idx) == 0:
+        return 1.0
+    part = fit_scorer([texts[i] for i in fit_idx], y[fit_idx], num_classes,
+                      None if emb is None else emb[fit_idx], config, names)
+    held_scores = part.scores([texts[i] for i in held_idx],
+                              None if emb is None else emb[held_idx], config)
+    return fit_temperature(held_scores, y[held_idx])
+
+
 def _code_version() -> str:
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(_FORMAT.encode())
@@ -123,8 +147,10 @@ class IntentClassifier:
         *,
         embedder: MiniLMEmbedder | None,
         loaded_from_cache: bool = False,
+        tuned: dict[str, FloatArray] | None = None,
     ) -> None:
         self._labels = list(labels)
+        self._tuned = tuned  # the encoder's fine-tuned last layer, saved with the model
         self._scorer = scorer
         self._config = config
         self._embedder = embedder
@@ -173,39 +199,44 @@ class IntentClassifier:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("need examples of at least two labels")
-        embedder = cls._make_embedder(config, memo)
         path = None
         if cache_dir is not None:
             path = Path(cache_dir) / f"intents-{cache_key(texts, labels, config)[:40]}.npz"
             if path.exists():
                 try:
-                    return cls._load(path, config, embedder)
+                    return cls._load(path, config, memo)
                 except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # corrupt or foreign file: retrain and overwrite it
+        embedder = cls._make_embedder(config, memo)
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
-        emb = None if embedder is None else embedder.embed(texts, progress=progress)
-        names = None
-        if embedder is not None and is_few_shot(labels, config):
-            names = _label_names(classes, embedder)
+        few_shot = embedder is not None and is_few_shot(labels, config)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
-        temperature = 1.0
-        if len(held_idx) > 0:
-            part = fit_scorer(
-                [texts[i] for i in fit_idx],
-                y[fit_idx],
-                len(classes),
-                None if emb is None else emb[fit_idx],
-                config,
-                names,
-            )
-            held_scores = part.scores(
-                [texts[i] for i in held_idx], None if emb is None else emb[held_idx], config
-            )
-            temperature = fit_temperature(held_scores, y[held_idx])
+        tuned = temperature = None
+        if embedder is not None and few_shot and config.few_shot_finetune_epochs > 0:
+            # The temperature is fitted on examples the encoder was not tuned on, as every
+            # later message will be; the final encoder is then tuned on all of them.
+            states = embedder.layer_states(texts)
+            start, settings = embedder.base_last_layer(), _finetune_settings(config)
+            if len(held_idx) > 0:
+                part = cls._make_embedder(config, last_layer=finetune(
+                    [states[i] for i in fit_idx], y[fit_idx], start, settings))
+                assert part is not None
+                temperature = _temperature(texts, y, len(classes), (fit_idx, held_idx), config,
+                                           part.embed(texts), _label_names(classes, part))
+                part.close()
+            tuned = finetune(states, y, start, settings)
+            embedder.close()
+            embedder = cls._make_embedder(config, memo, last_layer=tuned)
+            assert embedder is not None
+        emb = None if embedder is None else embedder.embed(texts, progress=progress)
+        names = _label_names(classes, embedder) if embedder is not None and few_shot else None
+        if temperature is None:
+            temperature = _temperature(texts, y, len(classes), (fit_idx, held_idx), config,
+                                       emb, names)
         scorer = fit_scorer(texts, y, len(classes), emb, config, names)
         scorer.temperature = temperature
-        model = cls(classes, scorer, config, embedder=embedder)
+        model = cls(classes, scorer, config, embedder=embedder, tuned=tuned)
         if path is not None:
             model._save(path)
         return model
@@ -242,8 +273,9 @@ class IntentClassifier:
     # -- internals -----------------------------------------------------------------------
 
     @staticmethod
-    def _make_embedder(config: ClassifierConfig,
-                       memo: EmbeddingMemo | None = None) -> MiniLMEmbedder | None:
+    def _make_embedder(config: ClassifierConfig, memo: EmbeddingMemo | None = None,
+                       last_layer: dict[str, FloatArray] | None = None,
+                       ) -> MiniLMEmbedder | None:
         if config.backend == "tfidf":
             return None
         try:
@@ -256,6 +288,7 @@ class IntentClassifier:
             batch_threads=max(1, cores),
             layer_mix=config.layer_mix,
             memo=memo,
+            last_layer=last_layer,
         )
 
     def _save(self, path: Path) -> None:
@@ -277,6 +310,7 @@ class IntentClassifier:
         optional = {"label_embeddings": s.label_embeddings, "lr_coef": s.lr_coef,
                     "lr_intercept": s.lr_intercept}
         arrays.update({name: a for name, a in optional.items() if a is not None})
+        arrays.update({_TUNED + role: a for role, a in (self._tuned or {}).items()})
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename so a crash or a concurrent trainer never leaves half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -290,7 +324,7 @@ class IntentClassifier:
 
     @classmethod
     def _load(
-        cls, path: Path, config: ClassifierConfig, embedder: MiniLMEmbedder | None
+        cls, path: Path, config: ClassifierConfig, memo: EmbeddingMemo | None = None
     ) -> IntentClassifier:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -315,4 +349,9 @@ class IntentClassifier:
             arrays.get("lr_coef"),
             arrays.get("lr_intercept"),
         )
-        return cls(meta["labels"], scorer, config, embedder=embedder, loaded_from_cache=True)
+        tuned = None
+        if any(name.startswith(_TUNED) for name in arrays):
+            tuned = {role: arrays[_TUNED + role] for role in LAST_LAYER_ROLES}
+        embedder = cls._make_embedder(config, memo, last_layer=tuned)
+        return cls(meta["labels"], scorer, config, embedder=embedder, loaded_from_cache=True,
+                   tuned=tuned)

@@ -11,7 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.intents.embedding_memo import EmbeddingMemo
-from bot.intents.encoder_graph import LAYERS, build_encoder_graph, hidden_state_name
+from bot.intents.encoder_graph import (
+    LAYERS,
+    build_encoder_graph,
+    hidden_state_name,
+    last_layer_parameters,
+)
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -70,11 +75,16 @@ class MiniLMEmbedder:
     add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
     Embedders given the same ``memo`` share single-message results (see
     :mod:`bot.intents.embedding_memo`); batches never go through it.
+
+    ``last_layer`` (compact graph only) replaces the last layer's parameters with
+    fine-tuned ones (:mod:`bot.intents.finetune`); :meth:`layer_states` gives what that
+    layer is trained on.
     """
 
     def __init__(
         self, *, max_tokens: int = 64, inference_threads: int = 1, batch_threads: int = 2,
         compact: bool = True, layer_mix: float = 0.0, memo: EmbeddingMemo | None = None,
+        last_layer: dict[str, FloatArray] | None = None,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -86,11 +96,14 @@ class MiniLMEmbedder:
             )
         if layer_mix < 0 or (layer_mix > 0 and not compact):
             raise ValueError("layer_mix must be >= 0, and 0 with compact=False")
+        if last_layer is not None and not compact:
+            raise ValueError("a fine-tuned last layer needs the compact graph")
         self._layer_mix = layer_mix
         self._memo = memo
         #: what the vectors depend on besides the token ids (the memo's key)
         self.graph_id = (MODEL_ID if compact else EXPORT_MODEL_ID) + (
-            f"+mix{layer_mix!r}" if layer_mix else "")
+            f"+mix{layer_mix!r}" if layer_mix else "") + (
+            "" if last_layer is None else "+tuned:" + _digest(last_layer))
         self._outputs = ["last_hidden_state"]
         if layer_mix:
             self._outputs.append(hidden_state_name(MIX_LAYER))
@@ -102,7 +115,8 @@ class MiniLMEmbedder:
         # models trained on its embeddings keep them (the injection detector's layer).
         graph = data
         if compact:
-            graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,) if layer_mix else ())
+            graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,) if layer_mix else (),
+                                        last_layer=last_layer)
 
         def session(threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()
@@ -128,6 +142,37 @@ class MiniLMEmbedder:
     def close(self) -> None:
         """Free the onnxruntime sessions (the process keeps running; this model is done)."""
         self._single = self._batch = None
+
+    @staticmethod
+    def base_last_layer() -> dict[str, FloatArray]:
+        """The shipped last layer's parameters (float32, by role): fine-tuning's start."""
+        return last_layer_parameters(model_file().read_bytes())
+
+    def layer_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list[FloatArray]:
+        """Per text, the token states entering the last layer (tokens × 384), computed by
+        the shipped graph whatever this embedder's ``last_layer``."""
+        if self._single is None:
+            raise EmbeddingModelError("this embedder was closed")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._batch_threads
+        opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        graph = build_encoder_graph(model_file().read_bytes(), hidden_layers=(LAYERS - 1,))
+        sess = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        out: list[FloatArray] = [np.zeros((0, DIMENSION), np.float32)] * len(ids)
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            input_ids, mask = _padded([ids[i] for i in idx])
+            (states,) = sess.run([hidden_state_name(LAYERS - 1)], {
+                "input_ids": input_ids, "attention_mask": mask,
+                "token_type_ids": np.zeros_like(input_ids)})
+            for row, i in enumerate(idx):
+                out[i] = np.asarray(states[row, : len(ids[i])], dtype=np.float32)
+        return out
 
     def embed(
         self,
@@ -163,12 +208,7 @@ class MiniLMEmbedder:
 
     def _forward(self, sess: Any, batch: list[list[int]]) -> FloatArray:
         """Unit embeddings of a batch of token id lists (padded to the longest)."""
-        width = max(len(x) for x in batch)
-        input_ids = np.zeros((len(batch), width), dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, x in enumerate(batch):
-            input_ids[row, : len(x)] = x
-            mask[row, : len(x)] = 1
+        input_ids, mask = _padded(batch)
         hidden_states = sess.run(
             self._outputs,
             {
@@ -181,6 +221,25 @@ class MiniLMEmbedder:
         last, *mixed = (_unit((np.asarray(h, dtype=np.float32) * weights).sum(axis=1)
                               / weights.sum(axis=1)) for h in hidden_states)
         return _unit(last + self._layer_mix * mixed[0]) if mixed else last
+
+
+def _padded(batch: list[list[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Token ids padded to the longest, and the attention mask."""
+    width = max(len(x) for x in batch)
+    input_ids = np.zeros((len(batch), width), dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, x in enumerate(batch):
+        input_ids[row, : len(x)] = x
+        mask[row, : len(x)] = 1
+    return input_ids, mask
+
+
+def _digest(params: dict[str, FloatArray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(params):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(params[name], dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _unit(rows: FloatArray) -> FloatArray:

@@ -182,6 +182,47 @@ class _Builder:
                                p + "output.LayerNorm", output)
 
 
+# The last layer's float parameters by role, as named in the export (see LAST_LAYER_ROLES).
+_LAST_FLOAT = {
+    "bq": "attention.self.query.bias", "bk": "attention.self.key.bias",
+    "bv": "attention.self.value.bias", "bo": "attention.output.dense.bias",
+    "g1": "attention.output.LayerNorm.weight", "be1": "attention.output.LayerNorm.bias",
+    "b1": "intermediate.dense.bias", "b2": "output.dense.bias",
+    "g2": "output.LayerNorm.weight", "be2": "output.LayerNorm.bias",
+}
+#: Every parameter of the last encoder layer: the six dense weights ([in, out]) by their
+#: roles in ``_ROLES``, then biases and LayerNorm scales/offsets.
+LAST_LAYER_ROLES = (*_ROLES.values(), *_LAST_FLOAT)
+
+
+def last_layer_parameters(export: bytes) -> dict[str, npt.NDArray[np.float32]]:
+    """The last encoder layer's parameters in float32 (weights dequantised), by role."""
+    tensors, nodes = pb.read_model(export)
+    weights = _dense_weights(tensors, nodes)
+    out = {role: _f32(tensors[weights[(LAYERS - 1, role)] + "_q"])
+           * _f32(tensors[weights[(LAYERS - 1, role)] + "_scale"]).reshape(1, -1)
+           for role in _ROLES.values()}
+    prefix = f"inner.encoder.layer.{LAYERS - 1}."
+    out.update({role: _f32(tensors[prefix + name]) for role, name in _LAST_FLOAT.items()})
+    return out
+
+
+def _replace_last_layer(tensors: Arrays, weights: dict[tuple[int, str], str],
+                        params: dict[str, npt.NDArray[np.float32]]) -> Arrays:
+    """``tensors`` with the last layer's parameters swapped for ``params``; the weights
+    are quantised as the export's are (int8, one symmetric scale per output column)."""
+    out = dict(tensors)
+    for role in _ROLES.values():
+        w = _f32(params[role])
+        scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+        name = weights[(LAYERS - 1, role)]
+        out[name + "_q"] = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+        out[name + "_scale"] = scale.reshape(1, -1).astype(np.float32)
+    prefix = f"inner.encoder.layer.{LAYERS - 1}."
+    out.update({prefix + name: _f32(params[role]) for role, name in _LAST_FLOAT.items()})
+    return out
+
+
 def hidden_state_name(layer: int) -> str:
     """Graph output holding the hidden states after encoder layer ``layer`` (1-based;
     0 is the embedding layer's output, ``LAYERS`` is ``last_hidden_state``)."""
@@ -189,7 +230,8 @@ def hidden_state_name(layer: int) -> str:
 
 
 def build_encoder_graph(
-    export: bytes, *, int8_matmuls: bool = True, hidden_layers: Sequence[int] = ()
+    export: bytes, *, int8_matmuls: bool = True, hidden_layers: Sequence[int] = (),
+    last_layer: dict[str, npt.NDArray[np.float32]] | None = None,
 ) -> bytes:
     """A serialised ONNX model equivalent to ``export`` (same inputs: int64 ``input_ids``,
     ``attention_mask``, ``token_type_ids`` of shape [batch, seq]; same output
@@ -197,13 +239,16 @@ def build_encoder_graph(
 
     ``hidden_layers`` (1-based, 0 = embeddings) adds the hidden states after those layers as
     further outputs (:func:`hidden_state_name`): they are computed anyway, so exposing them
-    costs only the copy out of the session.
+    costs only the copy out of the session. ``last_layer`` (by role, see
+    :func:`last_layer_parameters`) replaces the last layer's parameters: a fine-tuned layer.
     """
     extra = sorted(set(hidden_layers) - {LAYERS})
     if any(not 0 <= layer < LAYERS for layer in extra):
         raise ValueError(f"hidden_layers must be in 0..{LAYERS}")
     tensors, nodes = pb.read_model(export)
     weights = _dense_weights(tensors, nodes)
+    if last_layer is not None:
+        tensors = _replace_last_layer(tensors, weights, last_layer)
     b = _Builder(tensors, int8_matmuls)
     # Node outputs are named after the layer count so that an exposed one is a graph output.
     x = b.embeddings(hidden_state_name(0) if 0 in extra else "emb")

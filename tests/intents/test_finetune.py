@@ -1,0 +1,122 @@
+"""Fine-tuning the encoder's last layer: its gradient, its training and its use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.intents import ClassifierConfig, IntentClassifier
+from bot.intents.datasets import LabelledTexts
+from bot.intents.embedding import MiniLMEmbedder
+from bot.intents.encoder_graph import LAST_LAYER_ROLES
+from bot.intents.finetune import FinetuneSettings, backward, finetune, forward, pad, ranking_loss
+
+
+def _small_layer(rng: np.random.Generator, d: int = 24, inner: int = 48) -> dict[str, np.ndarray]:
+    shapes = {"q": (d, d), "k": (d, d), "v": (d, d), "o": (d, d), "f1": (d, inner),
+              "f2": (inner, d), "b1": (inner,)}
+    p = {role: rng.normal(0, 0.3, shapes.get(role, (d,))) for role in LAST_LAYER_ROLES}
+    p["g1"] += 1.0
+    p["g2"] += 1.0
+    return p
+
+
+def _loss(p: dict[str, np.ndarray], x: np.ndarray, mask: np.ndarray) -> float:
+    emb, _ = forward(p, x, mask)
+    return ranking_loss(emb, 20.0)[0]
+
+
+def test_the_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    p = _small_layer(rng)
+    # three pairs of unequal lengths: padding must not leak into the result
+    x, mask = pad([rng.normal(size=(n, 24)) for n in (3, 5, 2, 4, 1, 5)])
+    emb, cache = forward(p, x, mask)
+    _, d_emb = ranking_loss(emb, 20.0)
+    grads = backward(p, cache, d_emb)
+    assert set(grads) == set(LAST_LAYER_ROLES)
+    eps = 1e-6
+    for role in LAST_LAYER_ROLES:
+        flat = p[role].reshape(-1)
+        for j in rng.choice(flat.size, size=min(5, flat.size), replace=False):
+            keep = flat[j]
+            flat[j] = keep + eps
+            up = _loss(p, x, mask)
+            flat[j] = keep - eps
+            down = _loss(p, x, mask)
+            flat[j] = keep
+            numeric = (up - down) / (2 * eps)
+            assert grads[role].reshape(-1)[j] == pytest.approx(numeric, rel=1e-4, abs=1e-7), role
+
+
+def test_padding_does_not_change_an_embedding() -> None:
+    rng = np.random.default_rng(1)
+    p = _small_layer(rng)
+    short, long = rng.normal(size=(2, 24)), rng.normal(size=(6, 24))
+    alone, _ = forward(p, *pad([short]))
+    padded, _ = forward(p, *pad([short, long]))
+    np.testing.assert_allclose(alone[0], padded[0], rtol=1e-10, atol=1e-12)
+
+
+def test_training_pulls_examples_of_an_intent_together_and_is_reproducible() -> None:
+    rng = np.random.default_rng(2)
+    start = {k: v.astype(np.float32) for k, v in _small_layer(rng).items()}
+    centres = rng.normal(size=(4, 24))
+    y = np.repeat(np.arange(4), 6)
+    states = [(centres[c] + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32) for c in y]
+    settings = FinetuneSettings(epochs=5, learning_rate=1e-2, batch_size=4)
+
+    def spread(p: dict[str, np.ndarray]) -> float:
+        emb, _ = forward(p, *pad(states))
+        same = (y[:, None] == y[None, :]) & ~np.eye(len(y), dtype=bool)
+        sims = emb @ emb.T
+        return float(sims[same].mean() - sims[~same & ~np.eye(len(y), dtype=bool)].mean())
+
+    tuned = finetune(states, y, start, settings)
+    assert spread(tuned) > spread(start) + 0.1
+    again = finetune(states, y, start, settings)
+    assert all(np.array_equal(tuned[r], again[r]) for r in LAST_LAYER_ROLES)
+    assert not np.array_equal(start["f1"], tuned["f1"])  # the start is not modified in place
+
+
+def test_the_shipped_layer_through_the_tuning_path_gives_the_shipped_embeddings() -> None:
+    texts = ["my card has not arrived yet", "how do I top up", "hi"]
+    plain = MiniLMEmbedder()
+    base = MiniLMEmbedder.base_last_layer()
+    same = MiniLMEmbedder(last_layer=base)
+    # requantising the dequantised weights gives back the shipped int8 values
+    np.testing.assert_allclose(same.embed(texts), plain.embed(texts), atol=1e-5)
+    # and the numpy layer over the exposed states is the graph's last layer
+    emb, _ = forward(base, *pad(plain.layer_states(texts[:1])))
+    assert float(emb[0] @ plain.embed(texts[:1])[0]) > 0.999
+    changed = dict(base, f2=base["f2"] * 0.5)
+    other = MiniLMEmbedder(last_layer=changed)
+    assert other.graph_id != plain.graph_id != same.graph_id
+    assert float(other.embed(texts[:1])[0] @ plain.embed(texts[:1])[0]) < 0.9999
+
+
+def test_a_few_shot_model_is_tuned_and_its_cached_copy_predicts_the_same(
+    tiny_train: LabelledTexts, tmp_path: Path
+) -> None:
+    tuned = IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
+    assert tuned._tuned is not None  # white-box: the encoder was fine-tuned
+    frozen = IntentClassifier.train(tiny_train.texts, tiny_train.labels,
+                                    config=ClassifierConfig(few_shot_finetune_epochs=0))
+    assert frozen._tuned is None
+    probe = ["where is my parcel", "cancel it please", "hello there"]
+    assert not np.allclose(tuned.probabilities(probe), frozen.probabilities(probe))
+    loaded = IntentClassifier.train(tiny_train.texts, tiny_train.labels, cache_dir=tmp_path)
+    assert loaded.loaded_from_cache
+    np.testing.assert_allclose(loaded.probabilities(probe), tuned.probabilities(probe),
+                               rtol=1e-6, atol=1e-7)
+    assert loaded.temperature == tuned.temperature
+
+
+def test_outside_the_few_shot_regime_the_encoder_is_not_tuned(
+    tiny_train: LabelledTexts,
+) -> None:
+    many = IntentClassifier.train(tiny_train.texts, tiny_train.labels,
+                                  config=ClassifierConfig(few_shot_max_examples=4))
+    assert many._tuned is None
