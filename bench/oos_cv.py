@@ -131,7 +131,7 @@ def fit(texts: list[str], labels: list[str], config: ClassifierConfig,
     if table is None:
         return IntentClassifier.train(texts, labels, config=config)
     original = IntentClassifier._make_embedder
-    IntentClassifier._make_embedder = staticmethod(lambda c: LookupEmbedder(table))  # type: ignore[method-assign,assignment]
+    IntentClassifier._make_embedder = staticmethod(lambda *_, **__: LookupEmbedder(table))  # type: ignore[method-assign,assignment]
     try:
         return IntentClassifier.train(texts, labels, config=config)
     finally:
@@ -264,6 +264,8 @@ def cmd_studio(args: argparse.Namespace) -> None:
 
     texts, labels = load_definition(Path("bots/studio/bot.yaml")).training_data()
     config = ClassifierConfig(layer_mix=args.mix)
+    if args.finetune_epochs is not None:
+        config = ClassifierConfig(layer_mix=args.mix, few_shot_finetune_epochs=args.finetune_epochs)
     probs: list[float] = []
     right: list[bool] = []
     for rep in range(args.repeats):
@@ -283,7 +285,9 @@ def cmd_studio(args: argparse.Namespace) -> None:
                 right.append(p[0].label == labels[i])
             clf.close()
     pr, ok = np.asarray(probs), np.asarray(right)
-    out: dict[str, Any] = {"mix": args.mix, "examples": len(texts), "scored": len(pr),
+    out: dict[str, Any] = {"mix": args.mix,
+                           "finetune_epochs": config.few_shot_finetune_epochs,
+                           "examples": len(texts), "scored": len(pr),
                            "accuracy": float(ok.mean())}
     for t in (0.25, 0.40, 0.45, 0.48, 0.50, 0.55, 0.60):
         out[f"below_{t:.2f}"] = float((pr < t).mean())
@@ -305,6 +309,7 @@ def main() -> None:
         s.add_argument("--fold", type=int, default=0)
         s.add_argument("--repeats", type=int, default=2)
         s.add_argument("--protocol", choices=("kfold", "split"), default="kfold")
+        s.add_argument("--finetune-epochs", type=int, default=None)
     s = sub.add_parser("curve")
     s.add_argument("oof", type=Path, nargs="+")
     args = p.parse_args()
