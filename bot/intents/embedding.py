@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bot.intents.embedding_memo import EmbeddingMemo
 from bot.intents.encoder_graph import (
     LAYERS,
     build_encoder_graph,
+    build_last_layer_graph,
     hidden_state_name,
     last_layer_parameters,
 )
@@ -30,12 +32,16 @@ _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a
 # Any change to the arithmetic of encoder_graph.py must change this id. It names the
 # classifier's default embedding (ClassifierConfig.layer_mix = 0: the last layer alone); a
 # non-zero layer_mix is pinned by the config's JSON, which is part of the cache key too.
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64:" + _MODEL_SHA256[:12]
+# "s5": the graph also outputs layer 5's states (for layer_mix and a tuned last layer),
+# which changes how onnxruntime fuses the nodes there and so the rounding, by ~2e-5.
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-a8b64s5:" + _MODEL_SHA256[:12]
 #: The layer whose mean-pooled hidden states ``layer_mix`` blends in (the penultimate one).
 MIX_LAYER = LAYERS - 1
 #: the embeddings of the export run as it is (`MiniLMEmbedder(compact=False)`)
 EXPORT_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8:" + _MODEL_SHA256[:12]
 DIMENSION = 384
+# the memo's key for the compact graph's layer-5 states of one message
+_STATES_ID = MODEL_ID + ":layer5"
 # The first release whose CPU MatMulNBits accepts 8-bit weights (1.21 allows only 4).
 _MIN_ONNXRUNTIME = (1, 22)
 
@@ -71,14 +77,16 @@ class MiniLMEmbedder:
     layer_mix * unit(mean of layer 5))`` instead: the same forward pass, one more output.
     0 (the default) returns exactly the sentence-transformers embedding described above.
 
+    ``last_layer`` (compact graph only) swaps the last layer for a fine-tuned one
+    (:mod:`bot.intents.finetune`), run as a graph of its own over the token states the
+    shipped graph gives after layer 5 (:meth:`layer_states`, also what it is trained on).
+
     Two sessions are kept: a single-threaded one for one message at a time (threads only
     add wake-up jitter for a 20-token input) and a multi-threaded one for training batches.
     Embedders given the same ``memo`` share single-message results (see
-    :mod:`bot.intents.embedding_memo`); batches never go through it.
-
-    ``last_layer`` (compact graph only) replaces the last layer's parameters with
-    fine-tuned ones (:mod:`bot.intents.finetune`); :meth:`layer_states` gives what that
-    layer is trained on.
+    :mod:`bot.intents.embedding_memo`); batches never go through it. The shipped graph's
+    layer-5 states go into the memo too, so an embedder with a tuned last layer reuses the
+    first five layers of a pass another embedder (the injection detector's) already ran.
     """
 
     def __init__(
@@ -96,43 +104,47 @@ class MiniLMEmbedder:
             )
         if layer_mix < 0 or (layer_mix > 0 and not compact):
             raise ValueError("layer_mix must be >= 0, and 0 with compact=False")
-        if last_layer is not None and not compact:
-            raise ValueError("a fine-tuned last layer needs the compact graph")
+        if last_layer is not None and (not compact or layer_mix):
+            raise ValueError("a fine-tuned last layer needs the compact graph and no layer_mix")
         self._layer_mix = layer_mix
         self._memo = memo
+        self._compact = compact
         #: what the vectors depend on besides the token ids (the memo's key)
         self.graph_id = (MODEL_ID if compact else EXPORT_MODEL_ID) + (
             f"+mix{layer_mix!r}" if layer_mix else "") + (
             "" if last_layer is None else "+tuned:" + _digest(last_layer))
-        self._outputs = ["last_hidden_state"]
-        if layer_mix:
-            self._outputs.append(hidden_state_name(MIX_LAYER))
         path = model_file()
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != _MODEL_SHA256:
             raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
         # compact=False runs the export as it is (float32 arithmetic, EXPORT_MODEL_ID):
         # models trained on its embeddings keep them (the injection detector's layer).
-        graph = data
-        if compact:
-            graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,) if layer_mix else (),
-                                        last_layer=last_layer)
+        graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,)) if compact else data
+        tuned = None
+        if last_layer is not None:
+            # its first five layers alone: their states equal the full graph's, bit for bit
+            graph = build_encoder_graph(data, layers=MIX_LAYER)
+            tuned = build_last_layer_graph(data, last_layer)
 
-        def session(threads: int) -> ort.InferenceSession:
+        def session(model: bytes, threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
             # Busy-waiting worker threads burn a shared core for nothing between batches.
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
-        self._session = session
-        self._single: ort.InferenceSession | None = session(inference_threads)
-        # The batch session is made on first use: a serving process that loads its
+        def sessions(threads: int) -> _Sessions:
+            return _Sessions(session(graph, threads),
+                             None if tuned is None else session(tuned, threads))
+
+        self._sessions = sessions
+        self._single: _Sessions | None = sessions(inference_threads)
+        # The batch sessions are made on first use: a serving process that loads its
         # model from the cache never embeds batches (a session of the rebuilt graph holds
         # ~12 MB, one of the original export ~100 MB).
-        self._batch: ort.InferenceSession | None = (
+        self._batch: _Sessions | None = (
             None if batch_threads != inference_threads else self._single)
         self._batch_threads = batch_threads
         self._tokenizer = Tokenizer.from_file(str(_TOKENIZER_FILE))
@@ -148,28 +160,25 @@ class MiniLMEmbedder:
         """The shipped last layer's parameters (float32, by role): fine-tuning's start."""
         return last_layer_parameters(model_file().read_bytes())
 
-    def layer_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list[FloatArray]:
-        """Per text, the token states entering the last layer (tokens × 384), computed by
-        the shipped graph whatever this embedder's ``last_layer``."""
+    def _batch_sessions(self) -> _Sessions:
         if self._single is None:
             raise EmbeddingModelError("this embedder was closed")
-        import onnxruntime as ort
+        if self._batch is None:
+            self._batch = self._sessions(self._batch_threads)
+        return self._batch
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self._batch_threads
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        graph = build_encoder_graph(model_file().read_bytes(), hidden_layers=(LAYERS - 1,))
-        sess = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+    def layer_states(self, texts: Sequence[str], *, batch_size: int = 32) -> list[FloatArray]:
+        """Per text, the token states entering the last layer (tokens × 384), from the
+        shipped compact graph."""
+        if not self._compact:
+            raise ValueError("layer states come from the compact graph")
+        sess = self._batch_sessions()
         ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
         out: list[FloatArray] = [np.zeros((0, DIMENSION), np.float32)] * len(ids)
         order = np.argsort([len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            input_ids, mask = _padded([ids[i] for i in idx])
-            (states,) = sess.run([hidden_state_name(LAYERS - 1)], {
-                "input_ids": input_ids, "attention_mask": mask,
-                "token_type_ids": np.zeros_like(input_ids)})
+            _, states, _ = self._shipped(sess, [ids[i] for i in idx])
             for row, i in enumerate(idx):
                 out[i] = np.asarray(states[row, : len(ids[i])], dtype=np.float32)
         return out
@@ -189,15 +198,10 @@ class MiniLMEmbedder:
         ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
         if self._single is None:
             raise EmbeddingModelError("this embedder was closed")
-        if len(texts) > 1 and self._batch is None:
-            self._batch = self._session(self._batch_threads)
-        sess = self._single if len(texts) == 1 else self._batch
-        assert sess is not None
-        if len(texts) == 1 and self._memo is not None:
-            only = ids[0]
-            out[0] = self._memo.get((self.graph_id, tuple(only)),
-                                    lambda: self._forward(sess, [only])[0])
+        if len(texts) == 1:
+            out[0] = self._one(self._single, ids[0])
             return out
+        sess = self._batch_sessions()
         order = np.argsort([len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
@@ -206,21 +210,81 @@ class MiniLMEmbedder:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out
 
-    def _forward(self, sess: Any, batch: list[list[int]]) -> FloatArray:
-        """Unit embeddings of a batch of token id lists (padded to the longest)."""
+    def _one(self, sess: _Sessions, ids: list[int]) -> FloatArray:
+        """One message's embedding, through the memo when there is one."""
+        if self._memo is None:
+            only: FloatArray = self._forward(sess, [ids])[0]
+            return only
+        memo, key = self._memo, tuple(ids)
+        if sess.tuned is None:
+            return memo.get((self.graph_id, key), lambda: self._forward(sess, [ids])[0])
+
+        def states() -> FloatArray:
+            first: FloatArray = self._shipped(sess, [ids])[1][0]
+            return first
+
+        def tuned() -> FloatArray:
+            hidden = memo.get((_STATES_ID, key), states)
+            vector: FloatArray = self._tuned(sess, hidden[None],
+                                             np.ones((1, len(ids)), np.int64))[0]
+            return vector
+
+        return memo.get((self.graph_id, key), tuned)
+
+    def _shipped(self, sess: _Sessions, batch: list[list[int]]
+                 ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+        """Mean pools of the shipped last layer (empty with a tuned one) and the layer-5
+        states of a padded batch, and its mask; single messages leave the states in the
+        memo for a tuned layer."""
         input_ids, mask = _padded(batch)
-        hidden_states = sess.run(
-            self._outputs,
-            {
-                "input_ids": input_ids,
-                "attention_mask": mask,
-                "token_type_ids": np.zeros_like(input_ids),
-            },
-        )
-        weights = mask[:, :, None].astype(np.float32)
-        last, *mixed = (_unit((np.asarray(h, dtype=np.float32) * weights).sum(axis=1)
-                              / weights.sum(axis=1)) for h in hidden_states)
-        return _unit(last + self._layer_mix * mixed[0]) if mixed else last
+        feeds = {"input_ids": input_ids, "attention_mask": mask,
+                 "token_type_ids": np.zeros_like(input_ids)}
+        none = np.zeros((0,), np.float32)
+        if not self._compact:
+            (last,) = sess.shipped.run(["last_hidden_state"], feeds)
+            return _mean_pool(last, mask), none, mask
+        if sess.tuned is not None:
+            (hidden,) = sess.shipped.run([hidden_state_name(MIX_LAYER)], feeds)
+            pooled = none
+        else:
+            last, hidden = sess.shipped.run(
+                ["last_hidden_state", hidden_state_name(MIX_LAYER)], feeds)
+            pooled = _mean_pool(last, mask)
+        if len(batch) == 1 and self._memo is not None:
+            self._memo.put((_STATES_ID, tuple(batch[0])), hidden[0])
+        return pooled, np.asarray(hidden, dtype=np.float32), mask
+
+    def _tuned(self, sess: _Sessions, hidden: FloatArray,
+               mask: npt.NDArray[np.int64]) -> FloatArray:
+        assert sess.tuned is not None
+        (last,) = sess.tuned.run(["last_hidden_state"], {"hidden": hidden,
+                                                         "attention_mask": mask})
+        return _unit(_mean_pool(last, mask))
+
+    def _forward(self, sess: _Sessions, batch: list[list[int]]) -> FloatArray:
+        """Unit embeddings of a batch of token id lists (padded to the longest)."""
+        pooled, hidden, mask = self._shipped(sess, batch)
+        if sess.tuned is not None:
+            return self._tuned(sess, hidden, mask)
+        last = _unit(pooled)
+        if not self._layer_mix:
+            return last
+        return _unit(last + self._layer_mix * _unit(_mean_pool(hidden, mask)))
+
+
+@dataclass
+class _Sessions:
+    """The shipped graph's session, and the tuned last layer's when there is one."""
+
+    shipped: Any
+    tuned: Any | None
+
+
+def _mean_pool(states: Any, mask: npt.NDArray[np.int64]) -> FloatArray:
+    weights = mask[:, :, None].astype(np.float32)
+    pooled: FloatArray = (np.asarray(states, dtype=np.float32) * weights).sum(axis=1) / (
+        weights.sum(axis=1))
+    return pooled
 
 
 def _padded(batch: list[list[int]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

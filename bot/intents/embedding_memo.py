@@ -28,7 +28,8 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 
 #: Entries kept: a worker answers a handful of turns at once; older ones are never asked.
-DEFAULT_SIZE = 64
+#: A message takes up to three (its vector, its layer-5 states, a tuned classifier's vector).
+DEFAULT_SIZE = 128
 
 
 class EmbeddingMemo:
@@ -43,6 +44,20 @@ class EmbeddingMemo:
         self._running: dict[Hashable, Future[FloatArray]] = {}
         self.hits = 0
         self.misses = 0
+
+    def put(self, key: Hashable, vector: FloatArray) -> None:
+        """Remember `vector` for `key` unless it is already known (a by-product of a
+        computation made for another key)."""
+        frozen = np.array(vector, dtype=np.float32)
+        frozen.setflags(write=False)
+        with self._lock:
+            if key not in self._done:
+                self._store(key, frozen)
+
+    def _store(self, key: Hashable, vector: FloatArray) -> None:
+        self._done[key] = vector
+        while len(self._done) > self._size:
+            self._done.popitem(last=False)
 
     def get(self, key: Hashable, compute: Callable[[], FloatArray]) -> FloatArray:
         """The vector for `key`: remembered, being computed by another thread (waited
@@ -72,8 +87,6 @@ class EmbeddingMemo:
             raise
         with self._lock:
             del self._running[key]
-            self._done[key] = vector
-            while len(self._done) > self._size:
-                self._done.popitem(last=False)
+            self._store(key, vector)
         mine.set_result(vector)
         return vector

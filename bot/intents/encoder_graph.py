@@ -231,7 +231,7 @@ def hidden_state_name(layer: int) -> str:
 
 def build_encoder_graph(
     export: bytes, *, int8_matmuls: bool = True, hidden_layers: Sequence[int] = (),
-    last_layer: dict[str, npt.NDArray[np.float32]] | None = None,
+    layers: int = LAYERS,
 ) -> bytes:
     """A serialised ONNX model equivalent to ``export`` (same inputs: int64 ``input_ids``,
     ``attention_mask``, ``token_type_ids`` of shape [batch, seq]; same output
@@ -239,24 +239,41 @@ def build_encoder_graph(
 
     ``hidden_layers`` (1-based, 0 = embeddings) adds the hidden states after those layers as
     further outputs (:func:`hidden_state_name`): they are computed anyway, so exposing them
-    costs only the copy out of the session. ``last_layer`` (by role, see
-    :func:`last_layer_parameters`) replaces the last layer's parameters: a fine-tuned layer.
+    costs only the copy out of the session. ``layers`` < 6 stops after that many layers,
+    whose states are then the only output (what a tuned last layer starts from).
     """
+    if not 1 <= layers <= LAYERS:
+        raise ValueError(f"layers must be in 1..{LAYERS}")
     extra = sorted(set(hidden_layers) - {LAYERS})
-    if any(not 0 <= layer < LAYERS for layer in extra):
-        raise ValueError(f"hidden_layers must be in 0..{LAYERS}")
+    if any(not 0 <= layer < LAYERS for layer in extra) or (layers < LAYERS and extra):
+        raise ValueError(f"hidden_layers must be in 0..{LAYERS}, and none with fewer layers")
     tensors, nodes = pb.read_model(export)
     weights = _dense_weights(tensors, nodes)
-    if last_layer is not None:
-        tensors = _replace_last_layer(tensors, weights, last_layer)
     b = _Builder(tensors, int8_matmuls)
     # Node outputs are named after the layer count so that an exposed one is a graph output.
     x = b.embeddings(hidden_state_name(0) if 0 in extra else "emb")
     mask = b.op("Cast", ["attention_mask"], "mask", to=pb.INT32)
-    for layer in range(LAYERS):
+    for layer in range(layers):
         x = b.encoder_layer(x, layer, weights, mask, hidden_state_name(layer + 1))
     ids = [pb.value_info(n, pb.INT64, ["batch", "seq"])
            for n in ("input_ids", "attention_mask", "token_type_ids")]
     out = [pb.value_info(hidden_state_name(layer), pb.FLOAT, ["batch", "seq", HIDDEN])
-           for layer in (LAYERS, *extra)]
+           for layer in (layers, *extra)]
     return pb.model(b.nodes, b.inits, ids, out, {"": 17, "com.microsoft": 1}, name="minilm")
+
+
+def build_last_layer_graph(export: bytes, params: dict[str, npt.NDArray[np.float32]]) -> bytes:
+    """A serialised ONNX model of the last encoder layer alone with ``params`` (by role,
+    see :func:`last_layer_parameters`; weights quantised as the export's are): inputs
+    float ``hidden`` [batch, seq, 384] (the states after layer 5) and int64
+    ``attention_mask``; output ``last_hidden_state``. Built like the compact graph's layer."""
+    tensors, nodes = pb.read_model(export)
+    weights = _dense_weights(tensors, nodes)
+    b = _Builder(_replace_last_layer(tensors, weights, params), int8_matmuls=True)
+    mask = b.op("Cast", ["attention_mask"], "mask", to=pb.INT32)
+    b.encoder_layer("hidden", LAYERS - 1, weights, mask, hidden_state_name(LAYERS))
+    inputs = [pb.value_info("hidden", pb.FLOAT, ["batch", "seq", HIDDEN]),
+              pb.value_info("attention_mask", pb.INT64, ["batch", "seq"])]
+    out = [pb.value_info(hidden_state_name(LAYERS), pb.FLOAT, ["batch", "seq", HIDDEN])]
+    return pb.model(b.nodes, b.inits, inputs, out, {"": 17, "com.microsoft": 1},
+                    name="minilm-last-layer")

@@ -92,3 +92,39 @@ def test_an_embedder_with_a_memo_returns_what_one_without_returns() -> None:
     batch = ["when is yoga", "book me in"]
     assert np.array_equal(shared.embed(batch), plain.embed(batch))  # batches bypass it
     assert (memo.hits, memo.misses) == (1, 2)
+
+
+def test_put_keeps_a_by_product_without_replacing_what_is_known() -> None:
+    memo = EmbeddingMemo(size=2)
+    memo.put("a", vector(1.0))
+    memo.put("a", vector(2.0))
+    assert memo.get("a", lambda: vector(3.0))[0] == 1.0
+    assert (memo.hits, memo.misses) == (1, 0)
+    with pytest.raises(ValueError):
+        memo.get("a", lambda: vector(0.0))[0] = 5.0  # read-only, as computed ones are
+    memo.put("b", vector(1.0))
+    memo.put("c", vector(1.0))  # the size still bounds it
+    assert memo.get("a", lambda: vector(4.0))[0] == 4.0
+
+
+def test_a_tuned_last_layer_reuses_the_first_five_layers_of_anothers_pass() -> None:
+    memo = EmbeddingMemo()
+    base = MiniLMEmbedder.base_last_layer()
+    tuned_layer = dict(base, f2=base["f2"] * 0.8)
+    detector = MiniLMEmbedder(batch_threads=1, memo=memo)
+    classifier = MiniLMEmbedder(batch_threads=1, memo=memo, last_layer=tuned_layer)
+    alone = MiniLMEmbedder(batch_threads=1, last_layer=tuned_layer)
+    text = "my card still has not arrived"
+    detector.embed([text])
+    misses = memo.misses
+    got = classifier.embed([text])
+    # one miss for the tuned vector itself; the layer-5 states were found, not recomputed
+    assert memo.misses == misses + 1 and memo.hits >= 1
+    np.testing.assert_allclose(got, alone.embed([text]), atol=1e-6)
+    # when it runs first (the detector skipped its encoder), it computes what it needs
+    other = "what is the exchange rate"
+    np.testing.assert_allclose(classifier.embed([other]), alone.embed([other]), atol=1e-6)
+    np.testing.assert_array_equal(detector.embed([other]), MiniLMEmbedder().embed([other]))
+    # and one message embedded alone matches the same message in a training batch
+    batch = alone.embed([text, other, "hi"])
+    np.testing.assert_allclose(batch[0], got[0], atol=1e-4)
