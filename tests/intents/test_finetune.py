@@ -120,3 +120,30 @@ def test_outside_the_few_shot_regime_the_encoder_is_not_tuned(
     many = IntentClassifier.train(tiny_train.texts, tiny_train.labels,
                                   config=ClassifierConfig(few_shot_max_examples=4))
     assert many._tuned is None
+
+
+def test_the_five_layer_graph_gives_the_full_graphs_layer5_states_bit_for_bit() -> None:
+    # A tuned classifier takes these states from the memo when the injection detector's
+    # pass left them there, and computes them itself otherwise: both must be the same.
+    import onnxruntime as ort
+
+    from bot.intents.embedding import model_file
+    from bot.intents.encoder_graph import build_encoder_graph, hidden_state_name
+
+    export = model_file().read_bytes()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    full = ort.InferenceSession(build_encoder_graph(export, hidden_layers=(5,)), opts,
+                                providers=["CPUExecutionProvider"])
+    five = ort.InferenceSession(build_encoder_graph(export, layers=5), opts,
+                                providers=["CPUExecutionProvider"])
+    ids = np.asarray([[101, 2026, 4003, 2038, 2025, 3369, 102]], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
+    (a,) = full.run([hidden_state_name(5)], feeds)
+    (b,) = five.run([hidden_state_name(5)], feeds)
+    np.testing.assert_array_equal(a, b)
+    assert [o.name for o in five.get_outputs()] == [hidden_state_name(5)]
+    with pytest.raises(ValueError, match="layers"):
+        build_encoder_graph(export, layers=0)
+    with pytest.raises(ValueError, match="hidden_layers"):
+        build_encoder_graph(export, layers=5, hidden_layers=(3,))
