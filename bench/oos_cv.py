@@ -152,8 +152,9 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
 def cmd_cv(args: argparse.Namespace) -> None:
     texts, labels = pool(CLINC)
-    table = load_table(args.emb)
-    config = ClassifierConfig(layer_mix=args.mix)
+    table = load_table(args.emb) if args.emb else None  # None: the real encoder
+    config = ClassifierConfig(layer_mix=args.mix,
+                              finetune_examples_per_intent=args.tune_per_intent)
     if args.protocol == "split":
         plan = split_folds(labels)
     else:
@@ -310,6 +311,8 @@ def main() -> None:
         s.add_argument("--repeats", type=int, default=2)
         s.add_argument("--protocol", choices=("kfold", "split"), default="kfold")
         s.add_argument("--finetune-epochs", type=int, default=None)
+        s.add_argument("--tune-per-intent", type=int, default=0,
+                       help="cv without --emb: ClassifierConfig.finetune_examples_per_intent")
     s = sub.add_parser("curve")
     s.add_argument("oof", type=Path, nargs="+")
     args = p.parse_args()

@@ -93,6 +93,23 @@ def _label_names(classes: Sequence[str], embedder: MiniLMEmbedder) -> LabelNames
     return LabelNames(texts, emb)
 
 
+def _tuning_examples(y: npt.NDArray[np.int64], classes: Sequence[str], few_shot: bool,
+                     config: ClassifierConfig) -> npt.NDArray[np.int64]:
+    """Indices of the examples the encoder's last layer is tuned on (none: not tuned):
+    every example in the few-shot regime; otherwise up to
+    ``config.finetune_examples_per_intent`` of each in-scope intent, drawn with the seed."""
+    if config.backend == "tfidf" or config.few_shot_finetune_epochs == 0:
+        return np.zeros(0, dtype=np.int64)
+    if few_shot:
+        return np.arange(len(y), dtype=np.int64)
+    per = config.finetune_examples_per_intent
+    rng = np.random.default_rng(config.seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:per]
+              for c, name in enumerate(classes) if per > 0 and humanise_label(name) is not None]
+    return np.sort(np.concatenate(picked)).astype(np.int64) if picked else np.zeros(
+        0, dtype=np.int64)
+
+
 def _finetune_settings(config: ClassifierConfig) -> FinetuneSettings:
     return FinetuneSettings(epochs=config.few_shot_finetune_epochs,
                             learning_rate=config.few_shot_finetune_lr, seed=config.seed)
@@ -213,19 +230,23 @@ class IntentClassifier:
         few_shot = embedder is not None and is_few_shot(labels, config)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
         tuned = temperature = None
-        if embedder is not None and few_shot and config.few_shot_finetune_epochs > 0:
+        chosen = _tuning_examples(y, classes, few_shot, config)
+        if embedder is not None and len(chosen) > 0:
             # The temperature is fitted on examples the encoder was not tuned on, as every
-            # later message will be; the final encoder is then tuned on all of them.
-            states = embedder.layer_states(texts)
+            # later message will be; the final encoder is then tuned on all chosen ones.
+            states = dict(zip(chosen.tolist(), embedder.layer_states(
+                [texts[i] for i in chosen]), strict=True))
             start, settings = embedder.base_last_layer(), _finetune_settings(config)
             if len(held_idx) > 0:
+                part_idx = np.intersect1d(chosen, fit_idx)
                 part = cls._make_embedder(config, last_layer=finetune(
-                    [states[i] for i in fit_idx], y[fit_idx], start, settings))
+                    [states[i] for i in part_idx.tolist()], y[part_idx], start, settings))
                 assert part is not None
-                temperature = _temperature(texts, y, len(classes), (fit_idx, held_idx), config,
-                                           part.embed(texts), _label_names(classes, part))
+                temperature = _temperature(
+                    texts, y, len(classes), (fit_idx, held_idx), config, part.embed(texts),
+                    _label_names(classes, part) if few_shot else None)
                 part.close()
-            tuned = finetune(states, y, start, settings)
+            tuned = finetune([states[i] for i in chosen.tolist()], y[chosen], start, settings)
             embedder.close()
             embedder = cls._make_embedder(config, memo, last_layer=tuned)
             assert embedder is not None

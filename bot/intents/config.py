@@ -57,6 +57,10 @@ class ClassifierConfig:
     few_shot_finetune_epochs: int = 2
     #: Few-shot: AdamW learning rate of that fine-tuning.
     few_shot_finetune_lr: float = 2e-4
+    #: Outside the few-shot regime: fine-tune the last layer the same way on up to this many
+    #: examples of each in-scope intent (0: the shipped encoder, as now; measured in
+    #: docs/benchmarks-intents.md, round 9, "Next").
+    finetune_examples_per_intent: int = 0
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     #: Character n-grams seen in fewer training texts are dropped (keeps the model small).
@@ -82,8 +86,9 @@ class ClassifierConfig:
             raise ValueError("svm_c and few_shot_lr_c must be positive")
         weights = (self.embedding_weight, self.knn_weight, self.few_shot_label_weight,
                    self.few_shot_lr_weight, self.layer_mix)
-        if self.few_shot_finetune_epochs < 0 or self.few_shot_finetune_lr <= 0:
-            raise ValueError("few_shot_finetune_epochs must be >= 0 and its lr positive")
+        if (self.few_shot_finetune_epochs < 0 or self.few_shot_finetune_lr <= 0
+                or self.finetune_examples_per_intent < 0):
+            raise ValueError("fine-tuning epochs and examples must be >= 0, its lr positive")
         if min(weights) < 0 or self.few_shot_max_examples < 0:
             raise ValueError("weights and few_shot_max_examples must be non-negative")
         if self.max_tokens < 8 or self.max_chars < 16 or self.inference_threads < 1:
