@@ -234,19 +234,25 @@ class IntentClassifier:
         if embedder is not None and len(chosen) > 0:
             # The temperature is fitted on examples the encoder was not tuned on, as every
             # later message will be; the final encoder is then tuned on all chosen ones.
-            states = dict(zip(chosen.tolist(), embedder.layer_states(
-                [texts[i] for i in chosen]), strict=True))
+            # outside the few-shot regime, out-of-scope examples are every intent's negatives
+            negative = np.zeros(0, dtype=np.int64) if few_shot else np.flatnonzero(
+                [humanise_label(classes[c]) is None for c in y])
+            wanted = np.concatenate([chosen, negative])
+            states = dict(zip(wanted.tolist(), embedder.layer_states(
+                [texts[i] for i in wanted]), strict=True))
             start, settings = embedder.base_last_layer(), _finetune_settings(config)
             if len(held_idx) > 0:
                 part_idx = np.intersect1d(chosen, fit_idx)
                 part = cls._make_embedder(config, last_layer=finetune(
-                    [states[i] for i in part_idx.tolist()], y[part_idx], start, settings))
+                    [states[i] for i in part_idx.tolist()], y[part_idx], start, settings,
+                    [states[i] for i in np.intersect1d(negative, fit_idx).tolist()]))
                 assert part is not None
                 temperature = _temperature(
                     texts, y, len(classes), (fit_idx, held_idx), config, part.embed(texts),
                     _label_names(classes, part) if few_shot else None)
                 part.close()
-            tuned = finetune([states[i] for i in chosen.tolist()], y[chosen], start, settings)
+            tuned = finetune([states[i] for i in chosen.tolist()], y[chosen], start, settings,
+                             [states[i] for i in negative.tolist()])
             embedder.close()
             embedder = cls._make_embedder(config, memo, last_layer=tuned)
             assert embedder is not None

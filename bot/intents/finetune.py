@@ -136,12 +136,14 @@ def backward(p: Params, cache: dict[str, object], d_emb: FloatArray) -> Params:
     return g
 
 
-def ranking_loss(emb: FloatArray, scale: float) -> tuple[float, FloatArray]:
-    """Multiple-negatives ranking loss of ``emb`` = [anchors; positives] and its gradient:
-    anchor i must pick positive i among all the batch's positives."""
-    n = emb.shape[0] // 2
-    anchors, positives = emb[:n], emb[n:]
-    logits = scale * anchors @ positives.T
+def ranking_loss(emb: FloatArray, scale: float, anchors: int | None = None
+                 ) -> tuple[float, FloatArray]:
+    """Multiple-negatives ranking loss of ``emb`` = [anchors; positives; extra negatives]
+    and its gradient: anchor i must pick positive i among all the other rows. ``anchors``
+    defaults to half the rows (no extra negatives)."""
+    n = emb.shape[0] // 2 if anchors is None else anchors
+    first, rest = emb[:n], emb[n:]
+    logits = scale * first @ rest.T
     logits -= logits.max(axis=1, keepdims=True)
     prob = np.exp(logits)
     prob /= prob.sum(axis=1, keepdims=True)
@@ -149,7 +151,7 @@ def ranking_loss(emb: FloatArray, scale: float) -> tuple[float, FloatArray]:
     d_logits = prob
     d_logits[np.arange(n), np.arange(n)] -= 1.0
     d_logits *= scale / n
-    grad = np.concatenate([d_logits @ positives, d_logits.T @ anchors])
+    grad = np.concatenate([d_logits @ rest, d_logits.T @ first])
     return loss, grad
 
 
@@ -174,9 +176,11 @@ def _batches(y: npt.NDArray[np.int64], size: int, rng: np.random.Generator) -> l
 
 
 def finetune(states: Sequence[FloatArray], y: npt.NDArray[np.int64], initial: Params,
-             settings: FinetuneSettings) -> Params:
+             settings: FinetuneSettings, negatives: Sequence[FloatArray] = ()) -> Params:
     """The last layer trained on ``states`` (one token-state matrix per example, labels
-    ``y``) from ``initial``, with AdamW. Deterministic for a given ``settings.seed``."""
+    ``y``) from ``initial``, with AdamW. ``negatives`` (out-of-scope examples) join each
+    batch as extra wrong answers for every anchor, so they are pushed away from all
+    intents. Deterministic for a given ``settings.seed``."""
     rng = np.random.default_rng(settings.seed)
     p = {name: a.astype(np.float32).copy() for name, a in initial.items()}
     m = {name: np.zeros_like(a) for name, a in p.items()}
@@ -191,9 +195,10 @@ def finetune(states: Sequence[FloatArray], y: npt.NDArray[np.int64], initial: Pa
             for a in anchors:
                 others = [j for j in members[int(y[a])] if j != a]
                 positives.append(int(rng.choice(others)) if others else a)
-            x, mask = pad([states[i] for i in anchors + positives])
+            extra = [negatives[int(j)] for j in rng.permutation(len(negatives))[:len(anchors)]]
+            x, mask = pad([states[i] for i in anchors + positives] + extra)
             emb, cache = forward(p, x, mask)
-            _, d_emb = ranking_loss(emb, settings.scale)
+            _, d_emb = ranking_loss(emb, settings.scale, len(anchors))
             grads = backward(p, cache, d_emb)
             step += 1
             lr = settings.learning_rate

@@ -114,11 +114,12 @@ def test_a_few_shot_model_is_tuned_and_its_cached_copy_predicts_the_same(
     assert loaded.temperature == tuned.temperature
 
 
-def test_outside_the_few_shot_regime_the_encoder_is_not_tuned(
+def test_outside_the_few_shot_regime_tuning_can_be_switched_off(
     tiny_train: LabelledTexts,
 ) -> None:
-    many = IntentClassifier.train(tiny_train.texts, tiny_train.labels,
-                                  config=ClassifierConfig(few_shot_max_examples=4))
+    many = IntentClassifier.train(
+        tiny_train.texts, tiny_train.labels,
+        config=ClassifierConfig(few_shot_max_examples=4, finetune_examples_per_intent=0))
     assert many._tuned is None
 
 
@@ -161,9 +162,44 @@ def test_outside_the_regime_a_few_examples_per_in_scope_intent_can_be_tuned_on(
     assert sorted(np.bincount(y[chosen], minlength=3).tolist()) == [0, 2, 2]
     assert 1 not in y[chosen]  # out-of-scope examples say nothing about one intent
     assert np.array_equal(chosen, _tuning_examples(y, classes, False, config))  # seeded
-    assert len(_tuning_examples(y, classes, False, ClassifierConfig())) == 0  # off by default
+    assert len(_tuning_examples(y, classes, False,
+                                ClassifierConfig(finetune_examples_per_intent=0))) == 0
     assert len(_tuning_examples(y, classes, True, ClassifierConfig())) == len(y)
     many = IntentClassifier.train(
         tiny_train.texts, tiny_train.labels,
         config=ClassifierConfig(few_shot_max_examples=4, finetune_examples_per_intent=3))
     assert many._tuned is not None and many._scorer.label_embeddings is None
+
+
+def test_out_of_scope_negatives_are_pushed_away_from_every_intent() -> None:
+    rng = np.random.default_rng(3)
+    start = {k: v.astype(np.float32) for k, v in _small_layer(rng).items()}
+    centres = rng.normal(size=(4, 24))
+    y = np.repeat(np.arange(4), 6)
+    states = [(centres[c] + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32) for c in y]
+    # out-of-scope texts sit between the intents
+    negatives = [(centres.mean(axis=0) + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32)
+                 for _ in range(12)]
+    settings = FinetuneSettings(epochs=5, learning_rate=1e-2, batch_size=4)
+
+    def closeness(p: dict[str, np.ndarray]) -> float:
+        members, _ = forward(p, *pad(states))
+        others, _ = forward(p, *pad(negatives))
+        return float((others @ members.T).max(axis=1).mean())
+
+    without = finetune(states, y, start, settings)
+    with_negatives = finetune(states, y, start, settings, negatives)
+    assert closeness(with_negatives) < closeness(without) - 0.05
+
+
+def test_the_ranking_loss_gradient_with_extra_negatives_matches_finite_differences() -> None:
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(7, 5))  # 2 anchors, 2 positives, 3 extra negatives
+    _, grad = ranking_loss(emb, 3.0, anchors=2)
+    eps = 1e-6
+    for i, j in ((0, 1), (3, 2), (6, 4)):
+        up, down = emb.copy(), emb.copy()
+        up[i, j] += eps
+        down[i, j] -= eps
+        numeric = (ranking_loss(up, 3.0, 2)[0] - ranking_loss(down, 3.0, 2)[0]) / (2 * eps)
+        assert grad[i, j] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
