@@ -189,7 +189,8 @@ def cmd_verify(args: argparse.Namespace) -> None:
     time as the evaluation command does) against the lookup path."""
     texts, labels = pool(CLINC)
     table = load_table(args.emb)
-    config = ClassifierConfig(layer_mix=args.mix)
+    # precomputed embeddings stand for the shipped encoder: no tuning
+    config = ClassifierConfig(layer_mix=args.mix, finetune_examples_per_intent=0)
     tr, te = folds(labels, args.k, args.seed, args.oos_train)[args.fold]
     tr_t, tr_l, te_t = [texts[i] for i in tr], [labels[i] for i in tr], [texts[i] for i in te]
     fake = fit(tr_t, tr_l, config, table)

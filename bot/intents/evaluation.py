@@ -142,10 +142,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
         train = sample_shots(train.texts, train.labels, args.shots, args.seed)
     config = ClassifierConfig() if args.backend is None else ClassifierConfig(backend=args.backend)
     err.write(f"training on {len(train)} examples, {len(set(train.labels))} labels\n")
-    if (config.backend != "tfidf" and config.few_shot_finetune_epochs > 0
-            and is_few_shot(train.labels, config)):
+    if config.backend != "tfidf" and config.few_shot_finetune_epochs > 0 and (
+            is_few_shot(train.labels, config) or config.finetune_examples_per_intent > 0):
         # no progress bar for this part: say why the first one takes a while
-        err.write("few examples per intent: fine-tuning the encoder's last layer first\n")
+        err.write("fine-tuning the encoder's last layer on the examples first\n")
     c0 = time.process_time()
     t0 = time.perf_counter()
     clf = IntentClassifier.train(
