@@ -37,7 +37,7 @@ from bot.intents.scoring import (
     Scorer,
     calibration_split,
     fit_scorer,
-    fit_temperature,
+    held_out_temperature,
 )
 from bot.intents.text_features import TfidfFeatures
 
@@ -93,6 +93,48 @@ def _label_names(classes: Sequence[str], embedder: MiniLMEmbedder) -> LabelNames
     return LabelNames(texts, emb)
 
 
+def _train_tuned(
+    embedder: MiniLMEmbedder, texts: list[str], y: npt.NDArray[np.int64],
+    classes: Sequence[str], chosen: npt.NDArray[np.int64],
+    split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], config: ClassifierConfig, *,
+    memo: EmbeddingMemo | None, few_shot: bool, progress: ProgressCallback | None,
+) -> tuple[MiniLMEmbedder, FloatArray, dict[str, FloatArray], float | None]:
+    """Tune the last layer on the ``chosen`` examples; return the tuned embedder (``embedder``
+    is closed), every text's embedding by it, the layer, and the temperature (None when
+    nothing is held out). The temperature is fitted with a layer tuned without the
+    held-out examples, as every later message is unseen; both layers embed the texts in
+    one pass over the five frozen layers."""
+    fit_idx, held_idx = split
+    # outside the few-shot regime, out-of-scope examples are every intent's negatives
+    negative = np.zeros(0, dtype=np.int64) if few_shot else np.flatnonzero(
+        [humanise_label(classes[c]) is None for c in y])
+    wanted = np.concatenate([chosen, negative])
+    states = dict(zip(wanted.tolist(), embedder.layer_states([texts[i] for i in wanted]),
+                      strict=True))
+    start, settings = embedder.base_last_layer(), _finetune_settings(config)
+
+    def tune(idx: npt.NDArray[np.int64], neg: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
+        return finetune([states[i] for i in idx.tolist()], y[idx], start, settings,
+                        [states[i] for i in neg.tolist()])
+
+    part_layer = None
+    if len(held_idx) > 0:
+        part_layer = tune(np.intersect1d(chosen, fit_idx), np.intersect1d(negative, fit_idx))
+    tuned = tune(chosen, negative)
+    embedder.close()
+    final = IntentClassifier._make_embedder(config, memo, last_layer=tuned)
+    assert final is not None
+    if part_layer is None:
+        return final, final.embed(texts, progress=progress), tuned, None
+    part = IntentClassifier._make_embedder(config, last_layer=part_layer)
+    assert part is not None
+    emb, part_emb = final.embed_with(part, texts, progress=progress)
+    temperature = held_out_temperature(texts, y, len(classes), split, config, part_emb,
+                               _label_names(classes, part) if few_shot else None)
+    part.close()
+    return final, emb, tuned, temperature
+
+
 def _tuning_examples(y: npt.NDArray[np.int64], classes: Sequence[str], few_shot: bool,
                      config: ClassifierConfig) -> npt.NDArray[np.int64]:
     """Indices of the examples the encoder's last layer is tuned on (none: not tuned):
@@ -113,22 +155,6 @@ def _tuning_examples(y: npt.NDArray[np.int64], classes: Sequence[str], few_shot:
 def _finetune_settings(config: ClassifierConfig) -> FinetuneSettings:
     return FinetuneSettings(epochs=config.few_shot_finetune_epochs,
                             learning_rate=config.few_shot_finetune_lr, seed=config.seed)
-
-
-def _temperature(texts: Sequence[str], y: npt.NDArray[np.int64], num_classes: int,
-                 split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-                 config: ClassifierConfig, emb: FloatArray | None,
-                 names: LabelNames | None) -> float:
-    """Softmax temperature of a model fitted on the split's first part, scored on its
-    second (1.0 when nothing is held out)."""
-    fit_idx, held_idx = split
-    if len(held_idx) == 0:
-        return 1.0
-    part = fit_scorer([texts[i] for i in fit_idx], y[fit_idx], num_classes,
-                      None if emb is None else emb[fit_idx], config, names)
-    held_scores = part.scores([texts[i] for i in held_idx],
-                              None if emb is None else emb[held_idx], config)
-    return fit_temperature(held_scores, y[held_idx])
 
 
 def _code_version() -> str:
@@ -229,37 +255,17 @@ class IntentClassifier:
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
         few_shot = embedder is not None and is_few_shot(labels, config)
         fit_idx, held_idx = calibration_split(y, config.calibration_fraction, config.seed)
-        tuned = temperature = None
+        tuned = temperature = emb = None
         chosen = _tuning_examples(y, classes, few_shot, config)
         if embedder is not None and len(chosen) > 0:
-            # The temperature is fitted on examples the encoder was not tuned on, as every
-            # later message will be; the final encoder is then tuned on all chosen ones.
-            # outside the few-shot regime, out-of-scope examples are every intent's negatives
-            negative = np.zeros(0, dtype=np.int64) if few_shot else np.flatnonzero(
-                [humanise_label(classes[c]) is None for c in y])
-            wanted = np.concatenate([chosen, negative])
-            states = dict(zip(wanted.tolist(), embedder.layer_states(
-                [texts[i] for i in wanted]), strict=True))
-            start, settings = embedder.base_last_layer(), _finetune_settings(config)
-            if len(held_idx) > 0:
-                part_idx = np.intersect1d(chosen, fit_idx)
-                part = cls._make_embedder(config, last_layer=finetune(
-                    [states[i] for i in part_idx.tolist()], y[part_idx], start, settings,
-                    [states[i] for i in np.intersect1d(negative, fit_idx).tolist()]))
-                assert part is not None
-                temperature = _temperature(
-                    texts, y, len(classes), (fit_idx, held_idx), config, part.embed(texts),
-                    _label_names(classes, part) if few_shot else None)
-                part.close()
-            tuned = finetune([states[i] for i in chosen.tolist()], y[chosen], start, settings,
-                             [states[i] for i in negative.tolist()])
-            embedder.close()
-            embedder = cls._make_embedder(config, memo, last_layer=tuned)
-            assert embedder is not None
-        emb = None if embedder is None else embedder.embed(texts, progress=progress)
+            embedder, emb, tuned, temperature = _train_tuned(
+                embedder, texts, y, classes, chosen, (fit_idx, held_idx), config, memo=memo,
+                few_shot=few_shot, progress=progress)
+        elif embedder is not None:
+            emb = embedder.embed(texts, progress=progress)
         names = _label_names(classes, embedder) if embedder is not None and few_shot else None
         if temperature is None:
-            temperature = _temperature(texts, y, len(classes), (fit_idx, held_idx), config,
+            temperature = held_out_temperature(texts, y, len(classes), (fit_idx, held_idx), config,
                                        emb, names)
         scorer = fit_scorer(texts, y, len(classes), emb, config, names)
         scorer.temperature = temperature

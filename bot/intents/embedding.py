@@ -210,6 +210,27 @@ class MiniLMEmbedder:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out
 
+    def embed_with(
+        self, other: MiniLMEmbedder, texts: Sequence[str], *, batch_size: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """``(self.embed(texts), other.embed(texts))`` for two embedders with tuned last
+        layers, running the five frozen layers they share once (batches only)."""
+        mine, theirs = self._batch_sessions(), other._batch_sessions()
+        if mine.tuned is None or theirs.tuned is None:
+            raise ValueError("embed_with needs two embedders with tuned last layers")
+        out = np.zeros((2, len(texts), DIMENSION), dtype=np.float32)
+        ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            _, hidden, mask = self._shipped(mine, [ids[i] for i in idx])
+            out[0, idx] = self._tuned(mine, hidden, mask)
+            out[1, idx] = other._tuned(theirs, hidden, mask)
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        return out[0], out[1]
+
     def _one(self, sess: _Sessions, ids: list[int]) -> FloatArray:
         """One message's embedding, through the memo when there is one."""
         if self._memo is None:

@@ -200,6 +200,21 @@ def fit_temperature(scores: FloatArray, y: IntArray, smoothing: float = 0.02) ->
     return float(np.exp(result.x))
 
 
+def held_out_temperature(texts: Sequence[str], y: IntArray, num_classes: int,
+                         split: tuple[IntArray, IntArray], config: ClassifierConfig,
+                         emb: FloatArray | None, names: LabelNames | None) -> float:
+    """Softmax temperature of a model fitted on the split's first part, scored on its
+    second (1.0 when nothing is held out)."""
+    fit_idx, held_idx = split
+    if len(held_idx) == 0:
+        return 1.0
+    part = fit_scorer([texts[i] for i in fit_idx], y[fit_idx], num_classes,
+                      None if emb is None else emb[fit_idx], config, names)
+    held_scores = part.scores([texts[i] for i in held_idx],
+                              None if emb is None else emb[held_idx], config)
+    return fit_temperature(held_scores, y[held_idx])
+
+
 def calibration_split(y: IntArray, fraction: float, seed: int) -> tuple[IntArray, IntArray]:
     """Stratified (fit, held-out) indices; classes with one example stay in the fit part."""
     rng = np.random.default_rng(seed)
