@@ -203,3 +203,15 @@ def test_the_ranking_loss_gradient_with_extra_negatives_matches_finite_differenc
         down[i, j] -= eps
         numeric = (ranking_loss(up, 3.0, 2)[0] - ranking_loss(down, 3.0, 2)[0]) / (2 * eps)
         assert grad[i, j] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+
+
+def test_two_tuned_layers_embed_a_batch_in_one_pass_as_each_would_alone() -> None:
+    base = MiniLMEmbedder.base_last_layer()
+    a = MiniLMEmbedder(last_layer=dict(base, f2=base["f2"] * 0.9))
+    b = MiniLMEmbedder(last_layer=dict(base, f2=base["f2"] * 0.7))
+    texts = ["my card has not arrived", "top up failed", "hello", "what is the rate today"]
+    got_a, got_b = a.embed_with(b, texts)
+    np.testing.assert_array_equal(got_a, a.embed(texts))
+    np.testing.assert_array_equal(got_b, b.embed(texts))
+    with pytest.raises(ValueError, match="tuned"):
+        MiniLMEmbedder().embed_with(a, texts)
