@@ -130,7 +130,7 @@ def _train_tuned(
     assert part is not None
     emb, part_emb = final.embed_with(part, texts, progress=progress)
     temperature = held_out_temperature(texts, y, len(classes), split, config, part_emb,
-                               _label_names(classes, part) if few_shot else None)
+                                       _label_names(classes, part) if few_shot else None)
     part.close()
     return final, emb, tuned, temperature
 
@@ -265,8 +265,8 @@ class IntentClassifier:
             emb = embedder.embed(texts, progress=progress)
         names = _label_names(classes, embedder) if embedder is not None and few_shot else None
         if temperature is None:
-            temperature = held_out_temperature(texts, y, len(classes), (fit_idx, held_idx), config,
-                                       emb, names)
+            temperature = held_out_temperature(texts, y, len(classes), (fit_idx, held_idx),
+                                               config, emb, names)
         scorer = fit_scorer(texts, y, len(classes), emb, config, names)
         scorer.temperature = temperature
         model = cls(classes, scorer, config, embedder=embedder, tuned=tuned)
