@@ -60,12 +60,19 @@ def test_padding_does_not_change_an_embedding() -> None:
     np.testing.assert_allclose(alone[0], padded[0], rtol=1e-10, atol=1e-12)
 
 
-def test_training_pulls_examples_of_an_intent_together_and_is_reproducible() -> None:
-    rng = np.random.default_rng(2)
+def _four_intents(seed: int) -> tuple[np.random.Generator, dict[str, np.ndarray], np.ndarray,
+                                       np.ndarray, list[np.ndarray]]:
+    """A small random layer and six noisy examples (four tokens each) of four intents."""
+    rng = np.random.default_rng(seed)
     start = {k: v.astype(np.float32) for k, v in _small_layer(rng).items()}
     centres = rng.normal(size=(4, 24))
     y = np.repeat(np.arange(4), 6)
     states = [(centres[c] + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32) for c in y]
+    return rng, start, centres, y, states
+
+
+def test_training_pulls_examples_of_an_intent_together_and_is_reproducible() -> None:
+    _, start, _, y, states = _four_intents(2)
     settings = FinetuneSettings(epochs=5, learning_rate=1e-2, batch_size=4)
 
     def spread(p: dict[str, np.ndarray]) -> float:
@@ -172,11 +179,7 @@ def test_outside_the_regime_a_few_examples_per_in_scope_intent_can_be_tuned_on(
 
 
 def test_out_of_scope_negatives_are_pushed_away_from_every_intent() -> None:
-    rng = np.random.default_rng(3)
-    start = {k: v.astype(np.float32) for k, v in _small_layer(rng).items()}
-    centres = rng.normal(size=(4, 24))
-    y = np.repeat(np.arange(4), 6)
-    states = [(centres[c] + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32) for c in y]
+    rng, start, centres, y, states = _four_intents(3)
     # out-of-scope texts sit between the intents
     negatives = [(centres.mean(axis=0) + rng.normal(0, 1.5, size=(4, 24))).astype(np.float32)
                  for _ in range(12)]
