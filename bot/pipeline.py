@@ -89,7 +89,6 @@ class Pipeline:
         self.metrics = metrics
         self.rate_limits = rate_limits
         self.output_filter = output_filter
-        self.handoffs = handoffs
         self.hooks = hooks
         self.injection = injection
         # the agent's reads, sent with each turn's opening round trip

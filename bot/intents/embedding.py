@@ -119,12 +119,13 @@ class MiniLMEmbedder:
             raise EmbeddingModelError(f"{path} is not the expected all-MiniLM-L6-v2 int8 export")
         # compact=False runs the export as it is (float32 arithmetic, EXPORT_MODEL_ID):
         # models trained on its embeddings keep them (the injection detector's layer).
-        graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,)) if compact else data
-        tuned = None
+        graph, tuned = data, None
         if last_layer is not None:
             # its first five layers alone: their states equal the full graph's, bit for bit
             graph = build_encoder_graph(data, layers=MIX_LAYER)
             tuned = build_last_layer_graph(data, last_layer)
+        elif compact:
+            graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,))
 
         def session(model: bytes, threads: int) -> ort.InferenceSession:
             opts = ort.SessionOptions()
@@ -178,7 +179,7 @@ class MiniLMEmbedder:
         order = np.argsort([len(x) for x in ids], kind="stable")
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            _, states, _ = self._shipped(sess, [ids[i] for i in idx])
+            _, states, _ = self._shipped(sess, [ids[i] for i in idx], states=True)
             for row, i in enumerate(idx):
                 out[i] = np.asarray(states[row, : len(ids[i])], dtype=np.float32)
         return out
@@ -252,26 +253,31 @@ class MiniLMEmbedder:
 
         return memo.get((self.graph_id, key), tuned)
 
-    def _shipped(self, sess: _Sessions, batch: list[list[int]]
+    def _shipped(self, sess: _Sessions, batch: list[list[int]], *, states: bool = False
                  ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Mean pools of the shipped last layer (empty with a tuned one) and the layer-5
-        states of a padded batch, and its mask; single messages leave the states in the
-        memo for a tuned layer."""
+        states of a padded batch (empty unless something uses them), and its mask; single
+        messages leave the states in the memo for a tuned layer."""
         input_ids, mask = _padded(batch)
         feeds = {"input_ids": input_ids, "attention_mask": mask,
                  "token_type_ids": np.zeros_like(input_ids)}
         none = np.zeros((0,), np.float32)
+        shared = len(batch) == 1 and self._memo is not None
         if not self._compact:
             (last,) = sess.shipped.run(["last_hidden_state"], feeds)
             return _mean_pool(last, mask), none, mask
         if sess.tuned is not None:
             (hidden,) = sess.shipped.run([hidden_state_name(MIX_LAYER)], feeds)
             pooled = none
-        else:
+        elif states or shared or self._layer_mix:
             last, hidden = sess.shipped.run(
                 ["last_hidden_state", hidden_state_name(MIX_LAYER)], feeds)
             pooled = _mean_pool(last, mask)
-        if len(batch) == 1 and self._memo is not None:
+        else:  # a training batch or an uncached message: the pooled vector is all it needs
+            (last,) = sess.shipped.run(["last_hidden_state"], feeds)
+            return _mean_pool(last, mask), none, mask
+        if shared:
+            assert self._memo is not None
             self._memo.put((_STATES_ID, tuple(batch[0])), hidden[0])
         return pooled, np.asarray(hidden, dtype=np.float32), mask
 
