@@ -53,10 +53,11 @@ class ClassifierConfig:
     few_shot_lr_weight: float = 0.5
     #: Few-shot: inverse regularisation of that logistic regression.
     few_shot_lr_c: float = 10.0
-    #: Few-shot: passes over the examples when fine-tuning the encoder's last layer on them
-    #: (bot/intents/finetune.py); 0 keeps the shipped encoder.
+    #: Passes over the examples when fine-tuning the encoder's last layer on them
+    #: (bot/intents/finetune.py), in either regime despite the name; 0 keeps the shipped
+    #: encoder everywhere.
     few_shot_finetune_epochs: int = 2
-    #: Few-shot: AdamW learning rate of that fine-tuning.
+    #: AdamW learning rate of that fine-tuning (either regime).
     few_shot_finetune_lr: float = 2e-4
     #: Outside the few-shot regime: fine-tune the last layer the same way on up to this many
     #: examples of each in-scope intent, with the out-of-scope examples as every intent's

@@ -1,4 +1,4 @@
-"""Few-shot fine-tuning of the encoder's last layer, in numpy.
+"""Fine-tuning of the encoder's last layer on the intents' examples, in numpy.
 
 With ten examples per intent a frozen sentence encoder puts some intents too close
 together ("my card has not arrived" / "when will my card arrive?"). Training the last of
@@ -7,7 +7,8 @@ loss: each example must be closer to another example of its intent than to the o
 pairs of its batch) pulls them apart. Only that layer learns, from the token states the
 five frozen layers produce once per example, so training needs no autograd library: the
 forward pass and its gradient are written out below (checked against finite differences
-in the tests). See docs/benchmarks-intents.md, "Round 9".
+in the tests). With many examples per intent it is trained on a sample of each, with the
+out-of-scope examples as extra negatives. See docs/benchmarks-intents.md, "Round 9".
 """
 
 from __future__ import annotations
