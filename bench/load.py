@@ -259,7 +259,8 @@ def print_report(r: dict[str, Any]) -> None:
     def row(name: str, s: dict[str, float]) -> None:
         print(f"{name:<22} sent {s['sent']:>6.0f}  ack {s['acknowledged']:>6.0f}  "
               f"err {s['errors']:>3.0f}  non2xx {s['non_2xx']:>4.0f}  {s['ack_per_s']:>7.1f}/s  "
-              f"p50 {s['p50_ms']:>6.1f}  p95 {s['p95_ms']:>6.1f}  p99 {s['p99_ms']:>6.1f} ms")
+              f"p50 {s['p50_ms']:>6.1f}  p95 {s['p95_ms']:>6.1f}  p99 {s['p99_ms']:>6.1f} ms  "
+              f"client lag p99 {s['client_lag_p99_ms']:>4.1f} max {s['client_lag_max_ms']:>5.1f}")
     print(f"\nnproc {r['nproc']}; load average at start {r['load_average_start']}, "
           f"during bot load {r['load_average_bot_end']}")
     for key in ("first_contact", "bare_open_loop", "bot_open_loop", "bot_open_loop_whatsapp",
