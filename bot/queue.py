@@ -83,6 +83,22 @@ class JobQueue:
         except AlreadyEnqueued:
             return False
 
+    async def retry_failed_drain(self, conversation_id: UUID, contact_id: UUID,
+                                 error: psycopg.OperationalError) -> None:
+        """Queue the conversation again QUEUE_DRAIN_ERROR_RETRY_S after the database failed
+        its drain: the reads before a turn, a delivery's bookkeeping, or recording a failed
+        turn (a turn's own failures are retried by the turn's rules). Otherwise its messages
+        wait for the recovery pass, 40 s and more by default. If queueing fails too, the
+        error is raised: the job fails and the recovery pass takes the conversation."""
+        delay_s = self.settings.queue_drain_error_retry_s
+        try:
+            await self.defer_drain(conversation_id, contact_id, delay_s=delay_s)
+        except Exception as exc:
+            raise error from exc
+        self.metrics.recovered.labels("drain_database_error").inc()
+        log.warning("drain_failed_retrying", error=type(error).__name__,
+                    conversation_id=str(conversation_id), in_s=delay_s)
+
     async def defer_drains(self, conversations: dict[UUID, UUID]) -> None:
         """Queue a drain of each conversation (id -> contact id) in one statement. If one
         is already waiting (queued by another process meanwhile), they are queued one by
@@ -213,7 +229,11 @@ async def _drain_task(context: procrastinate.JobContext, conversation_id: str,
                       contact_id: str) -> None:
     runtime = context.additional_context["runtime"]
     try:
-        outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
+        try:
+            outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
+        except psycopg.OperationalError as exc:
+            await runtime.queue.retry_failed_drain(UUID(conversation_id), UUID(contact_id), exc)
+            return
         if outcome.retry_in_s is not None:
             await runtime.queue.defer_drain(UUID(conversation_id), UUID(contact_id),
                                             delay_s=outcome.retry_in_s)

@@ -64,6 +64,9 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/agent/config.
     queue_stalled_after_s: float = 20.0
     queue_recovery_interval_s: float = 10.0
     queue_worker_restart_s: float = 1.0  # after the worker stopped on a database error
+    # A drain the database failed (no free connection, a statement timed out, a restart)
+    # is queued again after this, rather than left to the recovery pass.
+    queue_drain_error_retry_s: float = Field(default=2.0, gt=0)
     queue_pool_min_size: int = Field(default=4, ge=1)
     turn_max_attempts: int = 5
 
