@@ -35,6 +35,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Ingest, SendResult
 from adapters.slack_console import SlackConsole
+from adapters.slack_direct import DirectEvents
 from adapters.slack_events import (
     CHANNEL,
     action_to_inbound,
@@ -111,6 +112,12 @@ class SlackAdapter:
             self.console = SlackConsole(s, client_for=self.client_for, pacer=self.outbound.pacer,
                                         names=self._staff_name, handoffs=lambda: runtime.handoffs)
         self._register_listeners()
+        #: plain message events, stored without bolt's dispatch (single token only)
+        self.direct: DirectEvents | None = None
+        if s.slack_signing_secret and self.store is None:
+            self.direct = DirectEvents(
+                s.slack_signing_secret.get_secret_value(), self.client, self._on_message,
+                console_channel=self.console.channel if self.console is not None else None)
 
     def web_client(self, token: str | None) -> AsyncWebClient:
         return web_client(self.settings, token)
@@ -268,6 +275,8 @@ class SlackAdapter:
             # bolt parses the body before it checks the signature: a body that is not
             # UTF-8 JSON/form (never sent by Slack) would be a 500 for anyone to trigger.
             body = await request.body()
+            if self.direct is not None and await self.direct.take(body, request.headers):
+                return Response(status_code=200)
             try:
                 bolt_request = to_async_bolt_request(request, body)
             except (ValueError, TypeError, AttributeError, KeyError):

@@ -123,6 +123,26 @@ async def test_missing_or_wrong_signature_is_refused_and_nothing_stored(
     assert "secret body text" not in repr(logs) and "changed" not in repr(logs)
 
 
+@pytest.mark.parametrize("signed_url", [f"{PUBLIC}/webhooks/whatsapp",
+                                        f"{PUBLIC}:443/webhooks/whatsapp"],
+                         ids=["as-configured", "with-the-port"])
+async def test_a_signature_over_the_url_with_or_without_its_port_is_accepted(
+    runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
+    db: Database, signed_url: str,
+) -> None:
+    # The configured URL is checked first (one HMAC); Twilio also signs with the port
+    # spelled out, which only the validator's own check (with and without it) accepts.
+    form = webhook_form(new_wa_id())
+    async with runtime_factory(settings=whatsapp_settings(), worker=False) as rt, \
+            webhooks_for(rt) as hooks:
+        response = await hooks.post(form, signed_url=signed_url)
+        wrong = await hooks.post(webhook_form(new_wa_id()),
+                                 signed_url=f"{PUBLIC}:8443/webhooks/whatsapp")
+    assert response.status_code == 200
+    assert len(await inbound_rows(db, form["MessageSid"])) == 1
+    assert wrong.status_code == 403
+
+
 @pytest.mark.parametrize(("trusted", "expected"), [(["127.0.0.1"], 200), ([], 403)])
 async def test_behind_a_tls_proxy_forwarded_headers_count_only_when_trusted(
     runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
