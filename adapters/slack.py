@@ -292,7 +292,8 @@ class SlackAdapter:
             return to_starlette_response(await self.app.async_dispatch(bolt_request))
 
         if self.settings.slack_signing_secret:
-            api.add_api_route("/slack/events", events, methods=["POST"])
+            # a plain route: served before the app's other routes (bot.app.include_channel)
+            api.add_route("/slack/events", events, methods=["POST"])
         if self.settings.slack_oauth_enabled:
             api.add_api_route("/slack/install", handle, methods=["GET"])
             api.add_api_route("/slack/oauth_redirect", handle, methods=["GET"])

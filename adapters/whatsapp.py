@@ -182,7 +182,6 @@ class WhatsAppAdapter:
     def router(self, ingest: Ingest) -> APIRouter:
         api = APIRouter(tags=["whatsapp"])
 
-        @api.post(WEBHOOK_PATH)
         async def incoming(request: Request) -> Response:
             form = await self.verified_form(request)
             try:
@@ -192,7 +191,6 @@ class WhatsAppAdapter:
             await ingest(message)
             return Response(EMPTY_TWIML, media_type="text/xml")
 
-        @api.post(STATUS_PATH)
         async def status(request: Request) -> Response:
             form = await self.verified_form(request)
             state = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
@@ -206,6 +204,9 @@ class WhatsAppAdapter:
             await store.record_status(self.runtime.db, CHANNEL, message_id, sid, state, error)
             return Response(EMPTY_TWIML, media_type="text/xml")
 
+        # plain routes: the app serves them before its other routes (bot.app.include_channel)
+        api.add_route(WEBHOOK_PATH, incoming, methods=["POST"])
+        api.add_route(STATUS_PATH, status, methods=["POST"])
         return api
 
     # --- outbound
