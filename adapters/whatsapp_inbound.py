@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from bot.models import InboundMessage, Location, Media
 
@@ -33,17 +33,22 @@ class TwilioForm(dict[str, str]):
 
 
 def decode_form(body: bytes) -> TwilioForm:
-    """Strictly decode an application/x-www-form-urlencoded body as UTF-8."""
+    """Strictly decode an application/x-www-form-urlencoded body as UTF-8.
+
+    What `parse_qsl(..., keep_blank_values=True, errors="strict")` returns, in one pass
+    that also refuses a repeated field (half the cost of the two, per webhook)."""
+    form = TwilioForm()
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          encoding="utf-8", errors="strict")
+        for pair in body.decode("utf-8").split("&"):
+            if not pair:
+                continue
+            key, _, value = pair.partition("=")
+            key = unquote_plus(key, errors="strict")
+            if key in form:
+                raise MalformedForm(f"field {key!r} repeated")
+            form[key] = unquote_plus(value, errors="strict")
     except UnicodeDecodeError as exc:
         raise MalformedForm("form is not UTF-8") from exc
-    form = TwilioForm()
-    for key, value in pairs:
-        if key in form:
-            raise MalformedForm(f"field {key!r} repeated")
-        form[key] = value
     return form
 
 

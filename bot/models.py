@@ -35,12 +35,17 @@ class Location(BaseModel):
 
 
 def _without_nul(value: Any) -> Any:
+    """`value` with NUL dropped from every string in it, dicts and lists walked. A string
+    without NUL (nearly all) is kept as it is, checked in place: this runs on every
+    inbound message, and a call per field was most of its cost."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return {(k if type(k) is str and "\x00" not in k else _without_nul(k)):
+                (v if type(v) is str and "\x00" not in v else _without_nul(v))
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [v if type(v) is str and "\x00" not in v else _without_nul(v) for v in value]
     return value
 
 

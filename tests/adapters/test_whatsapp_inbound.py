@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from adapters.whatsapp_inbound import (
@@ -75,6 +77,28 @@ def test_form_decoding_is_strict() -> None:
         decode_form(b"\xff\xfe=1")
     with pytest.raises(MalformedForm):
         decode_form(b"Body=a&Body=b")
+
+
+FORM_TEXT = st.text(alphabet=st.sampled_from("aZ09 +%&=;é€\u2028"), max_size=12)
+
+
+@given(st.lists(st.tuples(FORM_TEXT, FORM_TEXT), max_size=6),
+       st.text(alphabet=st.sampled_from("ab%2Fé+=&;"), max_size=20))
+def test_form_decoding_reads_what_parse_qsl_reads(pairs: list[tuple[str, str]],
+                                                   raw: str) -> None:
+    for body in (urlencode(pairs), raw):
+        try:
+            expected = parse_qsl(body, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:  # "%F2": an escape that is not UTF-8
+            with pytest.raises(MalformedForm):
+                decode_form(body.encode())
+            continue
+        keys = [key for key, _ in expected]
+        if len(set(keys)) < len(keys):
+            with pytest.raises(MalformedForm):
+                decode_form(body.encode())
+        else:
+            assert decode_form(body.encode()) == dict(expected)
 
 
 def test_twilios_validator_gives_a_decoded_form_the_same_verdict_as_a_plain_dict() -> None:

@@ -1,0 +1,19 @@
+"""The common message form."""
+
+from __future__ import annotations
+
+from bot.models import InboundMessage
+
+
+def test_nul_is_dropped_from_every_string_an_inbound_message_holds() -> None:
+    message = InboundMessage(
+        channel="whatsapp", external_id="SM\x001", sender_id="49\x00151", conversation_key="k",
+        text="hel\x00lo", sender_name=None,
+        media=[{"url": "https://x/\x00a", "content_type": "image/png"}],  # type: ignore[list-item]
+        raw={"Body\x00": "a\x00b", "nested": {"list": ["x\x00", 1, None, {"k\x00": "\x00v"}]},
+             "plain": "no nul here", "number": 3})
+    assert (message.external_id, message.sender_id, message.text) == ("SM1", "49151", "hello")
+    assert message.media[0].url == "https://x/a"
+    assert message.raw == {"Body": "ab", "nested": {"list": ["x", 1, None, {"k": "v"}]},
+                           "plain": "no nul here", "number": 3}
+    assert "\x00" not in message.model_dump_json()
