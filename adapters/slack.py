@@ -1,7 +1,10 @@
 """Slack through slack-bolt: events and interactivity at POST /slack/events.
 
-bolt's `AsyncApp` verifies every request (signing secret, 5-minute window), answers
-url_verification and ssl_check, and ignores the bot's own events. It runs with
+bolt's `AsyncApp` verifies requests (signing secret, 5-minute window), answers
+url_verification and ssl_check, and ignores the bot's own events. Plain message and
+mention events of a single-token install skip bolt's dispatch (`slack_direct.py`:
+the same signature check through slack-sdk, the bot's own events dropped by its
+identity); anything else goes through bolt. It runs with
 `process_before_response=True`, so the HTTP answer (Slack's acknowledgement) is
 sent only after a listener has stored and queued the message: an acknowledged
 message is never lost. Listeners do nothing else that can be slow; the reply is
