@@ -7,8 +7,10 @@
    server's turn time and the database statements and transactions per message
    (pg_stat_statements, minus an idle baseline).
 4. The same signed webhooks at --rate for --duration against the bare endpoint, then
-   against the bot (plus web chat calls at --web-rate); then each at capacity
-   (closed loop) for --capacity-s, which gives the throughput ratio.
+   against the bot (plus web chat calls at --web-rate); then each at capacity:
+   closed loops of --concurrency senders (a sweep of levels, --capacity-s each, bare and
+   bot alternating); each server's best level is its capacity, their ratio the
+   throughput ratio (bench/capacity.py).
 5. Replies are read from the fakes' records and the database: delivered vs sent,
    duplicates, time to reply.
 Everything stops by itself: counts and times are bounded.
@@ -32,6 +34,7 @@ from typing import Any
 import httpx
 
 from bench import results
+from bench.capacity import DEFAULT_LEVELS, sweep
 from bench.loadgen import LoadResult, percentile, run_closed_loop, run_open_loop
 from bench.pgcluster import ThrowawayCluster, free_port
 from bench.servers import (
@@ -55,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=200, help="per channel")
     p.add_argument("--turn-messages", type=int, default=60)
     p.add_argument("--capacity-s", type=float, default=8, help="closed-loop seconds (0: skip)")
-    p.add_argument("--concurrency", type=int, default=32, help="closed-loop senders")
+    p.add_argument("--concurrency", type=int, nargs="+", default=list(DEFAULT_LEVELS),
+                   help="closed-loop senders, one capacity level each (default: %(default)s)")
     p.add_argument("--drain-timeout", type=float, default=120)
     p.add_argument("--database-url", help="a server to create the database on (default: a "
                    "throwaway cluster; pg_stat_statements needed for round trips)")
@@ -239,17 +243,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             report["whatsapp_replies_during_run"] = len(fakes.twilio.sent()) - first_reply
 
             if args.capacity_s > 0:
-                bare_cap = await run_closed_loop(bare.url, webhook_mix(Traffic(bare.url)),
-                                                 concurrency=args.concurrency,
-                                                 duration_s=args.capacity_s)
-                bot_cap = await run_closed_loop(bot.url, webhook_mix(tr),
-                                                concurrency=args.concurrency,
-                                                duration_s=args.capacity_s)
-                report["bare_capacity"] = bare_cap.summary()
-                report["bot_capacity"] = bot_cap.summary()
-                bare_rate = report["bare_capacity"]["ack_per_s"]
-                report["throughput_ratio"] = (report["bot_capacity"]["ack_per_s"] / bare_rate
-                                              if bare_rate else float("nan"))
+                bare_tr, bot_mix = Traffic(bare.url), webhook_mix(tr)
+                found = await sweep(
+                    args.concurrency,
+                    lambda n: run_closed_loop(bare.url, webhook_mix(bare_tr), concurrency=n,
+                                              duration_s=args.capacity_s),
+                    lambda n: run_closed_loop(bot.url, bot_mix, concurrency=n,
+                                              duration_s=args.capacity_s))
+                report |= found.report()
                 report["drained_after_capacity"] = await wait_drained(url, drain_s)
             report["load_average_end"] = os.getloadavg()
     return report
@@ -264,12 +265,19 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"\nnproc {r['nproc']}; load average at start {r['load_average_start']}, "
           f"during bot load {r['load_average_bot_end']}")
     for key in ("first_contact", "bare_open_loop", "bot_open_loop", "bot_open_loop_whatsapp",
-                "bot_open_loop_slack", "web_chat", "bare_capacity", "bot_capacity"):
+                "bot_open_loop_slack", "web_chat"):
         if key in r:
             row(key, r[key])
+    for n in r.get("levels", []):
+        row(f"bare, {n} senders", r["bare_by_senders"][n])
+        row(f"bot, {n} senders", r["bot_by_senders"][n])
     print("end to end:", json.dumps(r["end_to_end"]))
     print("database:", json.dumps(r["drained"]))
     if "throughput_ratio" in r:
+        bare, bot = r["bare_capacity"], r["bot_capacity"]
+        equal = ", ".join(f"{n}: {v:.2f}" for n, v in r["ratio_at_equal_senders"].items())
+        print(f"capacity: bare {bare['ack_per_s']:.0f}/s ({bare['senders']} senders), bot "
+              f"{bot['ack_per_s']:.0f}/s ({bot['senders']} senders); at equal senders {equal}")
         print(f"throughput ratio bot/bare: {r['throughput_ratio']:.2f}")
     if "turn" not in r:
         return
