@@ -29,8 +29,6 @@ class Sweep:
 
     def peak(self, side: dict[int, dict[str, float]]) -> tuple[int, float]:
         """The level with the most acknowledged messages per second, and that rate."""
-        if not side:
-            return 0, 0.0
         level = max(side, key=lambda n: side[n]["ack_per_s"])
         return level, side[level]["ack_per_s"]
 

@@ -243,10 +243,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             report["whatsapp_replies_during_run"] = len(fakes.twilio.sent()) - first_reply
 
             if args.capacity_s > 0:
-                bare_tr, bot_mix = Traffic(bare.url), webhook_mix(tr)
+                bare_mix, bot_mix = webhook_mix(Traffic(bare.url)), webhook_mix(tr)
                 found = await sweep(
                     args.concurrency,
-                    lambda n: run_closed_loop(bare.url, webhook_mix(bare_tr), concurrency=n,
+                    lambda n: run_closed_loop(bare.url, bare_mix, concurrency=n,
                                               duration_s=args.capacity_s),
                     lambda n: run_closed_loop(bot.url, bot_mix, concurrency=n,
                                               duration_s=args.capacity_s))
