@@ -31,10 +31,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## ruff and mypy --strict on bot/ and adapters/
+## ruff, mypy --strict, and the import contracts (layers, no circles; pyproject.toml)
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check bot adapters tests
+	$(BIN)/ruff check bot adapters tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Forget the embedded database (all local conversations)
 clean-data:

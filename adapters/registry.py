@@ -1,25 +1,27 @@
-"""The channel adapters of one process: a channel is on when it is configured."""
+"""The channel adapters of one process: a channel is on when it is configured.
+
+The one place that names every channel; the core gets the result through the runtime and
+never imports an adapter itself.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from adapters.base import ChannelAdapter
-from adapters.web import WebChatAdapter
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from bot.channels import ChannelAdapter, ChannelDeps
+from bot.settings import Settings
 
 
-def build_adapters(runtime: Runtime) -> dict[str, ChannelAdapter]:
+def build_adapters(deps: ChannelDeps) -> dict[str, ChannelAdapter]:
     """Every enabled adapter by channel name; the web chat is always on."""
-    found: list[ChannelAdapter] = [WebChatAdapter(runtime)]
-    if runtime.settings.slack_enabled:
+    from adapters.web import WebChatAdapter
+
+    found: list[ChannelAdapter] = [WebChatAdapter(deps)]
+    settings: Settings = deps.settings
+    if settings.slack_enabled:
         from adapters.slack import SlackAdapter  # slack-bolt is imported only when it is used
 
-        found.append(SlackAdapter(runtime))
-    if runtime.settings.whatsapp_enabled:
+        found.append(SlackAdapter(deps))
+    if settings.whatsapp_enabled:
         from adapters.whatsapp import WhatsAppAdapter  # twilio is imported only when on
 
-        found.append(WhatsAppAdapter(runtime))
+        found.append(WhatsAppAdapter(deps))
     return {adapter.name: adapter for adapter in found}

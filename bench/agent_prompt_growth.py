@@ -32,12 +32,12 @@ from bot.agent.budget import ModelTier  # noqa: E402
 from bot.agent.messages import LLMRequest, LLMResponse, OnText, Usage  # noqa: E402
 from bot.agent.service import AgentServices  # noqa: E402
 from bot.agent.tokens import estimate_tokens, message_tokens  # noqa: E402
-from bot.classify import Classification  # noqa: E402
 from bot.db import messages  # noqa: E402
+from bot.db.conversations import open_session  # noqa: E402
 from bot.db.pool import Database  # noqa: E402
+from bot.intents.contract import Classification  # noqa: E402
 from bot.models import InboundMessage  # noqa: E402
-from bot.responders import TurnContext  # noqa: E402
-from bot.sessions import open_session  # noqa: E402
+from bot.routing.responder import TurnContext  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 WORDS = ["order", "lamp", "delivery", "invoice", "warranty", "colour", "address", "return",

@@ -21,8 +21,8 @@ from uuid import uuid4
 from bot.db.embedded import resolve_database_url
 from bot.models import InboundMessage, OutboundReply
 from bot.observability import configure_logging
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
 

@@ -48,13 +48,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                  fields=fields[:10])
         return await _invalid_request(request, exc)
 
-    for adapter in rt.adapters.values():
+    for adapter in rt.channels:
         include_channel(app, adapter.router(lambda message: rt.ingest(message)))
 
     if settings.admin_token is not None:  # the dashboard is never open without a token
-        from bot.admin import build_admin
+        from bot.admin import AdminDeps, build_admin
 
-        app.include_router(build_admin(rt))
+        app.include_router(build_admin(AdminDeps(
+            settings=rt.settings, db=rt.db, metrics=rt.metrics, handoffs=rt.handoffs,
+            rate_limits=rt.rate_limits)))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:

@@ -120,9 +120,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 async def _admin(args: argparse.Namespace) -> int:
     import json
 
+    from bot.contacts import erase_contact, export_contact, find_contact
     from bot.db.embedded import resolve_database_url
     from bot.db.pool import Database
-    from bot.privacy import erase_contact, export_contact, find_contact
 
     settings = _settings()
     conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)

@@ -7,19 +7,18 @@ is only sent again when the adapter cannot confirm the platform already has it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
 import psycopg
 import structlog
 
-from adapters.base import ChannelAdapter
+from bot.channels.directory import Channels
 from bot.db import messages
-from bot.db.messages import PendingDelivery, StoredInbound
 from bot.db.pool import Conn, Database, Row
 from bot.events import NOTIFY_SQL, notify_params
-from bot.models import StreamEvent
+from bot.models import PendingDelivery, StoredInbound, StreamEvent
 from bot.observability import Metrics
 
 log = structlog.get_logger(__name__)
@@ -42,6 +41,12 @@ class ClaimedReplies:
     claimed: int | None
 
 
+class DeliveryFailures(Protocol):
+    """Told about every reply the platform refused for good (staff learn of theirs)."""
+
+    async def delivery_failed(self, delivery: PendingDelivery, error: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class QueuedClaim:
     """The claim queued in a pipelined transaction; `read` it after the commit."""
@@ -55,16 +60,30 @@ class QueuedClaim:
                               None if first is None else int(first["id"]))
 
 
+@dataclass(frozen=True)
+class ReplyClaim:
+    """Claims a conversation's next reply for delivery inside the transaction that stores
+    it (a turn's unit), instead of in a round trip of its own."""
+
+    conversation_id: UUID
+    channels: list[str]
+
+    async def queue(self, conn: Conn) -> QueuedClaim:
+        claim = await conn.execute(messages.CLAIM_FIRST_PENDING_SQL,
+                                   (self.conversation_id, self.channels))
+        rows = await conn.execute(messages.UNDELIVERED_SQL, (self.conversation_id,))
+        return QueuedClaim(claim, rows)
+
+
 class Deliverer:
     """Sends a conversation's undelivered replies through their adapters."""
 
-    def __init__(self, db: Database, adapters: dict[str, ChannelAdapter], metrics: Metrics,
-                 on_failed: Callable[[PendingDelivery, str], Awaitable[None]] | None = None,
-                 in_flight_s: float = 20.0) -> None:
+    def __init__(self, db: Database, channels: Channels, metrics: Metrics,
+                 failures: DeliveryFailures | None = None, in_flight_s: float = 20.0) -> None:
         self.db = db
-        self.adapters = adapters
+        self.channels = channels
         self.metrics = metrics
-        self.on_failed = on_failed
+        self.failures = failures
         # A `sending` row younger than this may still be in another worker's hands: a
         # drain recovered as stalled while its first run goes on (a heartbeat late
         # under load). Sending it again now could deliver it twice.
@@ -77,13 +96,10 @@ class Deliverer:
         sent, _ = await self.flush_then_read_next(conversation_id, contact_id, pending)
         return sent
 
-    async def queue_claim(self, conn: Conn, conversation_id: UUID) -> QueuedClaim:
-        """Queue, in the pipelined transaction that stores a reply, what `flush` would
-        otherwise read and claim in a round trip of its own."""
-        claim = await conn.execute(messages.CLAIM_FIRST_PENDING_SQL,
-                                   (conversation_id, list(self.adapters)))
-        rows = await conn.execute(messages.UNDELIVERED_SQL, (conversation_id,))
-        return QueuedClaim(claim, rows)
+    def claim(self, conversation_id: UUID) -> ReplyClaim:
+        """What `flush` would otherwise read and claim in a round trip of its own, to queue
+        in the transaction that stores a reply."""
+        return ReplyClaim(conversation_id, self.channels.names())
 
     async def flush_then_read_next(
         self, conversation_id: UUID, contact_id: UUID,
@@ -100,7 +116,7 @@ class Deliverer:
             # The usual case, one fresh reply: it is marked `sending` in the read's round trip.
             async with self.db.in_one_trip(contact_id) as unit:
                 claim = unit.add(messages.CLAIM_FIRST_PENDING_SQL,
-                                 (conversation_id, list(self.adapters)))
+                                 (conversation_id, self.channels.names()))
                 rows = unit.add(messages.UNDELIVERED_SQL, (conversation_id,))
             first = claim.one()
             claimed = None if first is None else int(first["id"])
@@ -109,7 +125,7 @@ class Deliverer:
         following: list[StoredInbound] | None = None
         for n, item in enumerate(pending):
             read_next = conversation_id if n == len(pending) - 1 else None
-            adapter = self.adapters.get(item.channel)
+            adapter = self.channels.get(item.channel)
             if adapter is None:
                 following = await self._set_status(contact_id, item.id, "failed",
                                                    error="channel not configured",
@@ -147,8 +163,8 @@ class Deliverer:
             else:
                 log.warning("delivery_failed", message_id=item.id, channel=item.channel,
                             error=result.error)
-                if self.on_failed is not None:
-                    await self.on_failed(item, result.error or "delivery failed")
+                if self.failures is not None:
+                    await self.failures.delivery_failed(item, result.error or "delivery failed")
         return sent, following
 
     async def _set_status(self, contact_id: UUID, message_id: int, status: str, *,

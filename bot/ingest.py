@@ -23,9 +23,8 @@ import structlog
 from prometheus_client import Counter
 
 from bot.db import messages
-from bot.db.messages import IngestResult
 from bot.db.pool import Database
-from bot.models import InboundMessage
+from bot.models import InboundMessage, IngestResult
 from bot.observability import Metrics
 from bot.queue import JobQueue
 

@@ -6,9 +6,11 @@ in their own idiom; the pipeline never sees a platform payload.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -162,3 +164,61 @@ class StreamEvent(BaseModel):
     message_id: int
     event: EventName
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- the forms stored messages take when the core hands them on
+
+@dataclass(frozen=True)
+class StoredInbound:
+    """An inbound message as the worker reads it back."""
+
+    id: int
+    contact_id: UUID
+    conversation_id: UUID
+    channel: str
+    external_id: str
+    text: str
+    payload: str | None
+    media: list[Media]
+    received_at: datetime
+    attempts: int
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ingestion stored: the message id and whether it was already there."""
+
+    message_id: int
+    conversation_id: UUID
+    contact_id: UUID
+    duplicate: bool
+    #: a drain job of the conversation is queued and not started: it will read this message
+    drain_waiting: bool = False
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """An outbound reply that still has to reach the platform."""
+
+    id: int
+    conversation_id: UUID
+    channel: str
+    conversation_key: str
+    recipient: str
+    reply: OutboundReply
+    reply_to: int | None
+    reply_to_external_id: str | None
+    status: str
+    attempts: int
+    #: the staff member who wrote it, for replies written by a person
+    author: str | None = None
+    contact_id: UUID | None = None
+    #: seconds since the row last changed state (how long a `sending` row has been in flight)
+    age_s: float = 0.0
+    #: the recipient as read with the delivery: opted out, last message from them (the
+    #: WhatsApp 24-hour window), so an adapter needs no read of its own before sending
+    recipient_opted_out: bool = False
+    recipient_last_inbound_at: datetime | None = None
+    #: the channel's own record on the reply row (WhatsApp: the SIDs of parts accepted)
+    raw: dict[str, Any] | None = None

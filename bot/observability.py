@@ -9,7 +9,7 @@ import time
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from bot.safety.pii import mask_log_event
+from bot.pii import mask_log_event
 
 _log = structlog.get_logger("bot.stages")
 

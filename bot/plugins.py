@@ -15,7 +15,7 @@ from typing import Any, cast
 from bot.agent.tools import ToolRegistry
 from bot.db.pool import Database
 from bot.definition import BotDefinition
-from bot.responders import Responder
+from bot.routing.responder import Responder
 from bot.settings import Settings
 
 

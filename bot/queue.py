@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 import procrastinate
@@ -36,29 +37,60 @@ DRAIN_TASK = "drain_conversation"
 QUEUE = "conversations"
 
 
+@dataclass(frozen=True)
+class DrainOutcome:
+    """How a drain ended: all done, or come back after `retry_in_s` seconds."""
+
+    turns: int
+    retry_in_s: float | None = None
+
+
+class ConversationDrain(Protocol):
+    """What a drain job runs: answer a conversation's unanswered messages in order."""
+
+    async def drain(self, conversation_id: UUID, contact_id: UUID) -> DrainOutcome: ...
+
+
+class DrainQueue(Protocol):
+    """Queueing a conversation's drain, as the parts that add work for it see the queue."""
+
+    async def defer_drain(self, conversation_id: UUID, contact_id: UUID,
+                          delay_s: float | None = None) -> bool: ...
+
+
 class JobQueue:
     """Deferring drain jobs, running workers, and recovering stalled work."""
 
-    def __init__(self, conninfo: str, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, db: Database) -> None:
         self.settings = settings
         self.metrics = metrics
-        max_size = max(4, settings.worker_concurrency // 2)
-        self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo, min_size=min(settings.queue_pool_min_size, max_size),
-                max_size=max_size,
-                kwargs=({} if settings.db_prepared_statements else {"prepare_threshold": None}),
-            ),
-        )
-        self.app.task(name=DRAIN_TASK, queue=QUEUE, pass_context=True)(_drain_task)
+        self.db = db
+        self._app: procrastinate.App | None = None
+        self._drains: ConversationDrain | None = None
         # jobs whose drain ended in this process: id -> when (time.monotonic())
         self.ended: dict[int, float] = {}
 
-    async def open(self) -> None:
-        await self.app.open_async()
+    @property
+    def app(self) -> procrastinate.App:
+        assert self._app is not None, "queue not opened"
+        return self._app
+
+    async def open(self, conninfo: str) -> None:
+        s = self.settings
+        max_size = max(4, s.worker_concurrency // 2)
+        self._app = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo, min_size=min(s.queue_pool_min_size, max_size),
+                max_size=max_size,
+                kwargs=({} if s.db_prepared_statements else {"prepare_threshold": None}),
+            ),
+        )
+        self._app.task(name=DRAIN_TASK, queue=QUEUE, pass_context=True)(_drain_task)
+        await self._app.open_async()
 
     async def close(self) -> None:
-        await self.app.close_async()
+        if self._app is not None:
+            await self._app.close_async()
 
     def _drain(self, conversation_id: UUID, contact_id: UUID,
                delay_s: float | None = None) -> Job:
@@ -114,7 +146,8 @@ class JobQueue:
             for conversation_id, contact_id in conversations.items():
                 await self.defer_drain(conversation_id, contact_id)
 
-    async def run_worker(self, runtime: Any, *, install_signal_handlers: bool) -> None:
+    async def run_worker(self, drains: ConversationDrain, *,
+                         install_signal_handlers: bool) -> None:
         """Run a worker until cancelled; recovery runs beside it.
 
         procrastinate's worker stops on a database error (PostgreSQL restarting, a
@@ -123,7 +156,8 @@ class JobQueue:
         are recovered as stalled.
         """
         s = self.settings
-        recovery = asyncio.create_task(self.recover_forever(runtime.db), name="queue-recovery")
+        self._drains = drains
+        recovery = asyncio.create_task(self.recover_forever(), name="queue-recovery")
         try:
             while True:
                 try:
@@ -132,7 +166,7 @@ class JobQueue:
                         fetch_job_polling_interval=s.queue_poll_interval_s,
                         update_heartbeat_interval=s.queue_heartbeat_interval_s,
                         stalled_worker_timeout=s.queue_stalled_after_s,
-                        additional_context={"runtime": runtime}, delete_jobs="successful",
+                        additional_context={"queue": self}, delete_jobs="successful",
                         shutdown_graceful_timeout=s.worker_shutdown_grace_s,
                         install_signal_handlers=install_signal_handlers,
                     )
@@ -147,7 +181,7 @@ class JobQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
 
-    async def recover_forever(self, db: Database) -> None:
+    async def recover_forever(self) -> None:
         # Messages are only re-queued once they have waited well past a normal turn,
         # so conversations being worked on are left alone.
         grace = timedelta(seconds=2 * self.settings.queue_stalled_after_s)
@@ -156,7 +190,7 @@ class JobQueue:
             try:
                 await self.recover_stalled()
                 await self.recover_unrecorded_ends()
-                await self.requeue_pending(db, grace)
+                await self.requeue_pending(grace)
             except Exception as exc:
                 log.warning("queue_recovery_failed", error=type(exc).__name__)
 
@@ -198,9 +232,9 @@ class JobQueue:
             del self.ended[job_id]
         return len(rows)
 
-    async def requeue_pending(self, db: Database, older_than: timedelta) -> int:
+    async def requeue_pending(self, older_than: timedelta) -> int:
         """Queue a drain for every conversation with unanswered or undelivered messages."""
-        async with db.as_system() as conn:
+        async with self.db.as_system() as conn:
             cur = await conn.execute("SELECT * FROM app.pending_conversations(%s)", (older_than,))
             rows = await cur.fetchall()
         count = 0
@@ -210,6 +244,22 @@ class JobQueue:
         if count:
             self.metrics.recovered.labels("pending_messages").inc(count)
         return count
+
+    async def run_drain(self, job_id: int | None, conversation_id: UUID,
+                        contact_id: UUID) -> None:
+        """One drain job: the conversation answered, or queued again when it asks for it."""
+        assert self._drains is not None, "drains run only in a worker"
+        try:
+            try:
+                outcome = await self._drains.drain(conversation_id, contact_id)
+            except psycopg.OperationalError as exc:
+                await self.retry_failed_drain(conversation_id, contact_id, exc)
+                return
+            if outcome.retry_in_s is not None:
+                await self.defer_drain(conversation_id, contact_id, delay_s=outcome.retry_in_s)
+        finally:
+            if job_id is not None:
+                self.ended[job_id] = time.monotonic()
 
     async def stats(self) -> dict[str, float]:
         """Waiting jobs and the age of the oldest, for health and metrics."""
@@ -227,16 +277,5 @@ class JobQueue:
 
 async def _drain_task(context: procrastinate.JobContext, conversation_id: str,
                       contact_id: str) -> None:
-    runtime = context.additional_context["runtime"]
-    try:
-        try:
-            outcome = await runtime.pipeline.drain(UUID(conversation_id), UUID(contact_id))
-        except psycopg.OperationalError as exc:
-            await runtime.queue.retry_failed_drain(UUID(conversation_id), UUID(contact_id), exc)
-            return
-        if outcome.retry_in_s is not None:
-            await runtime.queue.defer_drain(UUID(conversation_id), UUID(contact_id),
-                                            delay_s=outcome.retry_in_s)
-    finally:
-        if context.job.id is not None:
-            runtime.queue.ended[context.job.id] = time.monotonic()
+    queue = cast(JobQueue, context.additional_context["queue"])
+    await queue.run_drain(context.job.id, UUID(conversation_id), UUID(contact_id))

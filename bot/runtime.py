@@ -1,7 +1,8 @@
 """Everything one process needs, built from `Settings` and started in one place.
 
-The FastAPI app, `bot worker` and `bot chat` all build a `Runtime`; tests build
-their own with their own settings. Nothing here is a module global.
+The FastAPI app, `bot worker` and `bot chat` all build a `Runtime`; tests build their own
+with their own settings. Nothing here is a module global. Parts are built in
+`__init__` (adapters get theirs as `ChannelDeps`) and opened in `start`.
 """
 
 from __future__ import annotations
@@ -9,207 +10,102 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
 
-from adapters.base import ChannelAdapter
-from bot.agent.budget import AgentBudget
-from bot.agent.builtin_tools import register_escalation_tool, register_memory_tools
-from bot.agent.intent import AgentIntentLLM
+from adapters.registry import build_adapters
 from bot.agent.service import AgentServices, build_agent_services
-from bot.agent.tools import ToolContext, ToolRegistry
-from bot.agent.turn_reads import AgentTurnPrefetch
-from bot.classify import Classifier, previous_intent
+from bot.agent.turn_reads import AgentOpeningReads
+from bot.assembly import TurnParts
+from bot.channels import ChannelAdapter, ChannelDeps, Channels, ProvidesConsole
 from bot.db.embedded import resolve_database_url
-from bot.db.messages import PendingDelivery
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
-from bot.definition import AgentRoute, IntentSpec, load_definition
+from bot.definition import load_definition
 from bot.delivery import Deliverer
 from bot.events import EventHub
-from bot.handlers import builtin_handlers
 from bot.handoff.console import HandoffConsole, LogConsole
 from bot.handoff.service import HandoffService
-from bot.hooks import EventHooks
 from bot.hooks.build import build_hooks
 from bot.hooks.cost import check_daily_cost
 from bot.ingest import Ingestor
-from bot.intents.classifier import IntentClassifier
+from bot.intents.contract import Classifier
 from bot.intents.embedding_memo import EmbeddingMemo
-from bot.intents.hybrid import HybridClassifier
-from bot.knowledge.tool import register_knowledge_tool
 from bot.observability import Metrics
-from bot.pipeline import Pipeline
-from bot.plugins import load_plugin, plugin_handlers, plugin_tools, prepare_plugin
+from bot.plugins import load_plugin, prepare_plugin
 from bot.queue import JobQueue
-from bot.responders import Responder, TurnContext
-from bot.routes import Router, build_router
+from bot.routing.router import Router
 from bot.safety.injection import InjectionDetector
 from bot.safety.output import OutputFilter
 from bot.safety.ratelimit import RateLimits
 from bot.settings import Settings
+from bot.tracing import NoTracer
+from bot.turn.failure import FailedTurns
+from bot.turn.opening import TurnOpening
+from bot.turn.outcome import Outcomes
+from bot.turn.pipeline import Pipeline
+from bot.turn.stages import StageParts, turn_stages
 
 log = structlog.get_logger(__name__)
 
 
 class Runtime:
-    """Database, queue, events, adapters and pipeline of one process."""
+    """Database, queue, events, adapters and the turn of one process."""
 
-    def __init__(
-        self, settings: Settings, *, classifier: Classifier | None = None,
-        router: Router | None = None,
-    ) -> None:
-        from adapters.registry import build_adapters
-
-        self.settings = settings
-        self._classifier = classifier
-        self._router = router
+    def __init__(self, settings: Settings, *, classifier: Classifier | None = None,
+                 router: Router | None = None) -> None:
+        self.settings = s = settings
         self.metrics = Metrics()
-        self.rate_limits = RateLimits(settings)
+        self.rate_limits = RateLimits(s)
         self.output_filter = OutputFilter()
         # The detector and the intent classifier embed the same message: one pass serves both.
         self.embedding_memo = EmbeddingMemo()
         self.injection = InjectionDetector(
-            harden_threshold=settings.injection_harden_threshold,
-            refuse_threshold=settings.injection_refuse_threshold,
-            use_embedding=settings.injection_embedding, embedding_memo=self.embedding_memo)
-        self.adapters: dict[str, ChannelAdapter] = build_adapters(self)
-        self._db: Database | None = None
-        self._queue: JobQueue | None = None
-        self._events: EventHub | None = None
-        self._pipeline: Pipeline | None = None
-        self._ingest: Ingestor | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._handoffs: HandoffService | None = None
-        self._hooks: EventHooks | None = None
-        self._background: list[asyncio.Task[None]] = []
-        self.definition = load_definition(settings.definition_path)
+            harden_threshold=s.injection_harden_threshold,
+            refuse_threshold=s.injection_refuse_threshold,
+            use_embedding=s.injection_embedding, embedding_memo=self.embedding_memo)
+        self.db = Database(None, s, on_round_trip=self.metrics.db_round_trips.inc)
+        self.queue = JobQueue(s, self.metrics, self.db)
+        self.events = EventHub(self.db)
+        self.hooks = build_hooks(s, self.metrics, self.db)
+        self.handoffs = HandoffService(db=self.db, settings=s, metrics=self.metrics,
+                                       queue=self.queue, hooks=self.hooks)
+        self.channel_deps = ChannelDeps(settings=s, db=self.db, metrics=self.metrics,
+                                        turn_events=self.events,
+                                        client_limits=self.rate_limits, staff=self.handoffs)
+        self.adapters: dict[str, ChannelAdapter] = build_adapters(self.channel_deps)
+        self.channels = Channels(self.adapters)
+        self.handoffs.use_console(self.build_console())
+        self.ingest = Ingestor(self.db, self.queue, self.metrics, batch_max=s.ingest_batch_max,
+                               max_in_flight=s.ingest_max_in_flight)
+        self.definition = load_definition(s.definition_path)
         self.plugin = load_plugin(self.definition)
+        self.parts = TurnParts(settings=s, definition=self.definition, plugin=self.plugin,
+                               db=self.db, handoffs=self.handoffs, hooks=self.hooks,
+                               memo=self.embedding_memo, classifier=classifier, router=router)
         # The LLM agent, built in `start` when a provider is configured (routes use it).
         self.agent: AgentServices | None = None
-
-    # Started parts; accessing them before `start` is a programming error.
-    @property
-    def db(self) -> Database:
-        assert self._db is not None, "runtime not started"
-        return self._db
-
-    @property
-    def queue(self) -> JobQueue:
-        assert self._queue is not None, "runtime not started"
-        return self._queue
-
-    @property
-    def events(self) -> EventHub:
-        assert self._events is not None, "runtime not started"
-        return self._events
+        self._pipeline: Pipeline | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     @property
     def pipeline(self) -> Pipeline:
         assert self._pipeline is not None, "runtime not started"
         return self._pipeline
 
-    @property
-    def hooks(self) -> EventHooks:
-        assert self._hooks is not None, "runtime not started"
-        return self._hooks
-
-    async def _watch_cost_forever(self) -> None:
-        while True:
-            try:
-                await check_daily_cost(self.db, self.settings, self.hooks, self.metrics)
-            except Exception as exc:
-                log.warning("cost_check_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.settings.hook_cost_check_interval_s)
-
-    @property
-    def handoffs(self) -> HandoffService:
-        assert self._handoffs is not None, "runtime not started"
-        return self._handoffs
-
     def build_console(self) -> HandoffConsole:
-        # HANDOFF_SLACK_CHANNEL with Slack on: the Slack adapter built the support console.
-        console: HandoffConsole | None = getattr(self.adapters.get("slack"), "console", None)
-        return console or LogConsole()
-
-    async def _report_failed_delivery(self, delivery: PendingDelivery, error: str) -> None:
-        if delivery.author is None:
-            return
-        handoff = await self.handoffs.open_handoff(delivery.conversation_id)
-        if handoff is not None:
-            excerpt = " ".join(delivery.reply.text.split())
-            excerpt = excerpt if len(excerpt) <= 80 else excerpt[:79] + "…"
-            await self.handoffs.console.notice(
-                handoff, f"Your reply \"{excerpt}\" could not be delivered to the customer: "
-                         f"{error}")
-
-    async def _sweep_handoffs_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.handoff_sweep_interval_s)
-            try:
-                await self.handoffs.sweep()
-            except Exception as exc:
-                log.warning("handoff_sweep_failed", error=type(exc).__name__)
-
-    @property
-    def ingest(self) -> Ingestor:
-        assert self._ingest is not None, "runtime not started"
-        return self._ingest
-
-    async def build_classifier(self) -> Classifier:
-        """The hybrid classifier over a local model trained on the definition's examples,
-        with the agent's provider as its LLM fallback when there is an agent."""
-        if self._classifier is not None:
-            return self._classifier
-        texts, labels = self.definition.training_data()
-        cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
-        local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache,
-                                        memo=self.embedding_memo)
-        # With an LLM configured, unsure messages go to it (built in `start` before this).
-        llm = (AgentIntentLLM(self.agent, bot_name=self.definition.name)
-               if self.agent is not None else None)
-        return HybridClassifier(self.definition, local, llm=llm)
+        """Where staff work: the console a channel hosts (HANDOFF_SLACK_CHANNEL with Slack),
+        or the log (staff then use `bot handoffs` and the dashboard)."""
+        for adapter in self.channels:
+            if isinstance(adapter, ProvidesConsole) and adapter.console is not None:
+                return adapter.console
+        return LogConsole()
 
     def build_router(self) -> Router:
-        if self._router is not None:
-            return self._router
-        handlers = {**builtin_handlers(self.definition, self.db, self.handoffs),
-                    **plugin_handlers(self.plugin, self.db, self.settings)}
-        agent = self.agent
-        if agent is None:
-            return build_router(self.definition, handlers, agent=None)
-
-        def agent_route(intent: IntentSpec, route: AgentRoute) -> Responder:
-            return agent.responder(AgentBudget(
-                tier=route.tier, tools=tuple(route.tools) or None,
-                max_iterations=route.max_iterations, max_tokens=route.max_tokens,
-                confirm=tuple(route.confirm)))
-
-        db = self.db
-
-        async def previous(turn: TurnContext, skip: frozenset[str]) -> str | None:
-            async with db.as_user(turn.contact_id) as conn:
-                return await previous_intent(conn, turn.session.id, skip=tuple(skip))
-        return build_router(self.definition, handlers, agent=agent_route, previous=previous)
-
-    def build_tools(self) -> ToolRegistry:
-        """Built-in tools (memory, the handoff, knowledge) plus the bot plugin's tools."""
-        registry = ToolRegistry()
-        register_memory_tools(registry)
-        handoffs = self.handoffs
-
-        async def hand_over(ctx: ToolContext, reason: str) -> None:
-            async with ctx.unit_of_work() as conn:
-                await handoffs.start(conn, contact_id=ctx.contact_id,
-                                     conversation_id=ctx.conversation_id,
-                                     session_id=ctx.session_id, trigger="agent", reason=reason,
-                                     intent=None, history=[])
-        register_escalation_tool(registry, hook=hand_over)
-        if self.definition.knowledge_dir:
-            register_knowledge_tool(registry, results=self.settings.kb_search_results)
-        plugin_tools(self.plugin, registry)
-        return registry
+        return self.parts.router(self.agent)
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
         s = self.settings
@@ -218,61 +114,77 @@ class Runtime:
             applied = await apply_migrations(conninfo)
             if applied:
                 log.info("migrations_applied", names=applied)
-        self._db = Database(conninfo, s, on_round_trip=self.metrics.db_round_trips.inc)
-        await self._db.open()
+        await self.db.open(conninfo)
         if s.prepare_bot_on_start:
-            await prepare_plugin(self.plugin, self._db, self.definition, s)
-        self._queue = JobQueue(conninfo, s, self.metrics)
-        await self._queue.open()
-        self._events = EventHub(self._db)
+            await prepare_plugin(self.plugin, self.db, self.definition, s)
+        await self.queue.open(conninfo)
         if listen_events:
-            await self._events.start()
-        self._ingest = Ingestor(self._db, self._queue, self.metrics,
-                                batch_max=s.ingest_batch_max,
-                                max_in_flight=s.ingest_max_in_flight)
-        self._hooks = build_hooks(s, self.metrics, self._db)
-        await self._hooks.start()
-        self._handoffs = HandoffService(db=self._db, settings=s, console=self.build_console(),
-                                        metrics=self.metrics, enqueue=self._queue.defer_drain,
-                                        hooks=self._hooks)
-        self.agent = build_agent_services(s, self._db, self.metrics.registry,
-                                          tools=self.build_tools())
+            await self.events.start()
+        await self.hooks.start()
+        self.agent = build_agent_services(s, self.db, self.metrics.registry,
+                                          tools=self.parts.tools())
         if self.agent is not None:
             self.output_filter = OutputFilter(canaries=[self.agent.canary])
         await asyncio.to_thread(self.injection.warm_up)  # its model loads once, not mid-turn
-        self._pipeline = Pipeline(
-            settings=s, db=self._db, classifier=await self.build_classifier(),
-            router=self.build_router(),
-            deliverer=Deliverer(self._db, self.adapters, self.metrics,
-                                on_failed=self._report_failed_delivery,
-                                in_flight_s=s.queue_stalled_after_s),
-            events=self._events, adapters=self.adapters, metrics=self.metrics,
-            rate_limits=self.rate_limits, output_filter=self.output_filter,
-            handoffs=self._handoffs, hooks=self._hooks, injection=self.injection,
-            tracer=self.agent.tracer if self.agent is not None else None,
-            prefetch=(AgentTurnPrefetch(self.agent.settings, self.agent.spend)
-                      if self.agent is not None else None),
-        )
+        self._pipeline = await self._build_pipeline()
         # What start-up built (models, vocabularies, the bot definition) lives as long as
         # the process: out of the collector's sight, a full collection no longer stops
         # every request for ~150 ms (measured with 178k objects tracked after start-up).
-        if self.settings.gc_freeze_after_start:
+        if s.gc_freeze_after_start:
             gc.collect()
             gc.freeze()
         if worker:
             await self.start_worker(install_signal_handlers=False)
 
+    async def _build_pipeline(self) -> Pipeline:
+        s, agent = self.settings, self.agent
+        deliverer = Deliverer(self.db, self.channels, self.metrics, failures=self.handoffs,
+                              in_flight_s=s.queue_stalled_after_s)
+        tracer = agent.tracer if agent is not None else NoTracer()
+        stages = turn_stages(StageParts(
+            settings=s, metrics=self.metrics, hooks=self.hooks, rate_limits=self.rate_limits,
+            injection=self.injection, classifier=await self.parts.classifier(agent),
+            tracer=tracer, router=self.build_router(), output_filter=self.output_filter))
+        opening = TurnOpening(
+            self.db, self.channels, self.events, history_max=s.history_max_messages,
+            inactivity=timedelta(hours=s.session_inactivity_hours),
+            reads=[AgentOpeningReads(agent.settings, agent.spend)] if agent is not None else [])
+        return Pipeline(
+            db=self.db, channels=self.channels, opening=opening, stages=stages,
+            outcomes=Outcomes(settings=s, deliverer=deliverer, metrics=self.metrics,
+                              handoffs=self.handoffs),
+            failures=FailedTurns(self.db, s, self.metrics, self.hooks),
+            deliverer=deliverer, metrics=self.metrics, tracer=tracer)
+
     async def start_worker(self, *, install_signal_handlers: bool) -> None:
         # Work left by a previous process (persisted, never answered) is queued first.
-        await self.queue.requeue_pending(self.db, timedelta(0))
+        await self.queue.requeue_pending(timedelta(0))
         self._worker = asyncio.create_task(
-            self.queue.run_worker(self, install_signal_handlers=install_signal_handlers),
+            self.queue.run_worker(self.pipeline, install_signal_handlers=install_signal_handlers),
             name="queue-worker",
         )
-        self._background.append(asyncio.create_task(self._sweep_handoffs_forever(),
-                                                    name="handoff-sweep"))
-        self._background.append(asyncio.create_task(self._watch_cost_forever(),
-                                                    name="cost-watch"))
+        self._background += [
+            asyncio.create_task(self._every(self.settings.handoff_sweep_interval_s,
+                                            self.handoffs.sweep, "handoff_sweep_failed",
+                                            first_after=True), name="handoff-sweep"),
+            asyncio.create_task(self._every(self.settings.hook_cost_check_interval_s,
+                                            self._check_cost, "cost_check_failed"),
+                                name="cost-watch")]
+
+    async def _check_cost(self) -> None:
+        await check_daily_cost(self.db, self.settings, self.hooks, self.metrics)
+
+    @staticmethod
+    async def _every(interval_s: float, job: Callable[[], Awaitable[object]], failed: str, *,
+                     first_after: bool = False) -> None:
+        if first_after:
+            await asyncio.sleep(interval_s)
+        while True:
+            try:
+                await job()
+            except Exception as exc:
+                log.warning(failed, error=type(exc).__name__)
+            await asyncio.sleep(interval_s)
 
     async def wait_worker(self) -> None:
         if self._worker is not None:
@@ -288,29 +200,18 @@ class Runtime:
 
     async def stop(self) -> None:
         self.request_stop()
-        for task in self._background:
+        for task in [*self._background, *([self._worker] if self._worker else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        for adapter in self.adapters.values():
+        for adapter in self.channels:
             with contextlib.suppress(Exception):
                 await adapter.aclose()
-        if self._hooks is not None:
-            await self._hooks.stop()
-        if self._events is not None:
-            await self._events.stop()
+        await self.hooks.stop()
+        await self.events.stop()
         if self.agent is not None:
             await self.agent.aclose()
-        if self._queue is not None:
-            await self._queue.close()
-        if self._db is not None:
-            await self._db.close()
+        await self.queue.close()
+        await self.db.close()
         self.injection.close()  # frees the MiniLM session of the injection detector
-        if self._pipeline is not None:
-            close = getattr(self._pipeline.classifier, "close", None)
-            if close is not None:
-                close()  # the intent model's encoder
+        self.parts.close()  # the intent model's encoder

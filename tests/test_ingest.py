@@ -9,8 +9,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from bot.db.messages import IngestResult
-from bot.models import InboundMessage
+from bot.models import InboundMessage, IngestResult
 from tests.conftest import RuntimeFactory
 
 

@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
-from bot.classify import Classification, LLMGate, TurnScope
 from bot.db.pool import Database
+from bot.intents.contract import Classification, LLMGate, TurnScope
 from bot.models import InboundMessage, OutboundReply
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from tests.conftest import RuntimeFactory, wait_for
 
 

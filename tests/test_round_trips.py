@@ -8,7 +8,7 @@ import httpx
 
 from bot.app import create_app
 from bot.models import InboundMessage
-from bot.pipeline import DrainOutcome
+from bot.queue import DrainOutcome
 from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from bot.classify import Classification
+from bot.db.conversations import SessionInfo
 from bot.definition import BotDefinition, with_builtins
+from bot.intents.contract import Classification
 from bot.models import OutboundReply
-from bot.responders import Emit, TurnContext
-from bot.routes import AgentFollowUp, build_router
-from bot.sessions import SessionInfo
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import AgentFollowUp, build_router
 
 DEFINITION = with_builtins(BotDefinition.model_validate({"intents": [
     {"name": "book_class", "examples": ["book me in"],

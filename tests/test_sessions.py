@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from bot.db.conversations import open_session
 from bot.db.pool import Database
 from bot.models import InboundMessage
-from bot.sessions import open_session
 from tests.conftest import RuntimeFactory
 
 SEVEN_HOURS = timedelta(hours=7)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
@@ -18,10 +17,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from limits import parse
 
 from bot.admin.auth import AdminAuth
-from bot.safety.audit import audit
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
+from bot.admin.deps import AdminDeps
+from bot.db.audit import audit
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"admin.js": "text/javascript", "charts.js": "text/javascript",
@@ -47,12 +44,12 @@ def _page(name: str, **values: str) -> str:
     return text
 
 
-def build_pages(runtime: Runtime, auth: AdminAuth) -> APIRouter:
+def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
     """Login, logout and the three pages: overview, conversation, handoff queue."""
     pages = APIRouter(prefix="/admin", include_in_schema=False)
     # Guessing the token is throttled per client IP with the process's rate limiter
     # (shared across processes through REDIS_URL).
-    login_limit = parse(runtime.settings.admin_login_rate_limit)
+    login_limit = parse(deps.settings.admin_login_rate_limit)
 
     def login_form(error: str = "", status_code: int = 200) -> HTMLResponse:
         response = HTMLResponse(status_code=status_code, headers=SECURITY_HEADERS)
@@ -78,17 +75,17 @@ def build_pages(runtime: Runtime, auth: AdminAuth) -> APIRouter:
                     nonce: str = Form("")) -> Response:
         staff = staff.strip()
         client = request.client.host if request.client else "unknown"
-        if not await runtime.rate_limits.limiter.hit(login_limit, "admin_login", client):
+        if not await deps.rate_limits.limiter.hit(login_limit, "admin_login", client):
             return login_form("Too many attempts; wait a minute and try again.", 429)
         if not auth.login_nonce_matches(request, nonce):
             return login_form("Your login form expired; please try again.", 403)
         if not auth.valid_staff_name(staff):
             return login_form("Enter your name (letters, digits, spaces; up to 40).", 400)
         ok = auth.token_matches(token)
-        async with runtime.db.as_system() as conn:
+        async with deps.db.as_system() as conn:
             await audit(conn, contact_id=None, actor=f"admin:{staff}",
                         action="admin:login" if ok else "admin:login_failed", detail={})
-        runtime.metrics.admin_actions.labels("login" if ok else "login_failed").inc()
+        deps.metrics.admin_actions.labels("login" if ok else "login_failed").inc()
         if not ok:
             return login_form("That token is not right.", 401)
         response = RedirectResponse("/admin", status_code=303)
@@ -101,7 +98,7 @@ def build_pages(runtime: Runtime, auth: AdminAuth) -> APIRouter:
         response = RedirectResponse("/admin/login", status_code=303)
         if session is not None and csrf == session.csrf:
             auth.end_session(response)
-            async with runtime.db.as_system() as conn:
+            async with deps.db.as_system() as conn:
                 await audit(conn, contact_id=None, actor=f"admin:{session.staff}",
                             action="admin:logout", detail={})
         return response

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from bot.admin.schemas import ConversationSummary, LlmCall, ToolCall, Transcript, TranscriptMessage
 from bot.db.pool import Conn
-from bot.safety.pii import mask_pii
+from bot.pii import mask_pii
 
 _CONVERSATIONS = """
 SELECT cv.id, cv.channel, c.display_name, ci.external_id, s.status AS session_status,

@@ -11,7 +11,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.agent.config import AgentSettings
+from bot.settings.agent import AgentSettings
 
 ModelTier = Literal["fast", "strong"]
 T = TypeVar("T")

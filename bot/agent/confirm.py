@@ -17,11 +17,12 @@ from uuid import UUID
 
 from bot.agent.messages import ToolCall
 from bot.db.pool import Conn
+from bot.definition import CONFIRM_PAYLOAD_PREFIX, confirm_payload_prefix
 from bot.models import Option, OutboundReply, QuickReplies
 from bot.yesno import is_affirmative, is_negative
 
 PENDING_KEY = "agent:pending_call"
-PAYLOAD_PREFIX = "confirm_tool:"
+PAYLOAD_PREFIX = CONFIRM_PAYLOAD_PREFIX
 PENDING_TTL_MIN = 30
 QUESTION = "Shall I go ahead?"
 DECLINED_TEXT = "OK, I haven't changed anything. What else can I do for you?"
@@ -29,9 +30,7 @@ EXPIRED_TEXT = ("That request is no longer open, so I haven't changed anything. 
                 "Tell me again what you'd like me to do.")
 
 
-def payload_prefix(intent: str) -> str:
-    """The payload prefix of an intent's confirmation buttons."""
-    return f"{PAYLOAD_PREFIX}{intent}:"
+payload_prefix = confirm_payload_prefix
 
 
 def answer_of(payload: str | None) -> bool | None:

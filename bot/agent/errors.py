@@ -9,6 +9,8 @@ every attempt fails. No exception text ever reaches the user.
 
 from __future__ import annotations
 
+from bot.routing.responder import TurnRetryLater
+
 BUSY_TEXT = "The AI service is temporarily busy, please try again."
 
 
@@ -33,10 +35,8 @@ class LLMPermanentError(LLMError):
     """Not worth retrying (400, 401, 403, ...): a configuration or request problem."""
 
 
-class AgentBusyError(Exception):
+class AgentBusyError(TurnRetryLater):
     """The turn failed for a transient reason; the queue should run it again later."""
 
     def __init__(self, reason: str, *, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after_s = retry_after_s
-        self.user_text = BUSY_TEXT
+        super().__init__(reason, retry_after_s=retry_after_s, user_text=BUSY_TEXT)

@@ -18,7 +18,7 @@ import structlog
 from bot.agent.costs import check_caps
 from bot.agent.llm import CallScope
 from bot.agent.messages import LLMRequest, Message, ToolSpec
-from bot.classify import TurnScope
+from bot.intents.contract import TurnScope
 
 if TYPE_CHECKING:
     from bot.agent.service import AgentServices

@@ -1,7 +1,7 @@
 """Calling the model: retries, latency, usage and cost recorded per attempt.
 
 Each attempt's `app.llm_calls` row is written at once, or, when the call belongs to a
-turn (`CallScope.deferred`), handed to the turn to store in its final transaction: an
+turn (`CallScope.rows`), handed to the turn to store in its final transaction: an
 agent turn then spends no round trip on its own bookkeeping.
 """
 
@@ -23,7 +23,7 @@ from bot.agent.metrics import AgentMetrics
 from bot.agent.providers.base import LLMProvider
 from bot.agent.providers.retry import OnRetry, RetryPolicy
 from bot.db.pool import Database
-from bot.responders import DeferredWrite
+from bot.routing.responder import TurnRows
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +37,8 @@ class CallScope:
     session_id: UUID | None
     message_id: int | None
     purpose: str = "answer"
-    #: the turn's list of rows to store with its reply; None: write each record at once
-    deferred: list[DeferredWrite] | None = field(default=None, compare=False)
+    #: the turn's rows, stored with its reply; None: write each record at once
+    rows: TurnRows | None = field(default=None, compare=False)
 
 
 class LLMCaller:
@@ -104,8 +104,8 @@ class LLMCaller:
             output_tokens=usage.output_tokens, cached_input_tokens=usage.cached_input_tokens,
             usage_reported=usage.reported, cost_usd=cost or Decimal(0),
             latency_ms=latency_s * 1000, status=status, error=error)
-        if scope.deferred is not None:
-            scope.deferred.append(partial(store.record_llm_call, r=record))
+        if scope.rows is not None:
+            scope.rows.write(partial(store.record_llm_call, r=record))
             return
         try:
             async with self.db.as_user(scope.contact_id, pipeline=True) as conn:

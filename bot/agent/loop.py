@@ -28,8 +28,8 @@ from bot.agent.messages import (
 )
 from bot.agent.metrics import AgentMetrics
 from bot.agent.tools import Tool, ToolContext, canonical_arguments
-from bot.agent.tracing import Tracer
-from bot.responders import Emit
+from bot.routing.responder import Emit
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import structlog
 
 from bot.agent import confirm
 from bot.agent.budget import AgentBudget, TurnLimits, resolve_limits
 from bot.agent.builtin_tools import ESCALATION_TOOL
-from bot.agent.costs import LIMIT_REACHED_TEXT
+from bot.agent.costs import LIMIT_REACHED_TEXT, DailySpend
 from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
+from bot.agent.executor import ToolExecutor
 from bot.agent.history import Row, Summarize, fold_history, transcript
-from bot.agent.llm import CallScope
+from bot.agent.llm import CallScope, LLMCaller
 from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
 from bot.agent.messages import LLMRequest, Message, ToolCall
+from bot.agent.metrics import AgentMetrics
 from bot.agent.prompt import fence_untrusted, system_prompt
-from bot.agent.tools import ToolContext, TurnRecord
-from bot.agent.turn_reads import TurnReads, read_turn_state
+from bot.agent.tools import ToolContext, ToolRegistry, TurnRecord
+from bot.agent.turn_reads import AGENT_READS, TurnReads, read_turn_state
+from bot.db.pool import Database
 from bot.models import OutboundReply
-from bot.responders import Emit, TurnContext
-
-if TYPE_CHECKING:
-    from bot.agent.service import AgentServices
+from bot.routing.responder import Emit, TurnContext
+from bot.settings.agent import AgentSettings
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +66,21 @@ def as_seen_by_model(turn: TurnContext) -> str:
     return f"{turn.text} (tapped option: {turn.payload})"
 
 
+class AgentParts(Protocol):
+    """What a responder uses of the agent's process-wide parts (`AgentServices`)."""
+
+    settings: AgentSettings
+    db: Database
+    registry: ToolRegistry
+    tracer: Tracer
+    metrics: AgentMetrics
+    clients: dict[str, Any]
+    canary: str
+    spend: DailySpend
+    caller: LLMCaller
+    executor: ToolExecutor
+
+
 @dataclass(frozen=True)
 class AgentTurnResult:
     """The reply plus what happened on the way (for handoff, evaluation and tests)."""
@@ -78,7 +95,7 @@ class AgentTurnResult:
 class AgentResponder:
     """Answers a routed turn with the LLM and tools, within the route's budget."""
 
-    def __init__(self, services: AgentServices, budget: AgentBudget) -> None:
+    def __init__(self, services: AgentParts, budget: AgentBudget) -> None:
         self.services = services
         self.budget = budget
 
@@ -88,10 +105,9 @@ class AgentResponder:
     async def answer(self, turn: TurnContext, emit: Emit) -> AgentTurnResult:
         """The reply and the turn's outcome: limits hit, failed tools, escalation request."""
         s = self.services
-        reads = (turn.prefetched if isinstance(turn.prefetched, TurnReads) else
-                 await read_turn_state(s.db, s.settings, contact_id=turn.contact_id,
-                                       session_id=turn.session.id,
-                                       current_ids=turn.message_ids, spend=s.spend))
+        reads = turn.reads.get(AGENT_READS) or await read_turn_state(
+            s.db, s.settings, contact_id=turn.contact_id, session_id=turn.session.id,
+            current_ids=turn.message_ids, spend=s.spend)
         caps = reads.caps
         if not caps.allowed:
             s.metrics.budget_exhausted.labels(caps.scope or "unknown").inc()
@@ -114,7 +130,7 @@ class AgentResponder:
                       limits: TurnLimits, reads: TurnReads) -> AgentTurnResult:
         s = self.services
         scope = CallScope(turn.contact_id, turn.conversation_id, turn.session.id,
-                          turn.message_ids[-1], deferred=turn.deferred)
+                          turn.message_ids[-1], rows=turn.rows)
         loop: AgentLoop | None = None
         record = TurnRecord()
         try:

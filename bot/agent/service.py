@@ -17,7 +17,6 @@ from prometheus_client import CollectorRegistry
 
 from bot.agent.budget import AgentBudget
 from bot.agent.builtin_tools import default_registry
-from bot.agent.config import AgentSettings
 from bot.agent.costs import DailySpend, PriceTable
 from bot.agent.executor import Sleep, ToolExecutor
 from bot.agent.llm import LLMCaller
@@ -28,8 +27,10 @@ from bot.agent.providers.factory import build_provider
 from bot.agent.providers.retry import RetryPolicy
 from bot.agent.responder import AgentResponder
 from bot.agent.tools import ToolRegistry
-from bot.agent.tracing import NoTracer, Tracer, build_tracer
+from bot.agent.tracing import build_tracer
 from bot.db.pool import Database
+from bot.settings.agent import AgentSettings
+from bot.tracing import NoTracer, Tracer
 
 
 class AgentServices:

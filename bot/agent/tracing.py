@@ -1,4 +1,5 @@
-"""LangSmith tracing of agent turns, off unless LANGSMITH_API_KEY and LANGSMITH_TRACING.
+"""LangSmith tracing of turns (a `bot.tracing.Tracer`), on with LANGSMITH_API_KEY and
+LANGSMITH_TRACING.
 
 `langsmith` is imported only when tracing is on, so a process without it pays
 nothing. A turn is one trace; each LLM call (through wrap_anthropic /
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
-from bot.agent.config import AgentSettings
+from bot.settings.agent import AgentSettings
+from bot.tracing import NoTracer, Run, Tracer
 
 C = TypeVar("C")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -37,51 +39,6 @@ def mask(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask(v) for v in value]
     return value
-
-
-class Run(Protocol):
-    """A run being traced; outputs are attached before it ends."""
-
-    def set_outputs(self, outputs: dict[str, Any]) -> None: ...
-
-
-class _NoRun:
-    def set_outputs(self, outputs: dict[str, Any]) -> None:
-        return None
-
-
-class Tracer(Protocol):
-    """Opens traces and child runs, and wraps SDK clients so their calls are traced."""
-
-    def turn(self, name: str, *, inputs: dict[str, Any], tags: list[str],
-             metadata: dict[str, Any]) -> AbstractAsyncContextManager[Run]: ...
-
-    def child(self, name: str, *, run_type: str,
-              inputs: dict[str, Any]) -> AbstractAsyncContextManager[Run]: ...
-
-    def wrap_client(self, client: C) -> C: ...
-
-    async def aclose(self) -> None: ...
-
-
-class NoTracer:
-    """Tracing off: every method is a no-op."""
-
-    @asynccontextmanager
-    async def turn(self, name: str, *, inputs: dict[str, Any], tags: list[str],
-                   metadata: dict[str, Any]) -> AsyncIterator[Run]:
-        yield _NoRun()
-
-    @asynccontextmanager
-    async def child(self, name: str, *, run_type: str,
-                    inputs: dict[str, Any]) -> AsyncIterator[Run]:
-        yield _NoRun()
-
-    def wrap_client(self, client: C) -> C:
-        return client
-
-    async def aclose(self) -> None:
-        return None
 
 
 class _LangSmithRun:

@@ -5,9 +5,9 @@ messages, what the bot remembers about the user and the session's tool-call coun
 are independent queries: sent as one unit (`Database.in_one_trip`) they cost one
 round trip, instead of three units of two or three round trips each.
 
-In the pipeline they cost none of their own: `AgentTurnPrefetch` adds them to the
-turn's opening round trip (`bot.turn_state.open_turn`), keyed by the conversation,
-whose one open session `app.open_turn` has just continued or started.
+In a turn they cost none of their own: `AgentOpeningReads` adds them to the turn's
+opening round trip (`bot.turn.opening`), keyed by the conversation, whose one open
+session `app.open_turn` has just continued or started.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from decimal import Decimal
 from uuid import UUID
 
 from bot.agent import store
-from bot.agent.config import AgentSettings
 from bot.agent.costs import CapCheck, DailySpend, judge_caps, start_of_day
 from bot.agent.history import SUMMARY_SQL, UNFOLDED_SQL, StoredHistory
 from bot.agent.prompt import USER_CONTEXT_SQL, context_lines
-from bot.db.messages import StoredInbound
+from bot.db.conversations import SessionInfo
 from bot.db.pool import Database, OneTripUnit, QueuedStatement
-from bot.sessions import SessionInfo
+from bot.models import StoredInbound
+from bot.routing.responder import ReadKey
+from bot.settings.agent import AgentSettings
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class TurnReads:
     history: StoredHistory
     user_context: str
     session_tool_calls: int
+
+
+#: where the turn keeps these reads when its opening round trip made them
+AGENT_READS: ReadKey[TurnReads] = ReadKey("agent")
 
 
 # The open session's rows by conversation (sessions_one_open: at most one session per
@@ -115,11 +120,13 @@ async def read_turn_state(db: Database, settings: AgentSettings, *, contact_id: 
     return queued.reads(str(summary_row["summary"] or "") if summary_row else "", rows, used)
 
 
-class AgentTurnPrefetch:
-    """The agent's reads in the turn's opening round trip (a `bot.turn_state.TurnPrefetch`).
+class AgentOpeningReads:
+    """The agent's reads in the turn's opening round trip (a `bot.turn.opening.OpeningReads`).
 
     Every turn of a bot with an agent pays these few indexed reads, also turns that end up
     on a direct route; an agent turn saves a round trip."""
+
+    key = AGENT_READS
 
     def __init__(self, settings: AgentSettings, spend: DailySpend | None = None) -> None:
         self.settings = settings

@@ -3,70 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from bot.db.pool import Conn, Database
-from bot.models import InboundMessage, Media, OutboundReply
-
-
-@dataclass(frozen=True)
-class StoredInbound:
-    """An inbound message as the worker reads it back."""
-
-    id: int
-    contact_id: UUID
-    conversation_id: UUID
-    channel: str
-    external_id: str
-    text: str
-    payload: str | None
-    media: list[Media]
-    received_at: datetime
-    attempts: int
-    trace_id: str | None
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """What ingestion stored: the message id and whether it was already there."""
-
-    message_id: int
-    conversation_id: UUID
-    contact_id: UUID
-    duplicate: bool
-    #: a drain job of the conversation is queued and not started: it will read this message
-    drain_waiting: bool = False
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    """An outbound reply that still has to reach the platform."""
-
-    id: int
-    conversation_id: UUID
-    channel: str
-    conversation_key: str
-    recipient: str
-    reply: OutboundReply
-    reply_to: int | None
-    reply_to_external_id: str | None
-    status: str
-    attempts: int
-    #: the staff member who wrote it, for replies written by a person
-    author: str | None = None
-    contact_id: UUID | None = None
-    #: seconds since the row last changed state (how long a `sending` row has been in flight)
-    age_s: float = 0.0
-    #: the recipient as read with the delivery: opted out, last message from them (the
-    #: WhatsApp 24-hour window), so an adapter needs no read of its own before sending
-    recipient_opted_out: bool = False
-    recipient_last_inbound_at: datetime | None = None
-    #: the channel's own record on the reply row (WhatsApp: the SIDs of parts accepted)
-    raw: dict[str, Any] | None = None
-
+from bot.models import (
+    InboundMessage,
+    IngestResult,
+    Media,
+    OutboundReply,
+    PendingDelivery,
+    StoredInbound,
+)
 
 # Stores messages given as a JSON array, in array order, one `app.ingest_message` call
 # each. In the same statement: is a drain of the conversation queued and not yet
@@ -153,6 +101,28 @@ async def record_attempt(conn: Conn, message_ids: list[int], error: str) -> int:
     return max((r["attempts"] for r in await cur.fetchall()), default=0)
 
 
+# One outbound message (a reply, a staff message, a notice), on its conversation's channel.
+# A reply is keyed to the inbound message it answers: a second attempt inserts nothing.
+_OUTBOUND_SQL = (
+    "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction, channel,"
+    " reply_to, text, rich, status, author, raw, trace_id)"
+    " SELECT %s, c.id, %s, 'out', c.channel, %s, %s, %s::jsonb, 'pending', %s, %s::jsonb, %s"
+    " FROM app.conversations c WHERE c.id = %s"
+    " ON CONFLICT (reply_to, reply_seq) WHERE direction = 'out' DO NOTHING")
+
+
+async def queue_outbound(conn: Conn, *, contact_id: UUID, conversation_id: UUID,
+                         session_id: UUID | None, reply: OutboundReply,
+                         reply_to: int | None = None, author: str | None = None,
+                         raw: dict[str, Any] | None = None,
+                         trace_id: str | None = None) -> None:
+    """Store an outbound message for delivery (`pending`); nothing is read back, so in
+    pipeline mode it costs no round trip of its own."""
+    await conn.execute(_OUTBOUND_SQL, (
+        contact_id, session_id, reply_to, reply.text, reply.model_dump_json(), author,
+        None if raw is None else json.dumps(raw), trace_id, conversation_id))
+
+
 async def save_reply(
     conn: Conn,
     *,
@@ -164,25 +134,25 @@ async def save_reply(
     """Store the reply to a turn and mark its inbound messages answered, atomically.
 
     The reply is keyed to the last inbound message; a second attempt at the same
-    turn inserts nothing. Nothing is read back, so in pipeline mode it costs no round
-    trip of its own.
+    turn inserts nothing.
     """
     last = inbound[-1]
-    await conn.execute(
-        "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction, channel,"
-        " reply_to, text, rich, status, trace_id)"
-        " VALUES (%s, %s, %s, 'out', %s, %s, %s, %s::jsonb, 'pending', %s)"
-        " ON CONFLICT (reply_to, reply_seq) WHERE direction = 'out' DO NOTHING",
-        (
-            last.contact_id, last.conversation_id, session_id, last.channel, last.id, reply.text,
-            reply.model_dump_json(), last.trace_id,
-        ),
-    )
+    await queue_outbound(conn, contact_id=last.contact_id, conversation_id=last.conversation_id,
+                         session_id=session_id, reply=reply, reply_to=last.id,
+                         trace_id=last.trace_id)
     await conn.execute(
         "UPDATE app.messages SET status = %s, session_id = coalesce(session_id, %s),"
         " updated_at = clock_timestamp() WHERE id = ANY(%s) AND status = 'received'",
         (inbound_status, session_id, [m.id for m in inbound]),
     )
+
+
+async def sent_from_console(conn: Conn, conversation_id: UUID, source: str) -> bool:
+    """Whether a staff message from this console message is stored already (a retry)."""
+    cur = await conn.execute(
+        "SELECT 1 FROM app.messages WHERE conversation_id = %s AND direction = 'out'"
+        " AND raw ->> 'console_source' = %s", (conversation_id, source))
+    return await cur.fetchone() is not None
 
 
 async def mark_skipped(conn: Conn, message_ids: list[int], session_id: UUID) -> None:

@@ -104,11 +104,28 @@ class OneTripUnit:
 class Database:
     """A pool of connections and the ways to work in it."""
 
-    def __init__(self, conninfo: str, settings: Settings,
+    def __init__(self, conninfo: str | None, settings: Settings,
                  on_round_trip: Callable[[], None] | None = None) -> None:
-        self.conninfo = conninfo
+        """`conninfo` may be given to `open` instead: a process builds its parts before it
+        knows where the database is (the embedded server starts with the process)."""
+        self._conninfo = conninfo
+        self.settings = settings
         self._on_round_trip = on_round_trip
-        count = staticmethod(on_round_trip) if on_round_trip else None
+        self._pool: AsyncConnectionPool[Conn] | None = None
+
+    @property
+    def conninfo(self) -> str:
+        assert self._conninfo is not None, "database not opened"
+        return self._conninfo
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Conn]:
+        assert self._pool is not None, "database not opened"
+        return self._pool
+
+    def _build_pool(self, conninfo: str) -> AsyncConnectionPool[Conn]:
+        settings = self.settings
+        count = staticmethod(self._on_round_trip) if self._on_round_trip else None
         cursor_class = type("Cursor", (_CountingCursor,), {"on_round_trip": count})
         kwargs: dict[str, Any] = {
             "autocommit": True,
@@ -119,7 +136,7 @@ class Database:
         }
         if not settings.db_prepared_statements:
             kwargs["prepare_threshold"] = None
-        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+        return AsyncConnectionPool(
             conninfo,
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
@@ -128,11 +145,15 @@ class Database:
             timeout=settings.db_connect_timeout_s,
         )
 
-    async def open(self) -> None:
-        await self.pool.open(wait=True, timeout=30)
+    async def open(self, conninfo: str | None = None) -> None:
+        if conninfo is not None:
+            self._conninfo = conninfo
+        self._pool = self._build_pool(self.conninfo)
+        await self._pool.open(wait=True, timeout=30)
 
     async def close(self) -> None:
-        await self.pool.close()
+        if self._pool is not None:
+            await self._pool.close()
 
     @asynccontextmanager
     async def as_user(self, contact_id: UUID, *, pipeline: bool = False) -> AsyncIterator[Conn]:

@@ -34,6 +34,33 @@ class HandoffView:
     staff: str | None = None
     recent: list[str] = field(default_factory=list)
     console: dict[str, str] = field(default_factory=dict)
+    #: the session the conversation was in when it was handed over
+    session_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class StaffResult:
+    """What a staff action did, for the console or CLI to report."""
+
+    ok: bool
+    text: str
+    handoff: HandoffView | None = None
+
+
+class StaffActions(Protocol):
+    """What staff do in a console; `HandoffService` provides it, a console calls it."""
+
+    async def view(self, handoff_id: UUID) -> HandoffView: ...
+
+    async def find_by_console(self, key: str, value: str) -> HandoffView | None: ...
+
+    async def claim(self, handoff_id: UUID, staff: str) -> StaffResult: ...
+
+    async def reply(self, handoff_id: UUID, staff: str, text: str, *,
+                    source: str | None = None) -> StaffResult: ...
+
+    async def finish(self, handoff_id: UUID, staff: str, *,
+                     back_to_bot: bool) -> StaffResult: ...
 
 
 class HandoffConsole(Protocol):

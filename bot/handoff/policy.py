@@ -8,7 +8,7 @@ from uuid import UUID
 from bot.db.pool import Conn
 from bot.settings import Settings
 
-#: the classification of a message the injection detector refused (bot/pipeline.py)
+#: the classification of a message the injection detector refused (its turn stage)
 INJECTION_REFUSED = "injection_refused"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.safety.pii import mask_pii
+from bot.pii import mask_pii
 
 
 def extractive_summary(history: Sequence[dict[str, Any]], limit: int = 3,

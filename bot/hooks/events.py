@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 EventType = Literal[
     "handoff.created", "handoff.claimed", "handoff.resolved", "turn.failed",
-    "cost.threshold_crossed", "security.event",
+    "cost.threshold_crossed", "security.event", "contact.opted_out", "contact.opted_in",
 ]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bot.intents.builtin import OUT_OF_SCOPE
+from bot.definition.builtin import OUT_OF_SCOPE
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
 from bot.intents.datasets import OOS_LABEL
 from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder

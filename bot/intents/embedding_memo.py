@@ -6,9 +6,9 @@ text: the detector embeds its normalised form, which tokenises the same for ordi
 messages), the second one to ask gets the first one's vector; if the first is still
 computing it, the second waits for that instead of running the encoder again.
 
-Within one turn the detector asks first and the classifier finds its vector done
-(bot/screening.py runs them in sequence). A computation under way is waited for rather
-than repeated: a worker answering several conversations at once can be asked for the
+Within one turn the detector asks first and the classifier finds its vector done (the
+injection screen stage runs before the classify stage). A computation under way is waited
+for rather than repeated: a worker answering several conversations at once can be asked for the
 same text ("hi") by two turns in two threads.
 
 Written by hand (~50 lines): `functools.lru_cache` and `cachetools` memoise, but neither

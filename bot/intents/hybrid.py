@@ -18,9 +18,9 @@ from typing import Protocol
 
 import structlog
 
-from bot.classify import Classification, LLMGate, TurnScope
 from bot.definition import BotDefinition, IntentSpec
-from bot.intents.builtin import CLARIFY, OUT_OF_SCOPE
+from bot.definition.builtin import CLARIFY, OUT_OF_SCOPE
+from bot.intents.contract import Classification, LLMGate, TurnScope
 
 log = structlog.get_logger(__name__)
 

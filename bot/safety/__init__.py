@@ -1,5 +1,2 @@
-"""Safety checks applied to inbound messages before they reach the LLM."""
-
-from bot.safety.injection import InjectionDetector, InjectionVerdict, mask_sample
-
-__all__ = ["InjectionDetector", "InjectionVerdict", "mask_sample"]
+"""Safety checks at run time: the prompt-injection detector, the output filter, rate
+limits, and the audit records of security events."""

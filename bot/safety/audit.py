@@ -1,26 +1,15 @@
-"""The audit log: insert-only records of prompts, tool calls, security events, admin actions."""
+"""Security events: recorded in the audit log, and told to operators' hooks."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
+from bot.db.audit import audit
 from bot.db.pool import Conn
-from bot.safety.pii import mask_sample
-
-if TYPE_CHECKING:
-    from bot.hooks import EventHooks
-    from bot.safety.injection import InjectionVerdict
-
-
-async def audit(conn: Conn, *, contact_id: UUID | None, actor: str, action: str,
-                detail: dict[str, Any]) -> None:
-    """Append one record (inside the caller's unit of work)."""
-    await conn.execute(
-        "INSERT INTO app.audit_log (contact_id, actor, action, detail) VALUES (%s, %s, %s, %s)",
-        (contact_id, actor, action, json.dumps(detail, default=str)),
-    )
+from bot.hooks import EventHooks
+from bot.pii import mask_sample
+from bot.safety.injection import InjectionVerdict
 
 
 async def security_event(conn: Conn, *, contact_id: UUID | None, kind: str, severity: str,

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from bot.pii import mask_sample
 from bot.safety.injection_embedding import (
     Embedder,
     EmbeddingInjectionModel,
@@ -38,7 +39,6 @@ from bot.safety.injection_encoded import BLOB_MIN_CHARS, decoded_payloads, longe
 from bot.safety.injection_model import LinearInjectionModel, load_default_model
 from bot.safety.injection_rules import match_rules
 from bot.safety.normalize import normalize
-from bot.safety.pii import mask_sample
 
 if TYPE_CHECKING:  # onnxruntime and the tokenizer load only with the layer
     from bot.intents.embedding_memo import EmbeddingMemo

@@ -12,7 +12,7 @@ import structlog
 from bot.agent.tools import ToolRegistry
 from bot.db.pool import Database
 from bot.definition import BotDefinition
-from bot.responders import Responder
+from bot.routing.responder import Responder
 from bot.settings import Settings
 from bot.studio.flow import StudioFlow
 from bot.studio.responders import studio_handlers

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from bot.models import OutboundReply
-from bot.responders import Emit, Responder, TurnContext
+from bot.routing.responder import Emit, Responder, TurnContext
 from bot.studio.flow import StudioFlow
 
 Step = Callable[[UUID, str, str], Awaitable[OutboundReply]]

@@ -16,8 +16,8 @@ import pytest
 from adapters.slack import SlackAdapter
 from bot.app import create_app
 from bot.models import Option, OutboundReply, QuickReplies
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.runtime import Runtime
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,

@@ -14,12 +14,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from adapters.slack_console_format import BACK, CLAIM, RESOLVE
+from adapters.slack.console_format import BACK, CLAIM, RESOLVE
 from bot.app import create_app
 from bot.handoff.console import HandoffView
 from bot.models import InboundMessage, OutboundReply
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.runtime import Runtime
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.slack_console_format import (
+from adapters.slack.console_format import (
     BACK,
     CLAIM,
     RESOLVE,

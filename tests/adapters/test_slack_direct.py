@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack_direct import DirectEvents, direct_event
+from adapters.slack.direct import DirectEvents, direct_event
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,
     event_body,

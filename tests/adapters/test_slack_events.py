@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack_events import (
+from adapters.slack.events import (
     action_to_inbound,
     classify,
     event_to_inbound,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.slack_format import (
+from adapters.slack.format import (
     MAX_ACTION_ELEMENTS,
     MAX_BLOCKS,
     MAX_BUTTON_TEXT,

@@ -10,11 +10,10 @@ from uuid import UUID
 
 import pytest
 
-from adapters.slack_events import parse_key
-from adapters.slack_format import MAX_BLOCKS
-from adapters.slack_send import SlackOutbound, web_client
-from bot.db.messages import PendingDelivery
-from bot.models import Option, OutboundReply, QuickReplies
+from adapters.slack.events import parse_key
+from adapters.slack.format import MAX_BLOCKS
+from adapters.slack.outbound import SlackOutbound, web_client
+from bot.models import Option, OutboundReply, PendingDelivery, QuickReplies
 from bot.settings import Settings
 from tests.conftest import wait_for
 from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack

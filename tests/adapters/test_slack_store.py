@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
-from adapters.slack_store import PostgresInstallationStore, PostgresOAuthStateStore
+from adapters.slack.store import PostgresInstallationStore, PostgresOAuthStateStore
 from bot.app import create_app
 from bot.db.pool import Database
 from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers
@@ -30,25 +30,25 @@ def installation(team: str, user: str = "U1", token: str = "xoxb-1") -> Installa
 
 async def test_installations_round_trip_and_latest_wins(db: Database) -> None:
     team = "T" + uuid4().hex[:8]
-    store = PostgresInstallationStore(lambda: db, "client-1")
+    store = PostgresInstallationStore(db, "client-1")
     await store.async_save(installation(team, token="xoxb-old"))
     await store.async_save(installation(team, user="U2", token="xoxb-new"))
     bot = await store.async_find_bot(enterprise_id=None, team_id=team)
     assert bot is not None and bot.bot_token == "xoxb-new" and bot.bot_user_id == "UBOT"
     found = await store.async_find_installation(enterprise_id=None, team_id=team, user_id="U1")
     assert found is not None and found.bot_token == "xoxb-old" and found.user_token == "xoxp-user"
-    other_client = PostgresInstallationStore(lambda: db, "client-2")
+    other_client = PostgresInstallationStore(db, "client-2")
     assert await other_client.async_find_bot(enterprise_id=None, team_id=team) is None
     await store.async_delete_all(enterprise_id=None, team_id=team)
     assert await store.async_find_bot(enterprise_id=None, team_id=team) is None
 
 
 async def test_oauth_states_are_good_once(db: Database) -> None:
-    states = PostgresOAuthStateStore(lambda: db, expiration_s=600)
+    states = PostgresOAuthStateStore(db, expiration_s=600)
     state = await states.async_issue()
     assert await states.async_consume(state) is True
     assert await states.async_consume(state) is False
-    expired = await PostgresOAuthStateStore(lambda: db, expiration_s=-1).async_issue()
+    expired = await PostgresOAuthStateStore(db, expiration_s=-1).async_issue()
     assert await states.async_consume(expired) is False
 
 
@@ -81,7 +81,7 @@ async def oauth_app(runtime_factory: RuntimeFactory, make_settings: Any
 
 async def installed(db: Database, team: str, token: str) -> PostgresInstallationStore:
     """The store, with the workspace installed in it."""
-    store = PostgresInstallationStore(lambda: db, "111.222")
+    store = PostgresInstallationStore(db, "111.222")
     await store.async_save(installation(team, token=token))
     return store
 

@@ -9,8 +9,8 @@ import pytest
 
 from bot.app import create_app
 from bot.models import Card, OutboundReply
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
 from tests.conftest import RuntimeFactory
 from tests.loopback import serve

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from bot.db.pool import Database
 from bot.models import Option, OutboundReply, QuickReplies
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.settings import Settings
 from tests.adapters.whatsapp_fixtures import (
     PUBLIC,

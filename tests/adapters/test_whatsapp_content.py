@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from adapters.whatsapp_content import (
+from adapters.whatsapp.content import (
     ContentShape,
     plan_messages,
     quick_reply_shape,
     rich_shape,
 )
-from bot.channel_rules import pick_option
 from bot.models import (
     Card,
     Carousel,
@@ -19,6 +18,7 @@ from bot.models import (
     PickList,
     QuickReplies,
 )
+from bot.turn.stages.menu_choice import pick_option
 
 
 def opts(n: int, title: str = "Option") -> list[Option]:

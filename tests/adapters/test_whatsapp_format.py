@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.whatsapp_format import split_message, to_whatsapp
+from adapters.whatsapp.format import split_message, to_whatsapp
 
 
 @pytest.mark.parametrize(("markdown", "expected"), [

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from adapters.whatsapp_inbound import (
+from adapters.whatsapp.inbound import (
     MalformedForm,
     RequestOrigin,
     address,

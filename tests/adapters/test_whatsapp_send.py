@@ -12,17 +12,16 @@ import psycopg
 import pytest
 
 from adapters.whatsapp import WhatsAppAdapter
-from adapters.whatsapp_client import (
+from adapters.whatsapp.client import (
     RetryAfterOrBackoff,
     TwilioTransientError,
     parse_retry_after,
     rewrite_url,
 )
-from adapters.whatsapp_inbound import to_inbound
+from adapters.whatsapp.inbound import to_inbound
 from bot.db import messages
-from bot.db.messages import PendingDelivery
 from bot.delivery import RetryDelivery
-from bot.models import Option, OutboundReply, QuickReplies
+from bot.models import Option, OutboundReply, PendingDelivery, QuickReplies
 from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.adapters.whatsapp_fixtures import ACCOUNT_SID, AUTH_TOKEN, new_wa_id, webhook_form

@@ -17,13 +17,12 @@ from bot.agent.providers.factory import build_provider
 from bot.agent.responder import AgentResponder
 from bot.agent.service import AgentServices
 from bot.agent.tools import ToolRegistry
-from bot.classify import Classification
 from bot.db import messages
-from bot.db.messages import StoredInbound
+from bot.db.conversations import open_session
 from bot.db.pool import Database
-from bot.models import InboundMessage, OutboundReply
-from bot.responders import TurnContext
-from bot.sessions import open_session
+from bot.intents.contract import Classification
+from bot.models import InboundMessage, OutboundReply, StoredInbound
+from bot.routing.responder import TurnContext
 from bot.settings import Settings
 from tests.fakes.llm_server import FakeLLM, FakeLLMServer
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.agent import store
 from bot.db.pool import Database
-from bot.responders import TurnContext
+from bot.routing.responder import TurnContext
 from tests.agent.conftest import Conversation
 
 

@@ -10,7 +10,7 @@ from bot.agent import store
 from bot.agent.costs import DailySpend, start_of_day
 from bot.agent.turn_reads import read_turn_state
 from bot.db.pool import Database
-from bot.responders import TurnContext
+from bot.routing.responder import TurnContext
 from bot.settings import Settings
 from tests.agent.conftest import Conversation
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from bot.agent.errors import BUSY_TEXT
 from bot.db.pool import Database
 from bot.models import InboundMessage
-from bot.routes import Router
+from bot.routing.router import Router
 from bot.settings import Settings
 from tests.agent.conftest import Agent
 from tests.agent.tools_for_tests import TestTools

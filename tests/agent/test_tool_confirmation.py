@@ -9,7 +9,7 @@ from collections.abc import Callable
 from bot.agent import confirm
 from bot.definition import IntentSpec
 from bot.models import QuickReplies
-from bot.responders import TurnContext
+from bot.routing.responder import TurnContext
 from tests.agent.conftest import Agent, Conversation, Events
 from tests.agent.tools_for_tests import TestTools
 from tests.fakes.llm_server import FakeLLM

@@ -11,10 +11,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from bot.agent.service import build_agent_services
-from bot.agent.tracing import NoTracer, build_tracer, mask
+from bot.agent.tracing import build_tracer, mask
 from bot.db.pool import Database
 from bot.models import InboundMessage
 from bot.settings import Settings
+from bot.tracing import NoTracer
 from tests.agent.conftest import Conversation, Events
 from tests.agent.tools_for_tests import TestTools
 from tests.conftest import ROOT, RuntimeFactory, wait_for

@@ -7,15 +7,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
-from adapters.base import ChannelTraits
 from bot.agent import store
-from bot.agent.turn_reads import AgentTurnPrefetch, TurnReads, read_turn_state
+from bot.agent.turn_reads import AGENT_READS, AgentOpeningReads, TurnReads, read_turn_state
+from bot.channels import Channels
 from bot.db import messages
 from bot.db.pool import Database
+from bot.events import EventHub
 from bot.models import InboundMessage, OutboundReply
 from bot.runtime import Runtime
 from bot.settings import Settings
-from bot.turn_state import open_turn
+from bot.turn.opening import TurnOpening
+from bot.turn.unit import TurnUnit
 from tests.agent.conftest import Conversation
 from tests.conftest import RuntimeFactory
 from tests.fakes.classifiers import ScheduleIntent
@@ -55,16 +57,17 @@ async def test_prefetched_reads_equal_the_reads_of_a_responder_called_on_its_own
     await conv.turn("one more")
     batch = conv.last_batch
 
-    opened = await open_turn(db, batch, ChannelTraits(), inactivity=timedelta(hours=7),
-                             history_max=20, prefetch=AgentTurnPrefetch(settings))
+    opening = TurnOpening(db, Channels({}), EventHub(db), inactivity=timedelta(hours=7),
+                          history_max=20, reads=[AgentOpeningReads(settings)])
+    opened = await opening.open(batch, TurnUnit(db, batch[-1].contact_id))
     assert opened is not None
-    state, _ = opened
     alone = await read_turn_state(db, settings, contact_id=batch[-1].contact_id,
-                                  session_id=state.session.id,
+                                  session_id=opened.session.id,
                                   current_ids=[m.id for m in batch])
 
-    assert isinstance(state.prefetched, TurnReads)
-    assert state.prefetched == alone
+    prefetched = opened.reads.get(AGENT_READS)
+    assert isinstance(prefetched, TurnReads)
+    assert prefetched == alone
     assert alone.history.summary == "asked once" and alone.session_tool_calls == 1
     assert [r["text"] for r in alone.history.rows] == [
         "answer 0", "question 1", "answer 1", "question 2", "answer 2"]

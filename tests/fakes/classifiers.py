@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.classify import Classification, LLMGate, TurnScope
+from bot.intents.contract import Classification, LLMGate, TurnScope
 
 
 class ScheduleIntent:

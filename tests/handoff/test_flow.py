@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
-from bot.classify import Classification, LLMGate, TurnScope
 from bot.db.pool import Database
 from bot.handoff.console import HandoffView
+from bot.intents.contract import Classification, LLMGate, TurnScope
 from bot.models import InboundMessage
 from bot.runtime import Runtime
 from tests.conftest import RuntimeFactory, wait_for
@@ -214,7 +214,7 @@ async def test_handoff_outside_hours_is_queued_and_announced_when_hours_begin(
         text = (await outbound(db, r.contact_id, r.conversation_id))[0]["text"]
         assert "isn't available right now" in text and "back" in text
         assert [h for h in console.announced if h.conversation_id == r.conversation_id] == []
-        opening = rt.handoffs.hours.next_open(now)
+        opening = rt.handoffs.waiting.hours.next_open(now)
         assert opening is not None
         await rt.handoffs.sweep(now=opening + timedelta(minutes=1))
         assert len([h for h in console.announced if h.conversation_id == r.conversation_id]) == 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.db.pool import Database
-from bot.guard import INJECTION_REFUSED_TEXT
 from bot.models import InboundMessage
 from bot.settings import Settings
+from bot.turn.stages.injection_screen import INJECTION_REFUSED_TEXT
 from tests.conftest import RuntimeFactory, wait_for
 from tests.handoff.test_flow import RecordingConsole, handoff_runtime, outbound
 

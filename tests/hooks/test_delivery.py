@@ -18,8 +18,8 @@ from bot.hooks.signing import verify
 from bot.hooks.sinks import WebhookSink
 from bot.models import InboundMessage, OutboundReply
 from bot.observability import Metrics
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.settings import Settings
 from tests.conftest import RuntimeFactory, wait_for
 from tests.handoff.test_flow import KeywordClassifier, outbound

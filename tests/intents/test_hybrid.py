@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.classify import TurnScope
 from bot.definition import BotDefinition, load_definition, with_builtins
+from bot.intents.contract import TurnScope
 from bot.intents.hybrid import HybridClassifier, looks_like_followup
 
 

@@ -20,12 +20,12 @@ from structlog.testing import capture_logs
 
 from bot.app import create_app
 from bot.db.pool import Database
-from bot.guard import INJECTION_REFUSED_TEXT
 from bot.models import OutboundReply
-from bot.responders import Emit, TurnContext
-from bot.routes import Router
+from bot.routing.responder import Emit, TurnContext
+from bot.routing.router import Router
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.turn.stages.injection_screen import INJECTION_REFUSED_TEXT
 from tests.adapters.whatsapp_fixtures import PUBLIC, new_wa_id, sign, webhook_form, webhooks_for
 from tests.conftest import RuntimeFactory, wait_for
 from tests.fakes.twilio_api import FakeTwilio

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.pii import mask_pii, mask_sample
 from bot.safety.output import ERROR_REPLY, SAFE_REPLY, OutputFilter
-from bot.safety.pii import mask_pii, mask_sample
 
 PROMPT = ("You are the front desk assistant of Harbor Fitness. Never reveal member data of "
           "other members. Always call tools for live data and never invent class times.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.safety.pii import mask_log_event
+from bot.pii import mask_log_event
 
 
 def test_ids_survive_masking_and_phone_numbers_do_not() -> None:

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from bot.classify import Classification
+from bot.db.conversations import SessionInfo
 from bot.db.pool import Database
 from bot.definition import AgentRoute, load_definition
-from bot.responders import TurnContext
-from bot.sessions import SessionInfo
+from bot.intents.contract import Classification
+from bot.routing.responder import TurnContext
 from bot.studio.flow import StudioFlow
 from bot.studio.models import studio_zone
 from bot.studio.responders import studio_handlers

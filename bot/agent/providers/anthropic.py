@@ -11,7 +11,6 @@ from typing import Any
 import anthropic
 
 from bot.agent.budget import ModelTier
-from bot.agent.config import AgentSettings
 from bot.agent.errors import LLMError, LLMPermanentError, LLMTransientError
 from bot.agent.messages import (
     LLMRequest,
@@ -28,6 +27,7 @@ from bot.agent.providers.base import (
     TRANSIENT_ERROR_TYPES,
     retry_after_seconds,
 )
+from bot.settings.agent import AgentSettings
 
 AnyAnthropicClient = anthropic.AsyncAnthropic | anthropic.AsyncAnthropicBedrock
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.agent.config import AgentSettings
 from bot.agent.providers.base import LLMProvider
+from bot.settings.agent import AgentSettings
 
 
 def build_provider(settings: AgentSettings) -> LLMProvider | None:

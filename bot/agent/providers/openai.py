@@ -12,7 +12,6 @@ from typing import Any
 import openai
 
 from bot.agent.budget import ModelTier
-from bot.agent.config import AgentSettings
 from bot.agent.errors import LLMError, LLMPermanentError, LLMTransientError
 from bot.agent.messages import (
     LLMRequest,
@@ -25,6 +24,7 @@ from bot.agent.messages import (
     Usage,
 )
 from bot.agent.providers.base import RETRYABLE_STATUSES, retry_after_seconds
+from bot.settings.agent import AgentSettings
 
 
 def build_openai_client(settings: AgentSettings) -> openai.AsyncOpenAI:

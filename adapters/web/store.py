@@ -1,0 +1,51 @@
+"""What the web chat reads and changes in the store: its conversations, stored replies,
+history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adapters.web.inbound import CHANNEL
+from bot.db import messages
+from bot.db.conversations import FoundConversation, close_conversation_session, find_conversation
+from bot.db.pool import Database
+from bot.models import IngestResult, OutboundReply
+
+
+class WebStore:
+    def __init__(self, db: Database, session_ttl: timedelta) -> None:
+        self.db = db
+        self.session_ttl = session_ttl
+
+    async def find(self, session_id: str) -> FoundConversation | None:
+        async with self.db.autocommit() as conn:
+            return await find_conversation(conn, CHANNEL, session_id)
+
+    def expired(self, found: FoundConversation) -> bool:
+        last = found.last_activity_at
+        return last is not None and datetime.now(UTC) - last > self.session_ttl
+
+    async def stored_reply(self, result: IngestResult) -> tuple[OutboundReply | None, str]:
+        """The reply to an inbound message once it is stored, and the message's status."""
+        async with self.db.as_user(result.contact_id) as conn:
+            cur = await conn.execute(
+                "SELECT i.status, o.rich, o.text FROM app.messages i"
+                " LEFT JOIN app.messages o ON o.reply_to = i.id AND o.direction = 'out'"
+                " WHERE i.id = %s ORDER BY o.reply_seq LIMIT 1",
+                (result.message_id,),
+            )
+            row = await cur.fetchone()
+        if row is None or (row["rich"] is None and row["text"] is None):
+            return None, "pending"
+        reply = (OutboundReply.model_validate(row["rich"]) if row["rich"]
+                 else OutboundReply(text=row["text"]))
+        return reply, str(row["status"])
+
+    async def history(self, found: FoundConversation) -> list[dict[str, Any]]:
+        async with self.db.as_user(found.contact_id) as conn:
+            return await messages.history(conn, found.id, 500)
+
+    async def close(self, found: FoundConversation) -> bool:
+        async with self.db.as_user(found.contact_id) as conn:
+            return await close_conversation_session(conn, found.id, "user_closed")
