@@ -24,11 +24,13 @@ from psycopg.conninfo import make_conninfo
 from bot.db.embedded import start_embedded
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
+from bot.definition import load_definition
 from bot.models import InboundMessage
 from bot.runtime import Runtime
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_BOT = ROOT / "bots/studio/bot.yaml"
 EXTERNAL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -62,10 +64,13 @@ def drop_database(server_url: str, conninfo: str) -> None:
 
 
 @asynccontextmanager
-async def migrated_database(server_url: str) -> AsyncIterator[str]:
+async def migrated_database(server_url: str,
+                            bot: Path | None = EXAMPLE_BOT) -> AsyncIterator[str]:
+    """A new database with the platform's migrations and those of the bot definition
+    `bot` (by default the example bot, whose tables many tests use)."""
     conninfo = create_database(server_url)
     try:
-        await apply_migrations(conninfo)
+        await apply_migrations(conninfo, bot_migrations=load_definition(bot).migrations)
         yield conninfo
     finally:
         drop_database(server_url, conninfo)

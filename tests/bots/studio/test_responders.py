@@ -11,13 +11,13 @@ from bot.db.pool import Database
 from bot.definition import AgentRoute, load_definition
 from bot.responders import TurnContext
 from bot.sessions import SessionInfo
-from bot.studio.flow import StudioFlow
-from bot.studio.models import studio_zone
-from bot.studio.responders import studio_handlers
-from bot.studio.seed import seed_demo
-from tests.studio.conftest import ContactFactory
+from studio.flow import StudioFlow
+from studio.models import studio_zone
+from studio.responders import studio_handlers
+from studio.seed import seed_demo
+from tests.bots.studio.conftest import ContactFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def turn(contact: UUID, text: str, message_id: int, payload: str | None = None,

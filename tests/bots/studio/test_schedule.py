@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from bot.db.pool import Database
-from bot.studio.models import ScheduleQuery, studio_zone
-from bot.studio.schedule import list_plans, list_schedule, opening_hours
-from bot.studio.seed import PLANS, TIMETABLE, seed_demo, seed_demo_if_empty
-from tests.studio.conftest import ClassFactory, ContactFactory
+from studio.models import ScheduleQuery, studio_zone
+from studio.schedule import list_plans, list_schedule, opening_hours
+from studio.seed import PLANS, TIMETABLE, seed_demo, seed_demo_if_empty
+from tests.bots.studio.conftest import ClassFactory, ContactFactory
 
 ZONE = studio_zone()
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from bot.db.pool import Database
 from bot.knowledge.ingest import IngestReport, ingest_path
-from bot.studio.models import SeedReport
-from bot.studio.seed import seed_demo_if_empty
+from studio.models import SeedReport
+from studio.seed import seed_demo_if_empty
 
 
 class DemoReady(BaseModel):

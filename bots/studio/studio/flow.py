@@ -21,17 +21,17 @@ from bot.db.pool import Conn, Database
 from bot.knowledge.render import TOPIC_PAYLOAD, answer_reply
 from bot.knowledge.search import search_knowledge
 from bot.models import OutboundReply
-from bot.studio import bookings as booking_ops
-from bot.studio import payloads, render
-from bot.studio.extract import (
+from bot.yesno import is_affirmative, is_negative
+from studio import bookings as booking_ops
+from studio import payloads, render
+from studio.extract import (
     extract_schedule_query,
     referent_from_slot,
     resolve_reference,
 )
-from bot.studio.flow_state import FlowState, PendingAction, load_state, save_state
-from bot.studio.models import Booking, ClassSlot, ScheduleQuery, studio_zone
-from bot.studio.schedule import get_class, list_plans, list_schedule, opening_hours
-from bot.yesno import is_affirmative, is_negative
+from studio.flow_state import FlowState, PendingAction, load_state, save_state
+from studio.models import Booking, ClassSlot, ScheduleQuery, studio_zone
+from studio.schedule import get_class, list_plans, list_schedule, opening_hours
 
 
 class StudioFlow:

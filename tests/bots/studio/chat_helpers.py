@@ -8,7 +8,7 @@ from uuid import UUID
 
 from bot.db.pool import Database
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STUDIO_BOT = ROOT / "bots/studio/bot.yaml"
 
 

@@ -17,12 +17,12 @@ import pytest
 from bot.db.pool import Database
 from bot.knowledge.ingest import ingest_path
 from bot.models import PickList, QuickReplies
-from bot.studio.flow import StudioFlow
-from bot.studio.models import studio_zone
-from bot.studio.seed import seed_demo
-from tests.studio.conftest import ContactFactory
+from studio.flow import StudioFlow
+from studio.models import studio_zone
+from studio.seed import seed_demo
+from tests.bots.studio.conftest import ContactFactory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def friday_before_next_saturday() -> date:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from bot.models import OutboundReply
 from bot.responders import Emit, Responder, TurnContext
-from bot.studio.flow import StudioFlow
+from studio.flow import StudioFlow
 
 Step = Callable[[UUID, str, str], Awaitable[OutboundReply]]
 

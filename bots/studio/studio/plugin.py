@@ -1,11 +1,14 @@
-"""The example studio bot's extension: its offline handlers and its start-up step.
+"""The example studio bot's plugin: offline handlers, agent tools, commands, start-up.
 
-Named by `plugin: bot.studio.plugin` in bots/studio/bot.yaml; see bot/plugins.py.
+Named by `plugin: studio.plugin` in bots/studio/bot.yaml, loaded by the platform's
+bot/plugins.py as any bot's plugin is (docs/bot-definition.md, "Plugin").
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -14,16 +17,21 @@ from bot.db.pool import Database
 from bot.definition import BotDefinition
 from bot.responders import Responder
 from bot.settings import Settings
-from bot.studio.flow import StudioFlow
-from bot.studio.responders import studio_handlers
-from bot.studio.startup import prepare_demo
-from bot.studio.tools import register_studio_tools
+from studio.cli import add_commands
+from studio.flow import StudioFlow
+from studio.responders import studio_handlers
+from studio.startup import prepare_demo
+from studio.tools import register_studio_tools
 
 log = structlog.get_logger(__name__)
 
 
 def tools(registry: ToolRegistry) -> None:
     register_studio_tools(registry)
+
+
+def commands(subparsers: Any, settings: Callable[[], Settings]) -> None:
+    add_commands(subparsers, settings)
 
 
 def handlers(db: Database, settings: Settings) -> dict[str, Responder]:

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.agent.tools import ToolContext, ToolError, ToolRegistry
-from bot.studio import bookings, render, schedule
-from bot.studio.models import BookClassInput, CancelBookingInput, ScheduleQuery
+from studio import bookings, render, schedule
+from studio.models import BookClassInput, CancelBookingInput, ScheduleQuery
 
 
 class NoInput(BaseModel):

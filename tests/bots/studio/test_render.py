@@ -7,8 +7,8 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.models import Carousel, PickList, QuickReplies
-from bot.studio import payloads
-from bot.studio.models import (
+from studio import payloads
+from studio.models import (
     Booking,
     BookingResult,
     BookOutcome,
@@ -18,7 +18,7 @@ from bot.studio.models import (
     OpeningHours,
     studio_zone,
 )
-from bot.studio.render import (
+from studio.render import (
     booking_prompt,
     booking_result_reply,
     bookings_reply,
@@ -29,7 +29,7 @@ from bot.studio.render import (
     plans_reply,
     schedule_reply,
 )
-from bot.studio.seed import PLANS
+from studio.seed import PLANS
 
 
 def slot(id_: int = 7, seats_left: int = 4, hour: int = 9) -> ClassSlot:

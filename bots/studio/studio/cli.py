@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.settings import Settings
-from bot.studio.models import DEFAULT_TIMEZONE, studio_zone
+from studio.models import DEFAULT_TIMEZONE, studio_zone
 
 
 def add_commands(sub: Any, settings: Callable[[], Settings]) -> None:
@@ -21,7 +21,7 @@ def add_commands(sub: Any, settings: Callable[[], Settings]) -> None:
 
 def _run_seed(args: argparse.Namespace, settings: Settings) -> int:
     from bot.db.standalone import standalone_database
-    from bot.studio.seed import seed_demo
+    from studio.seed import seed_demo
 
     async def run() -> None:
         async with standalone_database(settings) as db:

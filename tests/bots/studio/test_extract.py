@@ -6,7 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.studio.extract import (
+from bot.yesno import is_affirmative, is_negative
+from studio.extract import (
     Referent,
     TimeHint,
     extract_class_type,
@@ -16,8 +17,7 @@ from bot.studio.extract import (
     referent_from_slot,
     resolve_reference,
 )
-from bot.studio.models import ClassSlot, studio_zone
-from bot.yesno import is_affirmative, is_negative
+from studio.models import ClassSlot, studio_zone
 
 WEDNESDAY = date(2026, 11, 18)
 

@@ -1,4 +1,5 @@
-"""Factories for studio tests: contacts and classes of their own in the shared database."""
+"""Factories for studio tests: contacts and classes of their own in the shared database;
+the agent tests' fake provider for the conversation driven by the agent."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from bot.db.pool import Database
+from tests.agent.conftest import agent_settings, fake_llm, llm_server  # noqa: F401 (fixtures)
 
 ContactFactory = Callable[[], Awaitable[UUID]]
 ClassFactory = Callable[..., Awaitable[int]]

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.db.pool import Conn
-from bot.studio.models import (
+from studio.models import (
     AT_TOLERANCE_MINUTES,
     ClassSlot,
     OpeningHours,

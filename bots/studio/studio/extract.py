@@ -14,7 +14,7 @@ from datetime import date, time, timedelta
 
 from pydantic import BaseModel, Field
 
-from bot.studio.models import AT_TOLERANCE_MINUTES, ClassSlot, ScheduleQuery
+from studio.models import AT_TOLERANCE_MINUTES, ClassSlot, ScheduleQuery
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_ABBREVIATIONS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3,

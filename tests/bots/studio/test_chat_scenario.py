@@ -7,11 +7,9 @@ from collections.abc import Callable
 
 from bot.db.pool import Database
 from bot.settings import Settings
-from bot.studio.models import studio_zone
-from bot.studio.seed import seed_demo
-from tests.chat_api import ChatClient, chat_http, option_titles
-from tests.conftest import RuntimeFactory
-from tests.studio.chat_helpers import (
+from studio.models import studio_zone
+from studio.seed import seed_demo
+from tests.bots.studio.chat_helpers import (
     STUDIO_BOT,
     bookings_of,
     classes_by_id,
@@ -19,6 +17,8 @@ from tests.studio.chat_helpers import (
     contact_of,
     handoffs_of,
 )
+from tests.chat_api import ChatClient, chat_http, option_titles
+from tests.conftest import RuntimeFactory
 
 
 async def test_the_studio_conversation_without_an_llm(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from bot.models import Card, Carousel, Option, OutboundReply, PickList, QuickReplies
-from bot.studio import payloads
-from bot.studio.models import (
+from studio import payloads
+from studio.models import (
     Booking,
     BookingResult,
     BookOutcome,

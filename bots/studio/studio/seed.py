@@ -11,7 +11,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.db.pool import Database
-from bot.studio.models import Plan, SeedReport, studio_zone
+from studio.models import Plan, SeedReport, studio_zone
 
 
 class WeeklyClass(NamedTuple):

@@ -10,11 +10,11 @@ import pytest
 
 from bot.cli import main
 from bot.db.pool import Database
-from bot.studio.seed import PLANS, seed_demo_if_empty
-from bot.studio.startup import prepare_demo
+from studio.seed import PLANS, seed_demo_if_empty
+from studio.startup import prepare_demo
 from tests.conftest import build_test_settings, migrated_database, primary_server_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

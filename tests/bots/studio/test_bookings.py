@@ -10,16 +10,16 @@ import psycopg
 import pytest
 
 from bot.db.pool import Database
-from bot.studio.bookings import (
+from studio.bookings import (
     NotActingAsUser,
     book_class,
     cancel_booking,
     get_booking,
     my_bookings,
 )
-from bot.studio.models import BookOutcome, CancelOutcome
-from bot.studio.schedule import get_class
-from tests.studio.conftest import ClassFactory, ContactFactory
+from studio.models import BookOutcome, CancelOutcome
+from studio.schedule import get_class
+from tests.bots.studio.conftest import ClassFactory, ContactFactory
 
 
 async def booked_rows(db: Database, class_id: int) -> list[dict[str, object]]:

@@ -13,7 +13,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from bot.db.pool import Conn
-from bot.studio.models import (
+from studio.models import (
     LATE_CANCEL_HOURS,
     Booking,
     BookingResult,
@@ -22,7 +22,7 @@ from bot.studio.models import (
     CancelResult,
     studio_zone,
 )
-from bot.studio.schedule import get_class, slot_from_row
+from studio.schedule import get_class, slot_from_row
 
 
 class NotActingAsUser(RuntimeError):
