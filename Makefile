@@ -31,9 +31,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## ruff, and mypy --strict on the platform and the example bot's plugin
+## ruff, and mypy --strict on the platform, the example bot's plugin and the fakes
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check bot adapters bots tests
+	$(BIN)/ruff check bot adapters bots testing bench tests
 	$(BIN)/mypy
 
 ## Forget the embedded database (all local conversations)

@@ -23,9 +23,10 @@ import httpx
 
 from bench import traffic
 from bench.pgcluster import free_port
-from tests.fakes.llm_server import FakeLLMServer, Step
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
-from tests.fakes.twilio_api import FakeTwilio, running_fake_twilio
+from testing import FIXTURE_BOT
+from testing.llm_server import FakeLLMServer, Step
+from testing.slack_api import FakeSlackApi, serve_fake_slack
+from testing.twilio_api import FakeTwilio, running_fake_twilio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +63,7 @@ def bot_env(database_url: str, fakes: Fakes, port: int, data_dir: Path,
     env.update(
         PYTHONPATH=str(ROOT), DATABASE_URL=database_url, DATA_DIR=str(data_dir),
         MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
-        BOT_DEFINITION=str(ROOT / "tests/fixtures/bot.yaml"),
+        BOT_DEFINITION=str(FIXTURE_BOT),
         RUN_MIGRATIONS_ON_START="false", LOG_LEVEL="WARNING",
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         TWILIO_ACCOUNT_SID=traffic.ACCOUNT_SID, TWILIO_AUTH_TOKEN=traffic.AUTH_TOKEN,

@@ -15,6 +15,7 @@ import pytest
 from bot.cli import main
 from bot.definition import load_definition
 from bot.plugins import PluginError, load_plugin, plugin_commands, plugin_handlers
+from testing import FIXTURE_BOT
 from tests.conftest import EXAMPLE_BOT, ROOT
 
 PLUGIN = '''
@@ -118,7 +119,7 @@ def test_commands_come_from_the_configured_definitions_plugin(
     folder, package = bot_folder
     monkeypatch.setenv("BOT_DEFINITION", str(write_definition(folder, f"{package}.plugin")))
     assert main(["wave"]) == 7
-    monkeypatch.setenv("BOT_DEFINITION", str(ROOT / "tests/fixtures/bot.yaml"))
+    monkeypatch.setenv("BOT_DEFINITION", str(FIXTURE_BOT))
     with pytest.raises(SystemExit):
         main(["seed-demo"])  # the example bot's command, not this bot's
     assert "invalid choice: 'seed-demo'" in capsys.readouterr().err
@@ -147,7 +148,7 @@ def test_the_platform_serves_a_bot_without_importing_the_example_plugin(tmp_path
             "assert not [m for m in sys.modules if m.split('.')[0] == 'studio'], 'studio'\n")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_"))}
-    env.update(PYTHONPATH=str(ROOT), BOT_DEFINITION=str(ROOT / "tests/fixtures/bot.yaml"),
+    env.update(PYTHONPATH=str(ROOT), BOT_DEFINITION=str(FIXTURE_BOT),
                DATA_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)

@@ -16,8 +16,8 @@ from adapters.slack_send import SlackOutbound, web_client
 from bot.db.messages import PendingDelivery
 from bot.models import Option, OutboundReply, QuickReplies
 from bot.settings import Settings
+from testing.slack_api import FakeSlackApi, serve_fake_slack
 from tests.conftest import wait_for
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from bot.models import InboundMessage, OutboundReply
 from bot.responders import TurnContext
 from bot.sessions import open_session
 from bot.settings import Settings
-from tests.fakes.llm_server import FakeLLM, FakeLLMServer
+from testing.llm_server import FakeLLM, FakeLLMServer
 
 
 @pytest.fixture(scope="session")

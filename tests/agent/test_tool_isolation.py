@@ -16,8 +16,8 @@ from bot.agent.builtin_tools import default_registry
 from bot.db.pool import Database
 from studio.bookings import book_class
 from studio.tools import register_studio_tools
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
-from tests.fakes.llm_server import FakeLLM
 
 
 async def someone_elses_booking(db: Database) -> tuple[UUID, int]:

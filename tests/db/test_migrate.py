@@ -15,7 +15,8 @@ from bot.db.migrate import (
     load_bot_migrations,
     load_migrations,
 )
-from tests.conftest import ROOT, create_database, drop_database, primary_server_url
+from testing.database import create_database, drop_database
+from tests.conftest import ROOT, primary_server_url
 
 STUDIO_MIGRATIONS = ROOT / "bots/studio/migrations"
 

@@ -13,10 +13,10 @@ from bot.db.pool import Database
 from bot.settings import Settings
 from studio.models import studio_zone
 from studio.seed import seed_demo
+from testing.llm_server import FakeLLM
 from tests.bots.studio.chat_helpers import STUDIO_BOT, bookings_of, contact_of, handoffs_of
 from tests.chat_api import ChatClient, chat_http, option_titles
 from tests.conftest import RuntimeFactory
-from tests.fakes.llm_server import FakeLLM
 
 SOURCE = "Policies › Cancellation policy (policies.md)"
 

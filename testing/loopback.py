@@ -7,13 +7,13 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
 
 @asynccontextmanager
-async def serve(app: Any, lifespan: str = "off") -> AsyncIterator[str]:
+async def serve(app: Any, lifespan: Literal["auto", "on", "off"] = "off") -> AsyncIterator[str]:
     """Run `app` with uvicorn on loopback; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

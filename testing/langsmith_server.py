@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.loopback import LoopbackServer
+from testing.loopback import LoopbackServer
 
 _PART = re.compile(rb'name="(?P<name>[^"]+)"\r\n(?:[^\r\n]+\r\n)*\r\n(?P<body>.*?)\r\n--',
                    re.S)

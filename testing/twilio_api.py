@@ -99,6 +99,8 @@ class FakeTwilio:
             recorded.form = parse_qs(body.decode(), keep_blank_values=True)
         self.requests.append(recorded)
         if not self._authorised(request):
+            # Every REST call needs basic auth (Account SID, Auth Token); a wrong pair is
+            # HTTP 401, error 20003 (Twilio's error dictionary: /docs/errors/20003).
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
         kind = _kind(recorded.path)
         queued = self.failures.get(kind)
@@ -133,6 +135,7 @@ class FakeTwilio:
             return JSONResponse({"success": True})
         if kind == "media":
             return Response(self.media, media_type="image/png")
+        # An unknown resource is HTTP 404, error 20404 (Twilio's error dictionary).
         return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
 
 

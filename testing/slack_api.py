@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.loopback import serve
+from testing.loopback import serve
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -86,7 +86,7 @@ class FakeSlackApi:
                     "team_id": self.team_id, "team": "Test team", "url": "https://t.slack.com/"}
         if method == "users.info":
             name = self.users.get(str(args.get("user")))
-            if name is None:
+            if name is None:  # users.info's reference: `user_not_found` for an unknown id
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": {"id": args["user"], "name": name.lower(),
                                          "real_name": name, "profile": {"display_name": name}}}
@@ -109,6 +109,8 @@ class FakeSlackApi:
                 found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
             return {"ok": True, "messages": found, "has_more": False}
         if method == "assistant.threads.setStatus":
+            # Only for an app with AI-assistant threads (assistant.threads.setStatus's
+            # reference); otherwise it fails with ok false, whose code the adapter ignores.
             return {"ok": True} if self.assistant_threads else {"ok": False,
                                                                  "error": "not_allowed"}
         if method == "apps.connections.open":

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.loopback import LoopbackServer
+from testing.loopback import LoopbackServer
 
 
 @dataclass
