@@ -31,11 +31,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-## ruff, mypy --strict, and the import contracts (layers, no circles; pyproject.toml)
+## ruff, mypy --strict (the platform, the example bot's plugin, the fakes) and the import
+## contracts (layers, no circles; pyproject.toml)
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check bot adapters tests bench
+	$(BIN)/ruff check bot adapters bots testing bench tests
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	PYTHONPATH=bots/studio $(BIN)/lint-imports
 
 ## Forget the embedded database (all local conversations)
 clean-data:

@@ -178,7 +178,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                               "nproc": os.cpu_count(), "load_average_start": os.getloadavg()}
     with ExitStack() as stack:
         if args.database_url:
-            from tests.conftest import create_database
+            from testing.database import create_database
             server = args.database_url
             url = create_database(server)
         else:

@@ -23,9 +23,10 @@ import httpx
 
 from bench import traffic
 from bench.pgcluster import free_port
-from tests.fakes.llm_server import FakeLLMServer, Step
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
-from tests.fakes.twilio_api import FakeTwilio, running_fake_twilio
+from testing import FIXTURE_BOT
+from testing.llm_server import FakeLLMServer, Step
+from testing.slack_api import FakeSlackApi, serve_fake_slack
+from testing.twilio_api import FakeTwilio, running_fake_twilio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,14 +56,15 @@ async def running_fakes(llm_delay_s: float = 0.0,
 
 
 def bot_env(database_url: str, fakes: Fakes, port: int, data_dir: Path,
-            extra: dict[str, str]) -> dict[str, str]:
-    """The environment of `bot serve`: every external service is a loopback fake."""
+            extra: dict[str, str], root: Path = ROOT) -> dict[str, str]:
+    """The environment of `bot serve`: every external service is a loopback fake. `root`
+    is the source tree whose code runs (another checkout, to compare two versions)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_"))}
     env.update(
-        PYTHONPATH=str(ROOT), DATABASE_URL=database_url, DATA_DIR=str(data_dir),
+        PYTHONPATH=str(root), DATABASE_URL=database_url, DATA_DIR=str(data_dir),
         MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
-        BOT_DEFINITION=str(ROOT / "tests/fixtures/bot.yaml"),
+        BOT_DEFINITION=str(FIXTURE_BOT),
         RUN_MIGRATIONS_ON_START="false", LOG_LEVEL="WARNING",
         PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         TWILIO_ACCOUNT_SID=traffic.ACCOUNT_SID, TWILIO_AUTH_TOKEN=traffic.AUTH_TOKEN,
@@ -85,8 +87,9 @@ def bot_env(database_url: str, fakes: Fakes, port: int, data_dir: Path,
 class Process:
     """A subprocess serving HTTP on a loopback port, stopped at the end."""
 
-    def __init__(self, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
-        self.args, self.env, self.port, self.log = args, env, port, log
+    def __init__(self, args: list[str], env: dict[str, str], port: int, log: Path,
+                 cwd: Path = ROOT) -> None:
+        self.args, self.env, self.port, self.log, self.cwd = args, env, port, log, cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,7 +98,7 @@ class Process:
 
     async def start(self, timeout_s: float = 120.0) -> None:
         with self.log.open("ab") as out:  # Popen returns at once: nothing waits here
-            self.proc = subprocess.Popen(self.args, env=self.env, cwd=ROOT,  # noqa: ASYNC220
+            self.proc = subprocess.Popen(self.args, env=self.env, cwd=self.cwd,  # noqa: ASYNC220
                                          stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(timeout=2) as client:
@@ -123,9 +126,11 @@ class Process:
         return self.proc.pid
 
 
-def bot_server(env: dict[str, str], port: int, log: Path, *args: str) -> Process:
+def bot_server(env: dict[str, str], port: int, log: Path, *args: str,
+               root: Path = ROOT) -> Process:
+    """`bot serve` of the tree at `root` (its own directory first on the import path)."""
     return Process([sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *args],
-                   env, port, log)
+                   env, port, log, cwd=root)
 
 
 def bare_server(log: Path) -> Process:

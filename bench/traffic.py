@@ -23,7 +23,7 @@ SENDER = "whatsapp:+14155238886"
 SLACK_SECRET = "bench-signing-secret"
 SLACK_TOKEN = "xoxb-bench"
 SLACK_TEAM = "T1"
-#: texts the fixture bot routes to its LLM agent route (tests/fixtures/bot.yaml)
+#: texts the fixture bot routes to its LLM agent route (testing/fixture_bot/bot.yaml)
 TEXTS = ["when is yoga", "class times please", "what is on today", "when is yoga tomorrow"]
 
 

@@ -1,4 +1,4 @@
-"""The `bot` command: serve, worker, migrate, chat, eval, seed-demo, kb."""
+"""The `bot` command: serve, worker, migrate, chat, eval, kb, and the bot plugin's own."""
 
 from __future__ import annotations
 
@@ -67,10 +67,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 async def _migrate() -> list[str]:
     from bot.db.embedded import resolve_database_url
     from bot.db.migrate import apply_migrations
+    from bot.definition import load_definition
 
     settings = _settings()
     conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
-    return await apply_migrations(conninfo)
+    return await apply_migrations(
+        conninfo, bot_migrations=load_definition(settings.definition_path).migrations)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -297,10 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--yes", action="store_true", help="confirm the erasure")
         cmd.set_defaults(func=cmd_admin)
     from bot.knowledge.cli import add_commands as add_knowledge_commands
-    from bot.studio.cli import add_commands as add_studio_commands
+    from bot.plugins import add_plugin_commands
 
-    add_studio_commands(sub, _settings)
     add_knowledge_commands(sub, _settings)
+    add_plugin_commands(sub, _settings)
     return parser
 
 

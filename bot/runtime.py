@@ -111,7 +111,7 @@ class Runtime:
         s = self.settings
         conninfo = await resolve_database_url(s.database_url, s.embedded_database_dir)
         if s.run_migrations_on_start:
-            applied = await apply_migrations(conninfo)
+            applied = await apply_migrations(conninfo, bot_migrations=self.definition.migrations)
             if applied:
                 log.info("migrations_applied", names=applied)
         await self.db.open(conninfo)

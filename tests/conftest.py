@@ -7,7 +7,6 @@ started in .data/test-postgres. Each run creates its own database and drops it.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import warnings
@@ -19,16 +18,19 @@ from uuid import uuid4
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from bot.db.embedded import start_embedded
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
+from bot.definition import load_definition
 from bot.models import InboundMessage
 from bot.runtime import Runtime
 from bot.settings import Settings
+from testing import FIXTURE_BOT
+from testing.database import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_BOT = ROOT / "bots/studio/bot.yaml"
 EXTERNAL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -48,24 +50,14 @@ def server_reachable(url: str) -> bool:
         return False
 
 
-def create_database(server_url: str) -> str:
-    name = "bot_test_" + secrets.token_hex(4)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_conninfo(server_url, dbname=name)
-
-
-def drop_database(server_url: str, conninfo: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @asynccontextmanager
-async def migrated_database(server_url: str) -> AsyncIterator[str]:
+async def migrated_database(server_url: str,
+                            bot: Path | None = EXAMPLE_BOT) -> AsyncIterator[str]:
+    """A new database with the platform's migrations and those of the bot definition
+    `bot` (by default the example bot, whose tables many tests use)."""
     conninfo = create_database(server_url)
     try:
-        await apply_migrations(conninfo)
+        await apply_migrations(conninfo, bot_migrations=load_definition(bot).migrations)
         yield conninfo
     finally:
         drop_database(server_url, conninfo)
@@ -130,7 +122,7 @@ def build_test_settings(database_url: str, tmp: Path, **overrides: Any) -> Setti
         # high limits by default: rate limiting has its own tests
         "rate_limit_user": "1000/minute", "rate_limit_session": "1000/hour",
         "rate_limit_ip": "1000/minute", "rate_limit_global": "10000/minute",
-        "bot_definition": ROOT / "tests/fixtures/bot.yaml",
+        "bot_definition": FIXTURE_BOT,
         "handoff_hours": "mon-sun 00:00-24:00",
         "model_cache_dir": ROOT / ".data/test-models",
         # The injection detector's MiniLM session costs ~100 MB per Runtime and the suite
@@ -227,7 +219,7 @@ def start_worker(db_url: str, tmp_path: Path) -> Iterator[StartWorker]:
                    QUEUE_POLL_INTERVAL_S="0.05", QUEUE_HEARTBEAT_INTERVAL_S="0.5",
                    QUEUE_STALLED_AFTER_S="2", QUEUE_RECOVERY_INTERVAL_S="0.5",
                    LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
-                   BOT_DEFINITION=str(ROOT / "tests/fixtures/bot.yaml"),
+                   BOT_DEFINITION=str(FIXTURE_BOT),
                    MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
                    RATE_LIMIT_USER="1000/minute", RATE_LIMIT_GLOBAL="10000/minute",
                    HANDOFF_HOURS="mon-sun 00:00-24:00")

@@ -11,9 +11,9 @@ from bot.models import InboundMessage
 from bot.queue import DrainOutcome
 from bot.runtime import Runtime
 from bot.settings import Settings
+from testing.slack_api import serve_fake_slack
 from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.slack_api import serve_fake_slack
 
 # Measured for this turn (16 when the pipelined units landed, 8 with the one-trip units
 # and the turn functions, 4 since the reply's transaction claims it for delivery and the

@@ -1,4 +1,4 @@
-"""Applies the SQL files in `migrations/` in order and records them.
+"""Applies the SQL files in `migrations/` in order, then the bot's own, and records them.
 
 A small runner rather than yoyo-migrations or alembic: yoyo splits files into
 statements with sqlparse (fragile with plpgsql `$$` bodies) and speaks its own URL
@@ -6,6 +6,12 @@ dialect rather than libpq URIs (the embedded server is a Unix-socket URI); alemb
 brings SQLAlchemy for what is "run these files once, in order, under a lock".
 Each file runs in one transaction; a PostgreSQL advisory lock keeps concurrent
 starts from applying twice, so `bot migrate` is idempotent and safe to race.
+
+A bot definition's own migrations (`migrations:` in its bot.yaml) run after all of the
+platform's, since they build on its roles, schema and functions. They are recorded by
+file name like the platform's, so a name may not repeat one of the platform's: a
+database that applied `0400_studio` when the example bot's tables were still a platform
+migration does not apply it again.
 """
 
 from __future__ import annotations
@@ -44,9 +50,27 @@ def load_migrations(directory: Path) -> list[Migration]:
     return found
 
 
-async def apply_migrations(conninfo: str, directory: Path | None = None) -> list[str]:
-    """Apply every migration not yet recorded; return the names applied now."""
+def load_bot_migrations(directory: Path, platform: list[Migration]) -> list[Migration]:
+    """A bot's SQL files in order; a missing folder or a platform migration's name is an error."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"the bot's migrations folder {directory} does not exist")
+    taken = {m.name for m in platform}
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        if path.stem in taken:
+            raise ValueError(f"{path}: a platform migration has this name; name a bot's"
+                             " migrations after the bot (e.g. 0400_studio.sql)")
+        found.append(Migration(path.stem, path.read_text(encoding="utf-8")))
+    return found
+
+
+async def apply_migrations(conninfo: str, directory: Path | None = None, *,
+                           bot_migrations: Path | str | None = None) -> list[str]:
+    """Apply every migration not yet recorded, the platform's then the bot's (from the
+    folder `bot_migrations`, when given); return the names applied now."""
     migrations = load_migrations(directory or default_migrations_dir())
+    if bot_migrations is not None:
+        migrations += load_bot_migrations(Path(bot_migrations), migrations)
     applied_now: list[str] = []
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))

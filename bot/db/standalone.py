@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from bot.db.embedded import resolve_database_url
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
+from bot.definition import load_definition
 from bot.settings import Settings
 
 
@@ -15,7 +16,8 @@ from bot.settings import Settings
 async def standalone_database(settings: Settings) -> AsyncIterator[Database]:
     conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
     if settings.run_migrations_on_start:
-        await apply_migrations(conninfo)
+        definition = load_definition(settings.definition_path)
+        await apply_migrations(conninfo, bot_migrations=definition.migrations)
     db = Database(conninfo, settings)
     await db.open()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from bot.definition.builtin import BUILTIN_INTENT_DATA, OUT_OF_SCOPE
 
@@ -107,8 +107,22 @@ class BotDefinition(BaseModel):
     menu: list[MenuItem] = Field(default_factory=list)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     knowledge_dir: str | None = None
-    #: a module adding handlers and a start-up step (see bot/plugins.py)
+    #: a module or package beside this file adding handlers, tools, commands and a start-up
+    #: step (docs/bot-definition.md, "Plugin"; loaded by bot/plugins.py)
     plugin: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*$")
+    #: a folder of the bot's own SQL migrations, applied after the platform's
+    migrations: str | None = None
+    #: the YAML file this was read from (None when built in code)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def home(self) -> Path | None:
+        """The folder of the YAML file: the plugin and relative folders are found there."""
+        return None if self._source is None else self._source.parent
 
     @model_validator(mode="after")
     def _unique_names(self) -> BotDefinition:
@@ -158,6 +172,10 @@ def load_definition(path: Path | None) -> BotDefinition:
         return with_builtins(BotDefinition())
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     definition = BotDefinition.model_validate(data)
+    definition._source = path.absolute()
+    home = definition._source.parent
     if definition.knowledge_dir and not Path(definition.knowledge_dir).is_absolute():
-        definition.knowledge_dir = str((path.parent / definition.knowledge_dir).resolve())
+        definition.knowledge_dir = str((home / definition.knowledge_dir).resolve())
+    if definition.migrations and not Path(definition.migrations).is_absolute():
+        definition.migrations = str((home / definition.migrations).resolve())
     return with_builtins(definition)

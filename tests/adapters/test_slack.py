@@ -19,6 +19,7 @@ from bot.models import Option, OutboundReply, QuickReplies
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.runtime import Runtime
+from testing.slack_api import FakeSlackApi, serve_fake_slack
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,
     action_body,
@@ -28,7 +29,6 @@ from tests.adapters.slack_requests import (
     signed_headers,
 )
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
 
 
 class EchoResponder:

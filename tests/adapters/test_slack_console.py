@@ -21,6 +21,7 @@ from bot.models import InboundMessage, OutboundReply
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.runtime import Runtime
+from testing.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,
     action_body,
@@ -30,7 +31,6 @@ from tests.adapters.slack_requests import (
     signed_headers,
 )
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
 from tests.handoff.test_flow import KeywordClassifier
 
 SUPPORT = "CSUP"

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.direct import DirectEvents, direct_event
+from testing.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
 from tests.adapters.slack_requests import (
     SIGNING_SECRET,
     event_body,
@@ -19,7 +20,6 @@ from tests.adapters.slack_requests import (
     message,
     signed_headers,
 )
-from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
 
 
 @dataclass

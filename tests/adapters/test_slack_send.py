@@ -15,8 +15,8 @@ from adapters.slack.format import MAX_BLOCKS
 from adapters.slack.outbound import SlackOutbound, web_client
 from bot.models import Option, OutboundReply, PendingDelivery, QuickReplies
 from bot.settings import Settings
+from testing.slack_api import FakeSlackApi, serve_fake_slack
 from tests.conftest import wait_for
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from adapters.slack.store import PostgresInstallationStore, PostgresOAuthStateStore
 from bot.app import create_app
 from bot.db.pool import Database
+from testing.slack_api import FakeSlackApi, serve_fake_slack
 from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.slack_api import FakeSlackApi, serve_fake_slack
 
 
 def installation(team: str, user: str = "U1", token: str = "xoxb-1") -> Installation:

@@ -11,9 +11,9 @@ from bot.app import create_app
 from bot.models import Card, OutboundReply
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
+from testing.loopback import serve
 from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
 from tests.conftest import RuntimeFactory
-from tests.loopback import serve
 
 pytestmark = pytest.mark.slow
 

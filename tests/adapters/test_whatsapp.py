@@ -14,6 +14,7 @@ from bot.models import Option, OutboundReply, QuickReplies
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.settings import Settings
+from testing.twilio_api import FakeTwilio
 from tests.adapters.whatsapp_fixtures import (
     PUBLIC,
     SENDER,
@@ -23,7 +24,6 @@ from tests.adapters.whatsapp_fixtures import (
     webhooks_for,
 )
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.twilio_api import FakeTwilio
 
 
 class Echo:

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 from bot.app import create_app
 from bot.runtime import Runtime
 from bot.settings import Settings
-from tests.fakes.twilio_api import FakeTwilio, running_fake_twilio
+from testing.twilio_api import FakeTwilio, running_fake_twilio
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"

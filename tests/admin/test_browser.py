@@ -10,10 +10,10 @@ import pytest
 
 from bot.db.pool import Database
 from bot.models import InboundMessage
+from testing.loopback import serve
 from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
 from tests.admin.conftest import ADMIN_TOKEN, AdminRuntime
 from tests.conftest import wait_for
-from tests.loopback import serve
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from bot.intents.contract import Classification
 from bot.models import InboundMessage, OutboundReply, StoredInbound
 from bot.routing.responder import TurnContext
 from bot.settings import Settings
-from tests.fakes.llm_server import FakeLLM, FakeLLMServer
+from testing.llm_server import FakeLLM, FakeLLMServer
 
 
 @pytest.fixture(scope="session")

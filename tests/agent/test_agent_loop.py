@@ -12,9 +12,9 @@ import pytest
 
 from bot.agent.errors import BUSY_TEXT, AgentBusyError
 from bot.agent.tools import ToolContext, ToolRegistry, ToolTransientError
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
 from tests.agent.tools_for_tests import CityInput, TestTools
-from tests.fakes.llm_server import FakeLLM
 
 INTERNALS = ("Traceback", "Error", "hunter2", "10.0.0.1", "status", "429", "500", "401",
              "toolu_", "call_")

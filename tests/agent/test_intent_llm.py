@@ -12,9 +12,9 @@ from typing import Any
 
 from bot.db.pool import Database
 from bot.settings import Settings
+from testing.llm_server import FakeLLM
 from tests.chat_api import ChatClient, chat_http, option_titles
 from tests.conftest import RuntimeFactory
-from tests.fakes.llm_server import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[2]
 UNSURE_BOT = ROOT / "tests/fixtures/unsure_bot.yaml"

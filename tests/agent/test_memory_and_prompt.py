@@ -7,8 +7,8 @@ from collections.abc import Callable
 from bot.agent.history import split_for_budget
 from bot.agent.prompt import GUARDRAILS
 from bot.models import OutboundReply
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
-from tests.fakes.llm_server import FakeLLM
 
 
 def system_of(request: dict[str, object]) -> str:

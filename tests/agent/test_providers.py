@@ -8,8 +8,8 @@ import pytest
 
 from bot.agent.errors import LLMPermanentError, LLMTransientError
 from bot.agent.messages import LLMRequest, Message, ToolSpec
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent
-from tests.fakes.llm_server import FakeLLM
 
 PROVIDERS = ["anthropic", "openai"]
 WEATHER = ToolSpec(name="weather", description="Weather in a city",

@@ -9,11 +9,11 @@ from bot.agent.builtin_tools import default_registry
 from bot.agent.tools import ToolContext, ToolRegistry, TurnRecord
 from bot.db.pool import Database
 from bot.models import Carousel, Option, PickList, QuickReplies
-from bot.studio.seed import seed_demo
-from bot.studio.tools import NoInput, register_studio_tools
+from studio.seed import seed_demo
+from studio.tools import NoInput, register_studio_tools
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
 from tests.agent.tools_for_tests import CityInput
-from tests.fakes.llm_server import FakeLLM
 
 
 def test_a_later_suggestion_of_the_same_tool_replaces_the_earlier_one() -> None:

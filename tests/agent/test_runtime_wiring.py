@@ -10,11 +10,11 @@ from bot.db.pool import Database
 from bot.models import InboundMessage
 from bot.routing.router import Router
 from bot.settings import Settings
+from testing.classifiers import ScheduleIntent
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent
 from tests.agent.tools_for_tests import TestTools
 from tests.conftest import RuntimeFactory, wait_for
-from tests.fakes.classifiers import ScheduleIntent
-from tests.fakes.llm_server import FakeLLM
 from tests.test_pipeline import replies_of
 
 

@@ -10,9 +10,9 @@ from bot.agent import confirm
 from bot.definition import IntentSpec
 from bot.models import QuickReplies
 from bot.routing.responder import TurnContext
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
 from tests.agent.tools_for_tests import TestTools
-from tests.fakes.llm_server import FakeLLM
 
 
 def tapped(turn: TurnContext, answer: str) -> TurnContext:

@@ -14,10 +14,10 @@ from uuid import UUID, uuid4
 
 from bot.agent.builtin_tools import default_registry
 from bot.db.pool import Database
-from bot.studio.bookings import book_class
-from bot.studio.tools import register_studio_tools
+from studio.bookings import book_class
+from studio.tools import register_studio_tools
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent, Conversation, Events
-from tests.fakes.llm_server import FakeLLM
 
 
 async def someone_elses_booking(db: Database) -> tuple[UUID, int]:

@@ -16,12 +16,12 @@ from bot.db.pool import Database
 from bot.models import InboundMessage
 from bot.settings import Settings
 from bot.tracing import NoTracer
+from testing.classifiers import ScheduleIntent
+from testing.langsmith_server import FakeLangSmith
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Conversation, Events
 from tests.agent.tools_for_tests import TestTools
 from tests.conftest import ROOT, RuntimeFactory, wait_for
-from tests.fakes.classifiers import ScheduleIntent
-from tests.fakes.langsmith_server import FakeLangSmith
-from tests.fakes.llm_server import FakeLLM
 from tests.test_pipeline import replies_of
 
 

@@ -18,10 +18,10 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.turn.opening import TurnOpening
 from bot.turn.unit import TurnUnit
+from testing.classifiers import ScheduleIntent
+from testing.llm_server import FakeLLM
 from tests.agent.conftest import Conversation
 from tests.conftest import RuntimeFactory
-from tests.fakes.classifiers import ScheduleIntent
-from tests.fakes.llm_server import FakeLLM
 
 # Measured for this turn (web chat, one streamed model call, no tools): 10 while the
 # model call's record had a transaction of its own and the agent read its state in a

@@ -9,9 +9,9 @@ import httpx
 
 from bot.app import create_app
 from bot.settings import Settings
+from testing.classifiers import ScheduleIntent
+from testing.llm_server import FakeLLM
 from tests.conftest import RuntimeFactory
-from tests.fakes.classifiers import ScheduleIntent
-from tests.fakes.llm_server import FakeLLM
 
 
 async def test_web_stream_shows_tool_progress_deltas_and_the_final_reply(

@@ -9,7 +9,7 @@ import time
 from bench.bare_app import create_bare_app
 from bench.loadgen import run_closed_loop, run_open_loop, steady_client
 from bench.traffic import Outgoing
-from tests.loopback import serve
+from testing.loopback import serve
 
 
 def _ping(_: int) -> Outgoing:

@@ -19,9 +19,9 @@ import uvicorn
 
 from bench import traffic
 from bot.app import create_app
+from testing.slack_api import serve_fake_slack
+from testing.twilio_api import running_fake_twilio
 from tests.conftest import build_test_settings
-from tests.fakes.slack_api import serve_fake_slack
-from tests.fakes.twilio_api import running_fake_twilio
 
 PUBLIC = "https://bot.example.com"
 

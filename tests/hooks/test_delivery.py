@@ -21,9 +21,9 @@ from bot.observability import Metrics
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.settings import Settings
+from testing.loopback import dead_url, serve
 from tests.conftest import RuntimeFactory, wait_for
 from tests.handoff.test_flow import KeywordClassifier, outbound
-from tests.loopback import dead_url, serve
 
 SECRET = "hook-secret-for-tests"
 

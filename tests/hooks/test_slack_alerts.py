@@ -13,7 +13,7 @@ from bot.hooks import HookEvent
 from bot.hooks.build import build_hooks
 from bot.observability import Metrics
 from bot.settings import Settings
-from tests.loopback import serve
+from testing.loopback import serve
 
 
 def fake_slack(statuses: list[int]) -> tuple[FastAPI, list[dict[str, Any]]]:

@@ -1,6 +1,0 @@
-"""The example bot's business: a fitness studio's schedule, bookings, plans and hours.
-
-Domain functions take a connection from `Database.as_user(contact_id)`, so row-level
-security decides whose bookings are visible; the acting person is always the
-connection's `auth.uid()`, never an argument. Rendering and extraction are pure.
-"""
