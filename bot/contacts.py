@@ -8,8 +8,8 @@ from uuid import UUID
 
 from bot.db import contacts
 from bot.db.audit import audit
-from bot.db.pool import Conn, Database
-from bot.hooks import EventHooks
+from bot.db.pool import Conn, Database, after_commit
+from bot.hooks import EventHooks, EventType
 
 
 async def set_opted_out(conn: Conn, contact_id: UUID, opted_out: bool, *, actor: str,
@@ -21,8 +21,8 @@ async def set_opted_out(conn: Conn, contact_id: UUID, opted_out: bool, *, actor:
     await audit(conn, contact_id=contact_id, actor=actor, action=action,
                 detail={"channel": channel})
     if hooks is not None:
-        hooks.emit("contact.opted_out" if opted_out else "contact.opted_in", channel=channel,
-                   contact_id=str(contact_id))
+        event: EventType = "contact.opted_out" if opted_out else "contact.opted_in"
+        after_commit(lambda: hooks.emit(event, channel=channel, contact_id=str(contact_id)))
 
 
 async def find_contact(db: Database, channel: str, external_id: str) -> UUID | None:

@@ -10,8 +10,9 @@ usable through a transaction pooler (set DB_PREPARED_STATEMENTS=false there).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +35,37 @@ _USER_PROLOGUE = sql.SQL(
 
 _SET_CLAIMS = ("SELECT set_config('role', 'authenticated', true),"
                " set_config('request.jwt.claims', %s, true)")
+
+
+# What the transaction the current task is in will do once it commits.
+_AFTER_COMMIT: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_commit",
+                                                                         default=None)
+
+
+def after_commit(action: Callable[[], object]) -> None:
+    """Do `action` once the transaction this code runs in has committed, never if it rolls
+    back: a hook event or a metric must not announce a change that did not happen. Outside
+    a transaction it is done at once."""
+    pending = _AFTER_COMMIT.get()
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
+
+
+@contextmanager
+def _collecting_after_commit() -> Iterator[list[Callable[[], object]]]:
+    actions: list[Callable[[], object]] = []
+    token = _AFTER_COMMIT.set(actions)
+    try:
+        yield actions
+    finally:
+        _AFTER_COMMIT.reset(token)
+
+
+def _run(actions: list[Callable[[], object]]) -> None:
+    for action in actions:
+        action()
 
 
 class _CountingCursor(psycopg.AsyncCursor[Row]):
@@ -168,23 +200,27 @@ class Database:
         claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
         if pipeline:
             async with self.pool.connection() as conn:
-                async with conn.pipeline(), conn.transaction():
-                    await conn.execute(_SET_CLAIMS, (claims,))
-                    yield conn
+                with _collecting_after_commit() as committed:
+                    async with conn.pipeline(), conn.transaction():
+                        await conn.execute(_SET_CLAIMS, (claims,))
+                        yield conn
                 if self._on_round_trip is not None:
                     self._on_round_trip()  # the sync that sends COMMIT
+            _run(committed)
             return
         async with self.pool.connection() as conn:
-            await conn.execute(_USER_PROLOGUE.format(sql.Literal(claims)))
-            try:
-                yield conn
-            except BaseException:
-                # The pool also rolls back a connection returned inside a transaction;
-                # doing it here keeps the connection clean for the next unit of work.
-                with suppress(psycopg.Error):
-                    await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+            with _collecting_after_commit() as committed:
+                await conn.execute(_USER_PROLOGUE.format(sql.Literal(claims)))
+                try:
+                    yield conn
+                except BaseException:
+                    # The pool also rolls back a connection returned inside a transaction;
+                    # doing it here keeps the connection clean for the next unit of work.
+                    with suppress(psycopg.Error):
+                        await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+        _run(committed)
 
     @asynccontextmanager
     async def in_one_trip(self, contact_id: UUID) -> AsyncIterator[OneTripUnit]:
@@ -227,8 +263,10 @@ class Database:
     @asynccontextmanager
     async def as_system(self) -> AsyncIterator[Conn]:
         """A transaction as the login role, for owner-privileged functions only."""
-        async with self.pool.connection() as conn, conn.transaction():
-            yield conn
+        with _collecting_after_commit() as committed:
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+        _run(committed)
 
     async def ping(self) -> bool:
         try:

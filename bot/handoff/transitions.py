@@ -5,7 +5,8 @@
 Each function writes the handoff row, the session's status, the audit record and the
 hook event together, whoever sets the change off: the customer, a policy, the agent,
 staff in a console, the dashboard or the CLI. They run in the caller's transaction (the
-turn's, a tool's, a staff action's), so the row and its record commit together.
+turn's, a tool's, a staff action's), so the row and its record commit together, and the
+hook event and metrics go out once it has committed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import structlog
 from bot.db import conversations, handoffs
 from bot.db.audit import audit
 from bot.db.messages import queue_outbound
-from bot.db.pool import Conn
-from bot.hooks import EventHooks
+from bot.db.pool import Conn, after_commit
+from bot.hooks import EventHooks, EventType
 from bot.models import OutboundReply
 from bot.observability import Metrics
 
@@ -38,10 +39,13 @@ class HandoffTransitions:
         self.metrics = metrics
         self.hooks = hooks
 
-    def _emit(self, event: Any, handoff_id: UUID, conversation_id: UUID, **data: Any) -> None:
-        if self.hooks is not None:
-            self.hooks.emit(event, handoff_id=str(handoff_id),
-                            conversation_id=str(conversation_id), **data)
+    def _emit(self, event: EventType, handoff_id: UUID, conversation_id: UUID,
+              **data: Any) -> None:
+        """The hook event, sent once the change is committed."""
+        hooks = self.hooks
+        if hooks is not None:
+            after_commit(lambda: hooks.emit(event, handoff_id=str(handoff_id),
+                                            conversation_id=str(conversation_id), **data))
 
     async def open(self, conn: Conn, *, contact_id: UUID, conversation_id: UUID,
                    session_id: UUID, trigger: str, reason: str, summary: str,
@@ -56,7 +60,7 @@ class HandoffTransitions:
             return None
         await audit(conn, contact_id=contact_id, actor=f"bot:{trigger}", action="handoff:open",
                     detail={"handoff": str(new), "reason": reason})
-        self.metrics.handoffs.labels(trigger, intent or "none").inc()
+        after_commit(self.metrics.handoffs.labels(trigger, intent or "none").inc)
         log.info("handoff_started", trigger=trigger, intent=intent)
         self._emit("handoff.created", new, conversation_id, trigger=trigger, intent=intent)
         return new
@@ -70,7 +74,7 @@ class HandoffTransitions:
         await audit(conn, contact_id=None, actor=f"staff:{staff}", action="handoff:claim",
                     detail={"handoff": str(handoff_id)})
         waited = (at - created).total_seconds()
-        self.metrics.handoff_claim_seconds.observe(waited)
+        after_commit(lambda: self.metrics.handoff_claim_seconds.observe(waited))
         self._emit("handoff.claimed", handoff_id, conversation_id, staff=staff,
                    waited_s=round(waited))
         return True
@@ -96,7 +100,7 @@ class HandoffTransitions:
         await audit(conn, contact_id=row["contact_id"] if by == "customer" else None,
                     actor=actor, action=f"handoff:{status}", detail={"handoff": str(row["id"])})
         took = (row["resolved_at"] - row["created_at"]).total_seconds()
-        self.metrics.handoff_resolve_seconds.observe(took)
+        after_commit(lambda: self.metrics.handoff_resolve_seconds.observe(took))
         self._emit("handoff.resolved", row["id"], row["conversation_id"], staff=by,
                    outcome=status, took_s=round(took))
         return UUID(str(row["id"]))

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from bot.db.audit import audit
-from bot.db.pool import Conn
+from bot.db.pool import Conn, after_commit
 from bot.hooks import EventHooks
 from bot.pii import mask_sample
 from bot.safety.injection import InjectionVerdict
@@ -16,14 +16,15 @@ async def security_event(conn: Conn, *, contact_id: UUID | None, kind: str, seve
                          detail: dict[str, Any], hooks: EventHooks | None = None) -> None:
     """A security event (injection attempt, output leak, abuse) with its severity.
 
-    With `hooks`, operators' receivers hear of it too (kind, severity and the message
-    id only: the detail may hold personal data).
+    With `hooks`, operators' receivers hear of it too once it is committed (kind, severity
+    and the message id only: the detail may hold personal data).
     """
     await audit(conn, contact_id=contact_id, actor="system", action=f"security:{kind}",
                 detail={"severity": severity, **detail})
     if hooks is not None:
-        hooks.emit("security.event", kind=kind, severity=severity,
-                   message_id=detail.get("message_id"))
+        message_id = detail.get("message_id")
+        after_commit(lambda: hooks.emit("security.event", kind=kind, severity=severity,
+                                        message_id=message_id))
 
 
 async def injection_event(conn: Conn, *, contact_id: UUID, message_id: int,

@@ -3,12 +3,12 @@
 Stages and responders append to it while the turn runs; nothing of it reaches the
 database before `commit`, which sends every row, the progress events (NOTIFY, sent when
 the transaction commits) and the claim of the reply for delivery in one pipelined
-transaction: a turn is wholly recorded or not at all (and then run again).
+transaction: a turn is wholly recorded or not at all (and then run again). What its rows
+announce (hook events, metrics) waits for the commit (`bot.db.pool.after_commit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 import structlog
@@ -30,7 +30,6 @@ class TurnUnit:
         self.contact_id = contact_id
         self.rows: list[RowWrite] = []
         self.events: list[StreamEvent] = []
-        self.after_commit: list[Callable[[], None]] = []
         self._claim: ReplyClaim | None = None
 
     def write(self, row: RowWrite) -> None:
@@ -40,10 +39,6 @@ class TurnUnit:
     def publish(self, event: StreamEvent) -> None:
         """A progress event sent when (and only if) the transaction commits."""
         self.events.append(event)
-
-    def on_commit(self, action: Callable[[], None]) -> None:
-        """Something to do once the unit has committed (metrics, log lines)."""
-        self.after_commit.append(action)
 
     def claim(self, claim: ReplyClaim) -> None:
         """Claim the reply this unit stores for delivery, in the same transaction."""
@@ -61,9 +56,6 @@ class TurnUnit:
                 queued = await self._claim.queue(conn)
         self.rows.clear()  # committed: a failure after this must not store them again
         self.events.clear()
-        for action in self.after_commit:
-            action()
-        self.after_commit.clear()
         return queued
 
     async def commit_rows_after_failure(self) -> None:

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from bot.db.pool import Database
+from bot.db.pool import Database, after_commit
 from bot.settings import Settings
 
 
@@ -149,3 +149,26 @@ async def test_a_pipelined_cursor_read_after_the_unit_costs_no_round_trip(
         cur = await conn.execute("SELECT count(*) AS n FROM app.user_context")
     assert await cur.fetchone() == {"n": 1}
     assert len(trips) == 1
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+async def test_what_a_change_announces_waits_for_its_commit_and_never_follows_a_rollback(
+        db: Database, pipeline: bool) -> None:
+    contact = await _new_contact(db)
+    done: list[str] = []
+    async with db.as_user(contact, pipeline=pipeline) as conn:
+        await conn.execute("INSERT INTO app.user_context (contact_id, key, value, kind)"
+                           " VALUES (%s, 'kept', '1', 'fact')", (contact,))
+        after_commit(lambda: done.append("kept"))
+        assert done == [], "not before the commit"
+    assert done == ["kept"]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        async with db.as_user(contact, pipeline=pipeline) as conn:
+            after_commit(lambda: done.append("rolled back"))
+            await conn.execute("INSERT INTO app.user_context (contact_id, key, value, kind)"
+                               " VALUES (%s, 'kept', '2', 'fact')", (contact,))
+            await (await conn.execute("SELECT 1")).fetchone()
+    async with db.as_system():
+        after_commit(lambda: done.append("system"))
+    after_commit(lambda: done.append("outside any transaction"))
+    assert done == ["kept", "system", "outside any transaction"]
