@@ -60,7 +60,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.intents.classifier import IntentClassifier
 from bot.intents.config import ClassifierConfig
-from bot.intents.datasets import OOS_LABEL, load_clinc
+from research.intents.datasets import OOS_LABEL, load_clinc
 
 CLINC = Path("/work/shared/datasets/clinc150/data_full.json")
 GRID = [round(0.30 + 0.01 * i, 2) for i in range(41)]

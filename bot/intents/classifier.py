@@ -25,8 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.intents.builtin import OUT_OF_SCOPE
-from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
-from bot.intents.datasets import OOS_LABEL
+from bot.intents.config import DEFAULT_OOS_THRESHOLD, OOS_LABEL, ClassifierConfig
 from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder
 from bot.intents.embedding_memo import EmbeddingMemo
 from bot.intents.encoder_graph import LAST_LAYER_ROLES

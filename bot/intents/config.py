@@ -14,6 +14,9 @@ from typing import Literal
 #: the temperature calibration that every trained classifier applies.
 DEFAULT_OOS_THRESHOLD = 0.56
 
+#: Label used for out-of-scope examples (the CLINC150 convention).
+OOS_LABEL = "oos"
+
 Backend = Literal["minilm+tfidf", "tfidf"]
 
 

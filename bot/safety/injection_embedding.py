@@ -6,7 +6,7 @@ mean-pooled unit vector; a logistic regression over those 384 numbers catches
 task-diversion and role-play phrasings that share no n-grams with known attacks.
 Its logit is blended with the n-gram model's logit by a second, three-parameter
 logistic regression fitted on cross-validated scores (see
-:mod:`bot.safety.train_injection_embedding`); the blend replaces the n-gram score in
+``research/injection/train_embedding.py``); the blend replaces the n-gram score in
 the detector's noisy-OR.
 
 Weights are a small ``.npz`` of plain arrays (``allow_pickle=False``).

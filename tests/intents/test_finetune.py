@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bot.intents import ClassifierConfig, IntentClassifier
-from bot.intents.datasets import LabelledTexts
 from bot.intents.embedding import MiniLMEmbedder
 from bot.intents.encoder_graph import LAST_LAYER_ROLES
 from bot.intents.finetune import FinetuneSettings, backward, finetune, forward, pad, ranking_loss
+from research.intents.datasets import LabelledTexts
 
 
 def _small_layer(rng: np.random.Generator, d: int = 24, inner: int = 48) -> dict[str, np.ndarray]:
