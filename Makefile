@@ -33,7 +33,7 @@ test: $(VENV)/.dev-installed
 
 ## ruff and mypy --strict on bot/ and adapters/
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check bot adapters tests
+	$(BIN)/ruff check bot adapters research tests
 	$(BIN)/mypy
 
 ## Forget the embedded database (all local conversations)
