@@ -46,7 +46,7 @@ ProgressCallback = Callable[[int, int], None]
 _FORMAT = "intents-v2"
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py",
-               "encoder_graph.py", "onnx_proto.py", "finetune.py")
+               "encoder_graph.py", "encoder_layout.py", "finetune.py")
 _TUNED = "tuned_"  # prefix of a fine-tuned last layer's arrays in a cached model
 
 

@@ -123,7 +123,7 @@ class MiniLMEmbedder:
         if last_layer is not None:
             # its first five layers alone: their states equal the full graph's, bit for bit
             graph = build_encoder_graph(data, layers=MIX_LAYER)
-            tuned = build_last_layer_graph(data, last_layer)
+            tuned = build_last_layer_graph(last_layer)
         elif compact:
             graph = build_encoder_graph(data, hidden_layers=(MIX_LAYER,))
 
