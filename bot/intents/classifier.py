@@ -28,7 +28,7 @@ from bot.intents.builtin import OUT_OF_SCOPE
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, OOS_LABEL, ClassifierConfig
 from bot.intents.embedding import DIMENSION, MODEL_ID, MiniLMEmbedder
 from bot.intents.embedding_memo import EmbeddingMemo
-from bot.intents.encoder_graph import LAST_LAYER_ROLES
+from bot.intents.encoder_layout import LAST_LAYER_ROLES
 from bot.intents.finetune import FinetuneSettings, finetune
 from bot.intents.scoring import (
     FloatArray,
@@ -43,11 +43,13 @@ from bot.intents.text_features import TfidfFeatures
 #: Called with (done, total) while training embeds its examples.
 ProgressCallback = Callable[[int, int], None]
 
-_FORMAT = "intents-v2"
+_FORMAT = "intents-v3"  # v3: the tuned last layer's graph is saved with the model
 # Source files whose change must invalidate cached models.
 _CODE_FILES = ("classifier.py", "scoring.py", "text_features.py", "embedding.py", "config.py",
-               "encoder_graph.py", "encoder_layout.py", "finetune.py")
+               "encoder_graph.py", "encoder_layout.py", "encoder_files.py",
+               "encoder_sessions.py", "finetune.py")
 _TUNED = "tuned_"  # prefix of a fine-tuned last layer's arrays in a cached model
+_TUNED_GRAPH = "tuned_graph"  # its graph, built once at training (serialised ONNX bytes)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def _train_tuned(
     classes: Sequence[str], chosen: npt.NDArray[np.int64],
     split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], config: ClassifierConfig, *,
     memo: EmbeddingMemo | None, few_shot: bool, progress: ProgressCallback | None,
+    model_dir: Path | None,
 ) -> tuple[MiniLMEmbedder, FloatArray, dict[str, FloatArray], float | None]:
     """Tune the last layer on the ``chosen`` examples; return the tuned embedder (``embedder``
     is closed), every text's embedding by it, the layer, and the temperature (None when
@@ -121,11 +124,11 @@ def _train_tuned(
         part_layer = tune(np.intersect1d(chosen, fit_idx), np.intersect1d(negative, fit_idx))
     tuned = tune(chosen, negative)
     embedder.close()
-    final = IntentClassifier._make_embedder(config, memo, last_layer=tuned)
+    final = IntentClassifier._make_embedder(config, memo, last_layer=tuned, model_dir=model_dir)
     assert final is not None
     if part_layer is None:
         return final, final.embed(texts, progress=progress), tuned, None
-    part = IntentClassifier._make_embedder(config, last_layer=part_layer)
+    part = IntentClassifier._make_embedder(config, last_layer=part_layer, model_dir=model_dir)
     assert part is not None
     emb, part_emb = final.embed_with(part, texts, progress=progress)
     temperature = held_out_temperature(texts, y, len(classes), split, config, part_emb,
@@ -225,7 +228,8 @@ class IntentClassifier:
         progress: ProgressCallback | None = None,
         memo: EmbeddingMemo | None = None,
     ) -> IntentClassifier:
-        """Train on ``texts``/``labels``, or load the identical model from ``cache_dir``.
+        """Train on ``texts``/``labels``, or load the identical model from ``cache_dir``
+        (which also keeps the encoder's graph files; the user's cache when None).
 
         ``memo`` shares one-message embeddings with other encoders of the process (the
         injection detector's).
@@ -249,7 +253,7 @@ class IntentClassifier:
                     return cls._load(path, config, memo)
                 except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                     pass  # corrupt or foreign file: retrain and overwrite it
-        embedder = cls._make_embedder(config, memo)
+        embedder = cls._make_embedder(config, memo, model_dir=cache_dir)
         index = {c: i for i, c in enumerate(classes)}
         y = np.asarray([index[lb] for lb in labels], dtype=np.int64)
         few_shot = embedder is not None and is_few_shot(labels, config)
@@ -259,7 +263,7 @@ class IntentClassifier:
         if embedder is not None and len(chosen) > 0:
             embedder, emb, tuned, temperature = _train_tuned(
                 embedder, texts, y, classes, chosen, (fit_idx, held_idx), config, memo=memo,
-                few_shot=few_shot, progress=progress)
+                few_shot=few_shot, progress=progress, model_dir=cache_dir)
         elif embedder is not None:
             emb = embedder.embed(texts, progress=progress)
         names = _label_names(classes, embedder) if embedder is not None and few_shot else None
@@ -306,7 +310,8 @@ class IntentClassifier:
 
     @staticmethod
     def _make_embedder(config: ClassifierConfig, memo: EmbeddingMemo | None = None,
-                       last_layer: dict[str, FloatArray] | None = None,
+                       last_layer: dict[str, FloatArray] | None = None, *,
+                       last_layer_graph: bytes | None = None, model_dir: Path | None = None,
                        ) -> MiniLMEmbedder | None:
         if config.backend == "tfidf":
             return None
@@ -321,6 +326,8 @@ class IntentClassifier:
             layer_mix=config.layer_mix,
             memo=memo,
             last_layer=last_layer,
+            last_layer_graph=last_layer_graph,
+            model_dir=model_dir,
         )
 
     def _save(self, path: Path) -> None:
@@ -343,6 +350,9 @@ class IntentClassifier:
                     "lr_intercept": s.lr_intercept}
         arrays.update({name: a for name, a in optional.items() if a is not None})
         arrays.update({_TUNED + role: a for role, a in (self._tuned or {}).items()})
+        graph = None if self._embedder is None else self._embedder.last_layer_graph
+        if self._tuned is not None and graph is not None:
+            arrays[_TUNED_GRAPH] = np.frombuffer(graph, dtype=np.uint8)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename so a crash or a concurrent trainer never leaves half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -381,9 +391,11 @@ class IntentClassifier:
             arrays.get("lr_coef"),
             arrays.get("lr_intercept"),
         )
-        tuned = None
+        tuned = graph = None
         if any(name.startswith(_TUNED) for name in arrays):
             tuned = {role: arrays[_TUNED + role] for role in LAST_LAYER_ROLES}
-        embedder = cls._make_embedder(config, memo, last_layer=tuned)
+            graph = arrays[_TUNED_GRAPH].tobytes()
+        embedder = cls._make_embedder(config, memo, last_layer=tuned, last_layer_graph=graph,
+                                      model_dir=path.parent)
         return cls(meta["labels"], scorer, config, embedder=embedder, loaded_from_cache=True,
                    tuned=tuned)

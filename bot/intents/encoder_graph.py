@@ -22,7 +22,9 @@ the usual int8 route, reaches only 0.97-0.99 here because of those outliers).
 the export, used by the tests to check that the graph is wired like the original.
 docs/benchmarks-intents.md has the measurements (node counts, block sizes, latency).
 
-Graphs are read and written with the ``onnx`` package.
+Graphs are written with the ``onnx`` package. A process builds one only when its model
+directory lacks the file (:mod:`bot.intents.encoder_files`), or when it tunes the last
+layer (:func:`build_last_layer_graph`, saved with the trained classifier).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def embed_corpus(texts: list[str], cache_dir: Path, *,
         return cached
     # One thread: the machine is shared and this runs once per corpus change.
     embedder = MiniLMEmbedder(max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
-                              compact=compact)
+                              compact=compact, model_dir=cache_dir)
     vectors = embedder.embed(prepared, batch_size=64)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors, allow_pickle=False)
