@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.intents.classifier import IntentClassifier, Prediction, is_few_shot
+from bot.intents.classifier import IntentClassifier, Prediction
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
+from bot.intents.training import is_few_shot
 from research.intents.datasets import (
     OOS_LABEL,
     DatasetFormatError,
