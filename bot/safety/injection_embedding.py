@@ -45,7 +45,7 @@ MAX_TOKENS = 160
 _SPHERE_SLACK = 1e-3
 # The trained ceiling comes from embeddings the trainer computed in padded batches; the
 # single-message session gives logits within 1e-6 of those (2,099 training texts,
-# docs/benchmarks-injection.md, fourth round), far inside this margin.
+# docs/benchmarks-injection.md, the cascade's trained ceiling), far inside this margin.
 _CEILING_SLACK = 0.01
 
 
