@@ -34,7 +34,7 @@ test: $(VENV)/.dev-installed
 ## ruff, mypy --strict (the platform, the example bot's plugin, the fakes) and the import
 ## contracts (layers, no circles; pyproject.toml)
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check bot adapters bots testing bench tests
+	$(BIN)/ruff check bot adapters bots testing research bench tests
 	$(BIN)/mypy
 	PYTHONPATH=bots/studio $(BIN)/lint-imports
 

@@ -8,7 +8,7 @@ D="${1:-../shared/datasets}"
 OUT=bench/results/intents
 mkdir -p "$OUT"
 PY="${PYTHON:-.venv/bin/python}"
-run() { taskset -c 0 env OMP_NUM_THREADS=1 "$PY" -m bot.intents.evaluation "$@"; }
+run() { taskset -c 0 env OMP_NUM_THREADS=1 "$PY" -m research.intents.evaluation "$@"; }
 
 run --train "$D/banking77/train.csv" --test "$D/banking77/test.csv" --json \
     --cache-dir "$OUT/cache" --plot "$OUT/banking77_confusion.png" > "$OUT/banking77_full.txt"

@@ -11,9 +11,9 @@ instead of running the encoder again (``verify`` checks that this gives what the
 path gives). The out-of-fold top label and probability of every pooled query are kept, and
 ``curve`` reads in-scope accuracy and OOS recall against the threshold from them.
 
-Decision rule (fixed before any curve was computed; see docs/benchmarks-intents.md,
-"Round 6"): over layer_mix m in {0, 0.5} and threshold t in 0.30, 0.31, ..., 0.70, pick the
-(m, t) that maximises the smallest of three z-margins,
+Decision rule (fixed before any curve was computed; docs/benchmarks-intents.md, the
+cross-validated out-of-scope set): over layer_mix m in {0, 0.5} and threshold t in 0.30,
+0.31, ..., 0.70, pick the (m, t) that maximises the smallest of three z-margins,
     z0 = (in-scope accuracy without threshold - 0.96) / s,
     z1 = (in-scope accuracy at t - 0.93) / s,
     z2 = (OOS recall at t - 0.85) / s,
@@ -60,7 +60,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.intents.classifier import IntentClassifier
 from bot.intents.config import ClassifierConfig
-from bot.intents.datasets import OOS_LABEL, load_clinc
+from research.intents.datasets import OOS_LABEL, load_clinc
 
 CLINC = Path("/work/shared/datasets/clinc150/data_full.json")
 GRID = [round(0.30 + 0.01 * i, 2) for i in range(41)]

@@ -55,9 +55,8 @@ class TurnParts:
         if self._given_classifier is not None:
             return self._given_classifier
         texts, labels = self.definition.training_data()
-        cache = self.settings.model_cache_dir or self.settings.data_dir / "models"
-        local = await asyncio.to_thread(IntentClassifier.train, texts, labels, cache_dir=cache,
-                                        memo=self.memo)
+        local = await asyncio.to_thread(IntentClassifier.train, texts, labels,
+                                        cache_dir=self.settings.models_dir, memo=self.memo)
         llm = (AgentIntentLLM(agent, bot_name=self.definition.name)
                if agent is not None else None)
         self._built = HybridClassifier(self.definition, local, llm=llm)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.settings import MissingSecretError, Settings
@@ -224,10 +226,21 @@ def cmd_handoffs(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     # Each evaluation owns its options (and its --help); the rest of the line is theirs.
-    if args.what == "injection":
-        from bot.safety.injection_eval import main as run_eval
-    else:
-        from bot.intents.evaluation import main as run_eval
+    # They live in research/, beside the package in a source checkout and absent from an
+    # installed wheel; imported by name, so that the package never depends on them.
+    module = f"research.{args.what}.evaluation"
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "research" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))  # an editable install puts only bot/ on the path
+    try:
+        run_eval: Callable[[list[str]], int] = importlib.import_module(module).main
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("research", f"research.{args.what}", module):
+            raise
+        print(f"`bot eval {args.what}` runs the evaluation code in research/, which is not "
+              "installed with the package: run it from a source checkout of the project "
+              "(pip install -e . there).", file=sys.stderr)
+        return 2
     return run_eval(list(args.rest))
 
 

@@ -65,7 +65,8 @@ class Runtime:
         self.injection = InjectionDetector(
             harden_threshold=s.injection_harden_threshold,
             refuse_threshold=s.injection_refuse_threshold,
-            use_embedding=s.injection_embedding, embedding_memo=self.embedding_memo)
+            use_embedding=s.injection_embedding, embedding_memo=self.embedding_memo,
+            model_dir=s.models_dir)
         self.db = Database(None, s, on_round_trip=self.metrics.db_round_trips.inc)
         self.queue = JobQueue(s, self.metrics, self.db)
         self.events = EventHub(self.db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def _last_json(out: str) -> dict[str, object]:
 
 
 def test_eval_injection_through_the_bot_command(capsys: pytest.CaptureFixture[str]) -> None:
-    fixtures = TESTS / "safety" / "fixtures"
+    fixtures = TESTS / "research" / "injection" / "fixtures"
     code = main(["eval", "injection", "--data", str(fixtures / "labelled.csv"),
                  "--benign", str(fixtures / "benign.csv"), "--json"])
     assert code == 0
@@ -50,3 +51,13 @@ def test_eval_needs_to_know_what_to_evaluate(capsys: pytest.CaptureFixture[str])
         main(["eval", "nonsense"])
     assert exc.value.code == 2
     assert "injection" in capsys.readouterr().err
+
+
+def test_eval_outside_a_source_checkout_says_where_to_run_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An installed wheel has no research package: None in sys.modules makes it unimportable.
+    for name in ("research", "research.intents", "research.intents.evaluation"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert main(["eval", "intents", "--help"]) == 2
+    assert "source checkout" in capsys.readouterr().err

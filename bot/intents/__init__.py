@@ -1,8 +1,7 @@
-"""Local intent classification: training, prediction and evaluation."""
+"""Local intent classification: training and prediction (evaluation: research.intents)."""
 
 from bot.intents.classifier import IntentClassifier, Prediction, is_out_of_scope
-from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
-from bot.intents.datasets import OOS_LABEL
+from bot.intents.config import DEFAULT_OOS_THRESHOLD, OOS_LABEL, ClassifierConfig
 
 __all__ = [
     "DEFAULT_OOS_THRESHOLD",

@@ -9,10 +9,14 @@ from typing import Literal
 
 #: Recommended confidence below which a caller should treat a message as out of scope.
 #: Chosen on CLINC150 train + val with all 200 out-of-scope queries held out in turn, never
-#: the test split, for the classifier as configured by default (docs/benchmarks-intents.md,
-#: "Round 9"; 0.48 in round 6 for the encoder without tuning, 0.45 before); it relies on
-#: the temperature calibration that every trained classifier applies.
+#: the test split, for the classifier as configured by default, its tuned last layer
+#: included (docs/benchmarks-intents.md, the last-layer fine-tuning and the cross-validated
+#: out-of-scope set; the untuned encoder's was 0.48); it relies on the temperature
+#: calibration that every trained classifier applies.
 DEFAULT_OOS_THRESHOLD = 0.56
+
+#: Label used for out-of-scope examples (the CLINC150 convention).
+OOS_LABEL = "oos"
 
 Backend = Literal["minilm+tfidf", "tfidf"]
 
@@ -37,7 +41,8 @@ class ClassifierConfig:
     #: Read from the same forward pass. 0.5 won on the holdout and CLINC150 val but lost
     #: CLINC150 test OOS recall (84.1% < 85%), and its out-of-scope curve lay under the
     #: plain embedding's on 200 held-out train + val queries, so it is off
-    #: (docs/benchmarks-intents.md, "Round 5" and "Round 6").
+    #: (docs/benchmarks-intents.md: features from the same forward pass, and the
+    #: cross-validated out-of-scope set).
     layer_mix: float = 0.0
     #: Inverse regularisation of the linear SVM.
     svm_c: float = 1.0
@@ -61,7 +66,7 @@ class ClassifierConfig:
     few_shot_finetune_lr: float = 2e-4
     #: Outside the few-shot regime: fine-tune the last layer the same way on up to this many
     #: examples of each in-scope intent, with the out-of-scope examples as every intent's
-    #: negatives (0: the shipped encoder; docs/benchmarks-intents.md, round 9).
+    #: negatives (0: the shipped encoder; docs/benchmarks-intents.md, last-layer fine-tuning).
     finetune_examples_per_intent: int = 10
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)

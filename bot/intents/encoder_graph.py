@@ -1,4 +1,4 @@
-"""Rebuild the all-MiniLM-L6-v2 ONNX export as a compact graph that runs faster per message.
+"""Build the all-MiniLM-L6-v2 ONNX export again as a compact graph that runs faster.
 
 The shipped export stores its weights as int8 with one scale per output column, but its
 graph dequantises them to float32 and runs float32 MatMuls, wrapped in ~300 small nodes of
@@ -20,37 +20,49 @@ The embeddings stay within cosine 0.999 of the export's (per-tensor dynamic quan
 the usual int8 route, reaches only 0.97-0.99 here because of those outliers).
 ``int8_matmuls=False`` keeps float32 MatMuls (dequantised weights): the same arithmetic as
 the export, used by the tests to check that the graph is wired like the original.
-See docs/benchmarks-intents.md, "Round 4", for the measurements.
+docs/benchmarks-intents.md has the measurements (node counts, block sizes, latency).
+
+Graphs are written with the ``onnx`` package. A process builds one only when its model
+directory lacks the file (:mod:`bot.intents.encoder_files`), or when it tunes the last
+layer (:func:`build_last_layer_graph`, saved with the trained classifier).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, helper, numpy_helper
 
-from bot.intents import onnx_proto as pb
+from bot.intents.encoder_layout import (
+    DENSE_ROLES,
+    HEADS,
+    HIDDEN,
+    LAST_FLOAT,
+    LAST_LAYER_ROLES,
+    LAYERS,
+    hidden_state_name,
+)
 
-LAYERS, HIDDEN, HEADS = 6, 384, 12
-_BLOCK = 64  # MatMulNBits block along K (see Round 4 for 16/32/128)
+__all__ = ["LAST_LAYER_ROLES", "LAYERS", "GraphLayoutError", "build_encoder_graph",
+           "build_last_layer_graph", "hidden_state_name", "last_layer_parameters", "read_model"]
+
+# MatMulNBits block along K: 64 measured faster than 16/32 and as accurate as 128.
+_BLOCK = 64
 # Hidden channels with the largest |activation| after the LayerNorms on 400 BANKING77
 # training texts; the same four lead in every layer (the [CLS] row's outliers).
 _OUTLIER_CHANNELS = (99, 63, 223, 338)
 _EPSILON = 1e-12
 _EMB = "inner.embeddings."
-_ROLES = {
-    "attention.self.query": "q",
-    "attention.self.key": "k",
-    "attention.self.value": "v",
-    "attention.output.dense": "o",
-    "intermediate.dense": "f1",
-    "output.dense": "f2",
-}
 _BIAS = re.compile(r"inner\.encoder\.layer\.(\d+)\.(.+)\.bias")
+_OPSETS = (helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1))
 
 Arrays = dict[str, npt.NDArray[np.generic]]
+Attribute = int | float | Sequence[int]
 
 
 class GraphLayoutError(ValueError):
@@ -61,36 +73,46 @@ def _f32(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
     return np.asarray(a, dtype=np.float32)
 
 
-def _dense_weights(tensors: Arrays, nodes: list[pb.Node]) -> dict[tuple[int, str], str]:
+def read_model(data: bytes) -> tuple[Arrays, list[onnx.NodeProto]]:
+    """The initializers (by name) and the nodes (in graph order) of a serialised model."""
+    try:
+        graph = onnx.load_model_from_string(data).graph
+    except DecodeError as exc:
+        raise GraphLayoutError(f"not an ONNX model: {exc}") from exc
+    return {t.name: numpy_helper.to_array(t) for t in graph.initializer}, list(graph.node)
+
+
+def _dense_weights(tensors: Arrays, nodes: list[onnx.NodeProto]) -> dict[tuple[int, str], str]:
     """Map (layer, role) to the name of the int8 weight, found as ``MatMul(x, W)`` followed
     by ``Add(.., <layer>.<module>.bias)`` (the export's own names are meaningless)."""
     matmul_weight = {
-        n.outputs[0]: n.inputs[1]
+        n.output[0]: n.input[1]
         for n in nodes
-        if n.op_type == "MatMul" and n.inputs[1] + "_q" in tensors
+        if n.op_type == "MatMul" and n.input[1] + "_q" in tensors
     }
     found: dict[tuple[int, str], str] = {}
     for n in nodes:
-        if n.op_type != "Add" or len(n.inputs) != 2 or n.inputs[0] not in matmul_weight:
+        if n.op_type != "Add" or len(n.input) != 2 or n.input[0] not in matmul_weight:
             continue
-        match = _BIAS.fullmatch(n.inputs[1])
-        if match and match.group(2) in _ROLES:
-            found[(int(match.group(1)), _ROLES[match.group(2)])] = matmul_weight[n.inputs[0]]
-    if len(found) != LAYERS * len(_ROLES):
-        raise GraphLayoutError(f"found {len(found)} of {LAYERS * len(_ROLES)} dense layers")
+        match = _BIAS.fullmatch(n.input[1])
+        if match and match.group(2) in DENSE_ROLES:
+            found[(int(match.group(1)), DENSE_ROLES[match.group(2)])] = matmul_weight[n.input[0]]
+    if len(found) != LAYERS * len(DENSE_ROLES):
+        raise GraphLayoutError(f"found {len(found)} of {LAYERS * len(DENSE_ROLES)} dense layers")
     return found
 
 
 class _Builder:
-    def __init__(self, tensors: Arrays, int8_matmuls: bool) -> None:
+    def __init__(self, tensors: Mapping[str, npt.NDArray[np.generic]], int8_matmuls: bool,
+                 ) -> None:
         self.tensors = tensors
         self.int8 = int8_matmuls
-        self.nodes: list[bytes] = []
-        self.inits: list[bytes] = []
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
         self._split: dict[str, tuple[str, str]] = {}
 
     def const(self, name: str, array: npt.NDArray[np.generic]) -> str:
-        self.inits.append(pb.tensor(name, array))
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
     def param(self, name: str) -> str:
@@ -98,9 +120,20 @@ class _Builder:
         return self.const(name, _f32(self.tensors[name]))
 
     def op(self, op_type: str, inputs: list[str], output: str, domain: str = "",
-           **attributes: pb.Attribute) -> str:
-        self.nodes.append(pb.node(op_type, inputs, [output], domain=domain, **attributes))
+           **attributes: Attribute) -> str:
+        node = helper.make_node(op_type, inputs, [output], name=output, domain=domain or None)
+        node.attribute.extend(helper.make_attribute(k, v) for k, v in sorted(attributes.items()))
+        self.nodes.append(node)
         return output
+
+    def model(self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
+              name: str) -> bytes:
+        """The serialised model of the nodes and constants made so far."""
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, initializer=self.inits)
+        model = helper.make_model(graph, opset_imports=_OPSETS, ir_version=8,
+                                  producer_name="messaging-bot")
+        data: bytes = model.SerializeToString()
+        return data
 
     def dense(self, x: str, weight: str, output: str, *, outliers: bool = False) -> str:
         """``x @ W`` without the bias, W being the export's int8 weight ``weight``;
@@ -147,7 +180,8 @@ class _Builder:
                                   "input_ids"], "word.rows")
         scales = self.op("Gather", [self.const("word.s", _f32(
             t[_EMB + "word_embeddings.weight_scale"])), "input_ids"], "word.scales")
-        word = self.op("Mul", [self.op("Cast", [rows], "word.f", to=pb.FLOAT), scales], "word")
+        word = self.op("Mul", [self.op("Cast", [rows], "word.f", to=TensorProto.FLOAT), scales],
+                       "word")
         positions = _f32(t[_EMB + "position_embeddings.weight_q"]) * _f32(
             t[_EMB + "position_embeddings.weight_scale"])
         length = self.op("Shape", ["input_ids"], "length", start=1, end=2)
@@ -182,51 +216,34 @@ class _Builder:
                                p + "output.LayerNorm", output)
 
 
-# The last layer's float parameters by role, as named in the export (see LAST_LAYER_ROLES).
-_LAST_FLOAT = {
-    "bq": "attention.self.query.bias", "bk": "attention.self.key.bias",
-    "bv": "attention.self.value.bias", "bo": "attention.output.dense.bias",
-    "g1": "attention.output.LayerNorm.weight", "be1": "attention.output.LayerNorm.bias",
-    "b1": "intermediate.dense.bias", "b2": "output.dense.bias",
-    "g2": "output.LayerNorm.weight", "be2": "output.LayerNorm.bias",
-}
-#: Every parameter of the last encoder layer: the six dense weights ([in, out]) by their
-#: roles in ``_ROLES``, then biases and LayerNorm scales/offsets.
-LAST_LAYER_ROLES = (*_ROLES.values(), *_LAST_FLOAT)
-
-
 def last_layer_parameters(export: bytes) -> dict[str, npt.NDArray[np.float32]]:
     """The last encoder layer's parameters in float32 (weights dequantised), by role."""
-    tensors, nodes = pb.read_model(export)
+    tensors, nodes = read_model(export)
     weights = _dense_weights(tensors, nodes)
     out = {role: _f32(tensors[weights[(LAYERS - 1, role)] + "_q"])
            * _f32(tensors[weights[(LAYERS - 1, role)] + "_scale"]).reshape(1, -1)
-           for role in _ROLES.values()}
+           for role in DENSE_ROLES.values()}
     prefix = f"inner.encoder.layer.{LAYERS - 1}."
-    out.update({role: _f32(tensors[prefix + name]) for role, name in _LAST_FLOAT.items()})
+    out.update({role: _f32(tensors[prefix + name]) for role, name in LAST_FLOAT.items()})
     return out
 
 
-def _replace_last_layer(tensors: Arrays, weights: dict[tuple[int, str], str],
-                        params: dict[str, npt.NDArray[np.float32]]) -> Arrays:
-    """``tensors`` with the last layer's parameters swapped for ``params``; the weights
-    are quantised as the export's are (int8, one symmetric scale per output column)."""
-    out = dict(tensors)
-    for role in _ROLES.values():
+def _last_layer_tensors(params: Mapping[str, npt.NDArray[np.float32]],
+                        ) -> tuple[Arrays, dict[tuple[int, str], str]]:
+    """The last layer's ``params`` as the builder reads the export's tensors, and the names
+    of its weights; the weights are quantised as the export's are (int8, one symmetric
+    scale per output column)."""
+    tensors: Arrays = {}
+    weights: dict[tuple[int, str], str] = {}
+    for role in DENSE_ROLES.values():
         w = _f32(params[role])
         scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-        name = weights[(LAYERS - 1, role)]
-        out[name + "_q"] = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
-        out[name + "_scale"] = scale.reshape(1, -1).astype(np.float32)
+        tensors[role + "_q"] = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
+        tensors[role + "_scale"] = scale.reshape(1, -1).astype(np.float32)
+        weights[(LAYERS - 1, role)] = role
     prefix = f"inner.encoder.layer.{LAYERS - 1}."
-    out.update({prefix + name: _f32(params[role]) for role, name in _LAST_FLOAT.items()})
-    return out
-
-
-def hidden_state_name(layer: int) -> str:
-    """Graph output holding the hidden states after encoder layer ``layer`` (1-based;
-    0 is the embedding layer's output, ``LAYERS`` is ``last_hidden_state``)."""
-    return "last_hidden_state" if layer == LAYERS else f"hidden_state_{layer}"
+    tensors.update({prefix + name: _f32(params[role]) for role, name in LAST_FLOAT.items()})
+    return tensors, weights
 
 
 def build_encoder_graph(
@@ -247,33 +264,34 @@ def build_encoder_graph(
     extra = sorted(set(hidden_layers) - {LAYERS})
     if any(not 0 <= layer < LAYERS for layer in extra) or (layers < LAYERS and extra):
         raise ValueError(f"hidden_layers must be in 0..{LAYERS}, and none with fewer layers")
-    tensors, nodes = pb.read_model(export)
+    tensors, nodes = read_model(export)
     weights = _dense_weights(tensors, nodes)
     b = _Builder(tensors, int8_matmuls)
     # Node outputs are named after the layer count so that an exposed one is a graph output.
     x = b.embeddings(hidden_state_name(0) if 0 in extra else "emb")
-    mask = b.op("Cast", ["attention_mask"], "mask", to=pb.INT32)
+    mask = b.op("Cast", ["attention_mask"], "mask", to=TensorProto.INT32)
     for layer in range(layers):
         x = b.encoder_layer(x, layer, weights, mask, hidden_state_name(layer + 1))
-    ids = [pb.value_info(n, pb.INT64, ["batch", "seq"])
+    ids = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"])
            for n in ("input_ids", "attention_mask", "token_type_ids")]
-    out = [pb.value_info(hidden_state_name(layer), pb.FLOAT, ["batch", "seq", HIDDEN])
-           for layer in (layers, *extra)]
-    return pb.model(b.nodes, b.inits, ids, out, {"": 17, "com.microsoft": 1}, name="minilm")
+    return b.model(ids, _states(layers, *extra), "minilm")
 
 
-def build_last_layer_graph(export: bytes, params: dict[str, npt.NDArray[np.float32]]) -> bytes:
+def build_last_layer_graph(params: Mapping[str, npt.NDArray[np.float32]]) -> bytes:
     """A serialised ONNX model of the last encoder layer alone with ``params`` (by role,
     see :func:`last_layer_parameters`; weights quantised as the export's are): inputs
     float ``hidden`` [batch, seq, 384] (the states after layer 5) and int64
     ``attention_mask``; output ``last_hidden_state``. Built like the compact graph's layer."""
-    tensors, nodes = pb.read_model(export)
-    weights = _dense_weights(tensors, nodes)
-    b = _Builder(_replace_last_layer(tensors, weights, params), int8_matmuls=True)
-    mask = b.op("Cast", ["attention_mask"], "mask", to=pb.INT32)
+    tensors, weights = _last_layer_tensors(params)
+    b = _Builder(tensors, int8_matmuls=True)
+    mask = b.op("Cast", ["attention_mask"], "mask", to=TensorProto.INT32)
     b.encoder_layer("hidden", LAYERS - 1, weights, mask, hidden_state_name(LAYERS))
-    inputs = [pb.value_info("hidden", pb.FLOAT, ["batch", "seq", HIDDEN]),
-              pb.value_info("attention_mask", pb.INT64, ["batch", "seq"])]
-    out = [pb.value_info(hidden_state_name(LAYERS), pb.FLOAT, ["batch", "seq", HIDDEN])]
-    return pb.model(b.nodes, b.inits, inputs, out, {"": 17, "com.microsoft": 1},
-                    name="minilm-last-layer")
+    inputs = [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", HIDDEN]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])]
+    return b.model(inputs, _states(LAYERS), "minilm-last-layer")
+
+
+def _states(*layers: int) -> list[onnx.ValueInfoProto]:
+    """Graph outputs: the hidden states after each of ``layers``."""
+    return [helper.make_tensor_value_info(hidden_state_name(layer), TensorProto.FLOAT,
+                                          ["batch", "seq", HIDDEN]) for layer in layers]

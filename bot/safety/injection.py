@@ -27,6 +27,7 @@ the refuse band, the action is decided without the encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from bot.pii import mask_sample
@@ -111,7 +112,8 @@ class InjectionDetector:
     onnxruntime session and 2–10 ms per message it runs on) loads lazily too; its
     encoder can be passed in as ``embedder``, and :meth:`close` releases it. ``cascade``
     (see :data:`Cascade`) says when the encoder may be skipped. ``embedding_memo``, shared
-    with the intent classifier, lets one encoder pass serve both.
+    with the intent classifier, lets one encoder pass serve both. ``model_dir`` is where
+    the encoder's compact graph is kept once built (the user's cache directory if None).
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class InjectionDetector:
         embedder: Embedder | None = None,
         cascade: Cascade = "trained",
         embedding_memo: EmbeddingMemo | None = None,
+        model_dir: Path | None = None,
     ) -> None:
         if not 0.0 < harden_threshold <= refuse_threshold <= 1.0:
             raise ValueError("need 0 < harden_threshold <= refuse_threshold <= 1")
@@ -140,6 +143,7 @@ class InjectionDetector:
         self._embedder = embedder
         self.cascade = cascade
         self._memo = embedding_memo
+        self._model_dir = model_dir
 
     def warm_up(self) -> None:
         """Load the model now instead of on the first message."""
@@ -175,7 +179,7 @@ class InjectionDetector:
             compact = self._get_embedding_model().graph == "compact"
             self._embedder = MiniLMEmbedder(
                 max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
-                compact=compact, memo=self._memo,
+                compact=compact, memo=self._memo, model_dir=self._model_dir,
             )
         return self._embedder
 

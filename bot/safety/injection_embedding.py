@@ -6,7 +6,7 @@ mean-pooled unit vector; a logistic regression over those 384 numbers catches
 task-diversion and role-play phrasings that share no n-grams with known attacks.
 Its logit is blended with the n-gram model's logit by a second, three-parameter
 logistic regression fitted on cross-validated scores (see
-:mod:`bot.safety.train_injection_embedding`); the blend replaces the n-gram score in
+``research/injection/train_embedding.py``); the blend replaces the n-gram score in
 the detector's noisy-OR.
 
 Weights are a small ``.npz`` of plain arrays (``allow_pickle=False``).
@@ -45,7 +45,7 @@ MAX_TOKENS = 160
 _SPHERE_SLACK = 1e-3
 # The trained ceiling comes from embeddings the trainer computed in padded batches; the
 # single-message session gives logits within 1e-6 of those (2,099 training texts,
-# docs/benchmarks-injection.md, fourth round), far inside this margin.
+# docs/benchmarks-injection.md, the cascade's trained ceiling), far inside this margin.
 _CEILING_SLACK = 0.01
 
 

@@ -1,10 +1,10 @@
 """Hashed word+char n-gram TF-IDF features and a linear injection scorer.
 
 Only numpy is needed at run time. The weights live in a small ``.npz`` file of plain
-float arrays (loaded with ``allow_pickle=False``), produced by
-``python -m bot.safety.train_injection``. Features are hashed with CRC32 rather than
-kept in a vocabulary, so the shipped file is a fixed size and the training code and
-run-time code cannot disagree about feature indices.
+float arrays (loaded with ``allow_pickle=False``), produced by ``python -m
+research.injection.train_ngram`` in a source checkout. Features are hashed with CRC32
+rather than kept in a vocabulary, so the shipped file is a fixed size and the training
+code and run-time code cannot disagree about feature indices.
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ class LinearInjectionModel:
         self.idf = idf.astype(np.float32)
         self.coef = coef.astype(np.float32)
         self.intercept = float(intercept)
-        # Operating point chosen at training time (see train_injection); the detector
-        # rescales probabilities so that this value lands on 0.5.
+        # Operating point chosen at training time (research/injection/train_ngram.py);
+        # the detector rescales probabilities so that this value lands on 0.5.
         self.threshold = float(threshold)
 
     def vectorize(self, text: str) -> tuple[npt.NDArray[np.int64], FloatArray]:

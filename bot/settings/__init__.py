@@ -290,5 +290,10 @@ class Settings(AgentSettings):  # agent (LLM) settings live in bot/settings/agen
         return shipped if shipped.exists() else None
 
     @property
+    def models_dir(self) -> Path:
+        """Where built and trained models are kept (MODEL_CACHE_DIR, or DATA_DIR/models)."""
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
     def embedded_database_dir(self) -> Path:
         return self.data_dir / "postgres"

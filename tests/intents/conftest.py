@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.intents.datasets import LabelledTexts, load_csv
+from research.intents.datasets import LabelledTexts, load_csv
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

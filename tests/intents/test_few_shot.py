@@ -8,7 +8,7 @@ import pytest
 
 from bot.intents import OOS_LABEL, ClassifierConfig, IntentClassifier
 from bot.intents.classifier import humanise_label, is_few_shot
-from bot.intents.datasets import LabelledTexts
+from research.intents.datasets import LabelledTexts
 
 
 def test_humanise_label() -> None:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bot.intents import ClassifierConfig, IntentClassifier
-from bot.intents.datasets import LabelledTexts
 from bot.intents.embedding import MiniLMEmbedder
 from bot.intents.encoder_graph import LAST_LAYER_ROLES
 from bot.intents.finetune import FinetuneSettings, backward, finetune, forward, pad, ranking_loss
+from research.intents.datasets import LabelledTexts
 
 
 def _small_layer(rng: np.random.Generator, d: int = 24, inner: int = 48) -> dict[str, np.ndarray]:
@@ -160,18 +160,18 @@ def test_the_five_layer_graph_gives_the_full_graphs_layer5_states_bit_for_bit() 
 def test_outside_the_regime_a_few_examples_per_in_scope_intent_can_be_tuned_on(
     tiny_train: LabelledTexts,
 ) -> None:
-    from bot.intents.classifier import _tuning_examples
+    from bot.intents.training import tuning_examples
 
     y = np.asarray([0, 0, 0, 1, 1, 1, 2, 2, 2], dtype=np.int64)
     classes = ["card_arrival", "oos", "top_up"]
     config = ClassifierConfig(finetune_examples_per_intent=2)
-    chosen = _tuning_examples(y, classes, False, config)
+    chosen = tuning_examples(y, classes, False, config)
     assert sorted(np.bincount(y[chosen], minlength=3).tolist()) == [0, 2, 2]
     assert 1 not in y[chosen]  # out-of-scope examples say nothing about one intent
-    assert np.array_equal(chosen, _tuning_examples(y, classes, False, config))  # seeded
-    assert len(_tuning_examples(y, classes, False,
-                                ClassifierConfig(finetune_examples_per_intent=0))) == 0
-    assert len(_tuning_examples(y, classes, True, ClassifierConfig())) == len(y)
+    assert np.array_equal(chosen, tuning_examples(y, classes, False, config))  # seeded
+    assert len(tuning_examples(y, classes, False,
+                               ClassifierConfig(finetune_examples_per_intent=0))) == 0
+    assert len(tuning_examples(y, classes, True, ClassifierConfig())) == len(y)
     many = IntentClassifier.train(
         tiny_train.texts, tiny_train.labels,
         config=ClassifierConfig(few_shot_max_examples=4, finetune_examples_per_intent=3))

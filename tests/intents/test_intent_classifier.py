@@ -13,8 +13,8 @@ from bot.intents import (
     Prediction,
     is_out_of_scope,
 )
-from bot.intents.datasets import LabelledTexts, load_clinc
 from bot.intents.scoring import calibration_split, fit_temperature
+from research.intents.datasets import LabelledTexts, load_clinc
 
 
 def _accuracy(clf: IntentClassifier, data: LabelledTexts) -> float:

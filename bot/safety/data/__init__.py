@@ -1,1 +1,1 @@
-"""Package data for bot.safety: model weights and hand-written training examples."""
+"""Package data for bot.safety: the injection detector's model weights."""

@@ -1,16 +1,16 @@
-"""Regenerate ``bot/safety/data/injection_model.npz``.
+"""Regenerate ``bot/safety/data/injection_model.npz`` (the detector's n-gram layer).
 
 Usage::
 
-    python -m bot.safety.train_injection [--datasets /work/shared/datasets] [--out PATH]
+    python -m research.injection.train_ngram [--datasets /work/shared/datasets] [--out PATH]
 
 Training data, TRAIN splits only (test splits are reserved for the benchmark):
 
 * deepset/prompt-injections ``train.csv`` (label 1 = injection);
 * BANKING77 ``train.csv`` texts as benign;
 * CLINC150 ``train``, ``val``, ``oos_train``, ``oos_val`` texts as benign;
-* ``bot/safety/data/injection_extra.csv``: hand-written injections and benign
-  near-misses shipped with the package.
+* ``research/injection/data/injection_extra.csv``: hand-written injections and benign
+  near-misses.
 
 The operating threshold is picked from 5-fold out-of-fold probabilities: the lowest
 threshold whose false-positive rate on the benign customer messages stays within
@@ -23,26 +23,32 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bot.safety.injection_corpus import Corpus, augment, load_corpus
-from bot.safety.injection_model import FeatureConfig, LinearInjectionModel, count_features
+from bot.safety.injection_model import (
+    DEFAULT_MODEL_RESOURCE,
+    FeatureConfig,
+    LinearInjectionModel,
+    count_features,
+    tfidf_block,
+)
 from bot.safety.normalize import normalize
+from research.injection.corpus import Corpus, augment, load_corpus
 
 __all__ = ["Corpus", "cv_splits", "load_corpus", "main", "ngram_oof", "pick_threshold", "train"]
 
 DEFAULT_DATASETS = Path("/work/shared/datasets")
-DEFAULT_OUT = Path(__file__).parent / "data" / "injection_model.npz"
+# The file the detector ships: bot/safety/data in this checkout.
+DEFAULT_OUT = Path(str(resources.files("bot.safety.data").joinpath(DEFAULT_MODEL_RESOURCE)))
 
 
 def _matrix(counts: list[tuple[Any, Any]], idf: npt.NDArray[np.float32], cfg: FeatureConfig) -> Any:
     from scipy import sparse
-
-    from bot.safety.injection_model import tfidf_block
 
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
@@ -232,7 +238,7 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; prints cross-validation figures as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bot.safety.train_injection")
+    parser = argparse.ArgumentParser(prog="python -m research.injection.train_ngram")
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--extra", type=Path, default=None, help="override injection_extra.csv")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

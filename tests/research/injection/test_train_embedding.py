@@ -11,8 +11,8 @@ pytest.importorskip("sklearn")
 
 from bot.safety.injection import InjectionDetector
 from bot.safety.injection_embedding import EmbeddingInjectionModel
-from bot.safety.train_injection_embedding import main
-from tests.safety.test_injection_training import tiny_datasets
+from research.injection.train_embedding import main
+from tests.research.injection.test_train_ngram import tiny_datasets
 
 
 def test_training_is_byte_identical_and_loads(

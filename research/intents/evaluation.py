@@ -2,8 +2,8 @@
 
 Example::
 
-    python -m bot.intents.evaluation --train banking77/train.csv --test banking77/test.csv
-    python -m bot.intents.evaluation --train clinc150/data_full.json \\
+    python -m research.intents.evaluation --train banking77/train.csv --test banking77/test.csv
+    python -m research.intents.evaluation --train clinc150/data_full.json \\
         --test clinc150/data_full.json --json
 """
 
@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.intents.classifier import IntentClassifier, Prediction, is_few_shot
+from bot.intents.classifier import IntentClassifier, Prediction
 from bot.intents.config import DEFAULT_OOS_THRESHOLD, ClassifierConfig
-from bot.intents.datasets import (
+from bot.intents.training import is_few_shot
+from research.intents.datasets import (
     OOS_LABEL,
     DatasetFormatError,
     LabelledTexts,
@@ -27,7 +28,7 @@ from bot.intents.datasets import (
     load_examples,
     sample_shots,
 )
-from bot.intents.metrics import Report, compute_report, format_report
+from research.intents.metrics import Report, compute_report, format_report
 
 
 class ProgressBar:
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> Report:
 
 def _plot(path: Path, report: Report, out: TextIO, err: TextIO) -> None:
     try:
-        from bot.intents.plot import save_confusion_matrix
+        from research.intents.plot import save_confusion_matrix
     except ImportError:
         err.write("--plot needs matplotlib: pip install 'messaging-bot[eval]'; no plot written\n")
         return

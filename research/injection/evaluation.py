@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bot.safety.injection_eval --data LABELLED.csv [--benign FILE ...] [--json]
+    python -m research.injection.evaluation --data LABELLED.csv [--benign FILE ...] [--json]
         [--harden-threshold X] [--refuse-threshold Y] [--rules-only] [--model NPZ]
         [--no-embedding] [--embedding-model NPZ] [--cascade off|exact|trained]
 
@@ -186,7 +186,7 @@ def _build_detector(args: argparse.Namespace) -> InjectionDetector:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``bot eval injection`` / ``python -m bot.safety.injection_eval``."""
+    """Entry point for ``bot eval injection`` / ``python -m research.injection.evaluation``."""
     parser = argparse.ArgumentParser(prog="bot eval injection", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="CSV with text,label")
     parser.add_argument(

@@ -1,22 +1,22 @@
 """Training corpus for the injection classifier: train splits plus shipped extras.
 
-Used by :mod:`bot.safety.train_injection`. Test splits are never read here: BANKING77
-``train.csv``, CLINC150 ``train``/``val``/``oos_train``/``oos_val`` and deepset
-``train.csv`` only.
+Used by :mod:`research.injection.train_ngram` and :mod:`research.injection.train_embedding`.
+Test splits are never read here: BANKING77 ``train.csv``, CLINC150
+``train``/``val``/``oos_train``/``oos_val`` and deepset ``train.csv`` only.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import random
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 __all__ = ["GROUPS", "Corpus", "augment", "load_corpus"]
 
+#: Hand-written injections and benign near-misses (provenance: data/NOTICE.md).
+EXTRA_CSV = Path(__file__).parent / "data" / "injection_extra.csv"
 # Sample groups; weights per group are a training hyper-parameter (see --weights).
 GROUPS = ("inj", "gen_benign", "cust_benign")
 
@@ -58,12 +58,7 @@ def load_corpus(datasets: Path, extra_csv: Path | None = None) -> Corpus:
     for split in ("train", "val", "oos_train", "oos_val"):
         for text, _intent in clinc[split]:
             corpus.add(text, 0, "cust_benign", "customer")
-    if extra_csv is None:
-        ref = resources.files("bot.safety.data").joinpath("injection_extra.csv")
-        rows = list(csv.DictReader(io.StringIO(ref.read_text(encoding="utf-8"), newline="")))
-    else:
-        rows = _read_csv(extra_csv)
-    for row in rows:
+    for row in _read_csv(EXTRA_CSV if extra_csv is None else extra_csv):
         label = int(row["label"])
         corpus.add(row["text"], label, "inj" if label else "gen_benign", "extra")
     return corpus

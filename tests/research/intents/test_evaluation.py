@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.intents.evaluation import main
-from bot.intents.metrics import macro_f1
+from research.intents.evaluation import main
+from research.intents.metrics import macro_f1
 
 
 def _last_json(out: str) -> dict[str, object]:

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Label used for out-of-scope examples (the CLINC150 convention).
-OOS_LABEL = "oos"
+from bot.intents.config import OOS_LABEL
+
+__all__ = ["OOS_LABEL", "DatasetFormatError", "LabelledTexts", "is_clinc_json", "load_clinc",
+           "load_csv", "load_examples", "sample_shots"]
 
 _LABEL_COLUMNS = ("category", "label", "intent")
 _CLINC_SPLITS = {

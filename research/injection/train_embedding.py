@@ -2,10 +2,10 @@
 
 Usage::
 
-    python -m bot.safety.train_injection_embedding [--datasets /work/shared/datasets]
+    python -m research.injection.train_embedding [--datasets /work/shared/datasets]
 
 Same training corpus, augmentation, sample weights and grouped CV folds as
-:mod:`bot.safety.train_injection` (TRAIN splits only). Steps:
+:mod:`research.injection.train_ngram` (TRAIN splits only). Steps:
 
 1. n-gram model out-of-fold (OOF) probabilities with the shipped n-gram settings;
 2. MiniLM embeddings of every training text (cached under ``--cache-dir``), and a
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,16 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.safety.injection import InjectionDetector
-from bot.safety.injection_corpus import Corpus, augment, load_corpus
-from bot.safety.injection_embedding import MAX_TOKENS, EmbeddingInjectionModel, clip_for_embedding
+from bot.safety.injection_embedding import (
+    DEFAULT_EMBEDDING_RESOURCE,
+    MAX_TOKENS,
+    EmbeddingInjectionModel,
+    clip_for_embedding,
+)
 from bot.safety.injection_model import FeatureConfig
 from bot.safety.normalize import normalize
-from bot.safety.train_injection import (
+from research.injection.corpus import Corpus, augment, load_corpus
+from research.injection.train_ngram import (
     DEFAULT_DATASETS,
     _weights,
     cv_splits,
@@ -46,7 +52,8 @@ from bot.safety.train_injection import (
 
 __all__ = ["embed_corpus", "main"]
 
-DEFAULT_OUT = Path(__file__).parent / "data" / "injection_embedding.npz"
+# The file the detector ships: bot/safety/data in this checkout.
+DEFAULT_OUT = Path(str(resources.files("bot.safety.data").joinpath(DEFAULT_EMBEDDING_RESOURCE)))
 Array = npt.NDArray[np.float64]
 
 
@@ -68,7 +75,7 @@ def embed_corpus(texts: list[str], cache_dir: Path, *,
         return cached
     # One thread: the machine is shared and this runs once per corpus change.
     embedder = MiniLMEmbedder(max_tokens=MAX_TOKENS, inference_threads=1, batch_threads=1,
-                              compact=compact)
+                              compact=compact, model_dir=cache_dir)
     vectors = embedder.embed(prepared, batch_size=64)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors, allow_pickle=False)
@@ -110,7 +117,7 @@ def _report(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; prints the CV table and the chosen C as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bot.safety.train_injection_embedding")
+    parser = argparse.ArgumentParser(prog="python -m research.injection.train_embedding")
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--cache-dir", type=Path, default=Path(".data"))

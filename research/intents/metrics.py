@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bot.intents.classifier import Prediction
-from bot.intents.datasets import OOS_LABEL
+from bot.intents.config import OOS_LABEL
 
 
 @dataclass

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.intents.datasets import (
+from research.intents.datasets import (
     DatasetFormatError,
     load_clinc,
     load_csv,
