@@ -3,7 +3,7 @@
 A server that commits in groups (the bot stores the webhooks waiting together, one
 statement and one commit per batch) reaches its plateau only with enough requests in
 flight: with 32 closed-loop senders the bot's process and its database left a quarter of
-the machine idle, while more senders filled it (docs/benchmarks.md, tenth round). One
+the machine idle, while more senders filled it (docs/benchmarks-history.md). One
 fixed number of senders measures one point of each curve, not the capacity. So each
 level of `levels` runs against the bare endpoint and then the bot, and each server's
 capacity is its best level; the ratio at each equal level is reported beside it.

@@ -24,18 +24,18 @@ from bot.db.embedded import resolve_database_url
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
 from bot.definition import load_definition
-from bot.delivery import Deliverer
-from bot.events import EventHub
 from bot.handoff.console import HandoffConsole, LogConsole
 from bot.handoff.service import HandoffService
 from bot.hooks.build import build_hooks
 from bot.hooks.cost import check_daily_cost
-from bot.ingest import Ingestor
+from bot.inbound.ingest import Ingestor
+from bot.inbound.queue import JobQueue
 from bot.intents.contract import Classifier
 from bot.intents.embedding_memo import EmbeddingMemo
 from bot.observability import Metrics
+from bot.outbound.delivery import Deliverer
+from bot.outbound.events import EventHub
 from bot.plugins import load_plugin, prepare_plugin
-from bot.queue import JobQueue
 from bot.routing.router import Router
 from bot.safety.injection import InjectionDetector
 from bot.safety.output import OutputFilter

@@ -4,7 +4,7 @@
 -- upsert; the contact's name and last-inbound time are written in one UPDATE.
 -- A platform retry is caught by the message's unique index and read back, as
 -- before. Same signature, results and races as 0004's version; about a fifth
--- less database time per message (docs/benchmarks.md, seventh round).
+-- less database time per message (measured in docs/benchmarks-history.md).
 CREATE OR REPLACE FUNCTION app.ingest_message(
     p_channel text, p_sender_id text, p_sender_name text, p_conversation_key text,
     p_external_id text, p_text text, p_payload text, p_media jsonb, p_raw jsonb,

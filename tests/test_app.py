@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.adapters.slack_requests import SIGNING_SECRET, event_body, message, signed_headers
+from tests.adapters.slack.requests import SIGNING_SECRET, event_body, message, signed_headers
 from tests.conftest import RuntimeFactory
 
 PLAIN_FIRST = ["/webhooks/whatsapp", "/webhooks/whatsapp/status", "/slack/events"]

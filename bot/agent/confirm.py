@@ -18,8 +18,8 @@ from uuid import UUID
 from bot.agent.messages import ToolCall
 from bot.db.pool import Conn
 from bot.definition import CONFIRM_PAYLOAD_PREFIX, confirm_payload_prefix
+from bot.intents.yesno import is_affirmative, is_negative
 from bot.models import Option, OutboundReply, QuickReplies
-from bot.yesno import is_affirmative, is_negative
 
 PENDING_KEY = "agent:pending_call"
 PAYLOAD_PREFIX = CONFIRM_PAYLOAD_PREFIX

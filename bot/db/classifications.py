@@ -34,3 +34,13 @@ async def store(conn: Conn, *, contact_id: UUID, message_id: int, intent: str,
         (contact_id, message_id, intent, confidence, method,
          json.dumps([{"intent": i, "confidence": c} for i, c in alternatives]), latency_ms),
     )
+
+
+async def count_in_session(conn: Conn, session_id: UUID, intent: str) -> int:
+    """How many of the session's turns were classified as `intent`."""
+    cur = await conn.execute(
+        "SELECT count(*) AS n FROM app.intent_classifications c"
+        " JOIN app.messages m ON m.id = c.message_id"
+        " WHERE m.session_id = %s AND c.intent = %s", (session_id, intent))
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0

@@ -35,6 +35,14 @@ def session_info(row: dict[str, Any]) -> SessionInfo:
 # The session logic lives in the database (migrations/0600_turn_functions.sql), so a
 # turn can open it in the same round trip as its other reads.
 OPEN_SESSION_SQL = "SELECT * FROM app.open_session(%s, %s, %s, %s, %s)"
+# A turn's start: the opt-out flag, the session continued or started, the previous intent;
+# an opted-out person's messages marked skipped (params in the function's order).
+OPEN_TURN_SQL = "SELECT * FROM app.open_turn(%s, %s, %s, %s, %s, %s, %s)"
+# The session's counters after a turn (params: unhelpful, session id).
+SESSION_AFTER_TURN_SQL = (
+    "UPDATE app.sessions SET outbound_count = outbound_count + 1,"
+    " unhelpful_streak = CASE WHEN %s THEN unhelpful_streak + 1 ELSE 0 END"
+    " WHERE id = %s RETURNING unhelpful_streak, status")
 
 
 async def open_session(

@@ -139,5 +139,22 @@ async def lock(conn: Conn, handoff_id: UUID) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(handoff_id),))
 
 
+async def counts_and_medians(conn: Conn, since: datetime) -> tuple[list[Row], Row]:
+    """Handoffs since a moment by trigger and intent (with how many wait), and the median
+    seconds to claim and to resolve."""
+    cur = await conn.execute(
+        "SELECT trigger, coalesce(intent, 'none') AS intent, count(*) AS n,"
+        " count(*) FILTER (WHERE status = 'waiting') AS waiting FROM app.handoffs"
+        " WHERE created_at >= %s GROUP BY trigger, intent", (since,))
+    groups = list(await cur.fetchall())
+    cur = await conn.execute(
+        "SELECT percentile_cont(0.5) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM claimed_at - created_at)) AS claim,"
+        " percentile_cont(0.5) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM resolved_at - created_at)) AS resolve"
+        " FROM app.handoffs WHERE created_at >= %s", (since,))
+    return groups, await cur.fetchone() or {}
+
+
 def console_refs(row: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (row["console"] or {}).items()}

@@ -139,7 +139,7 @@ class BotDefinition(BaseModel):
         """(texts, labels) for the local classifier, out-of-scope examples included.
 
         An intent's description is one more example of it: with the usual 10-20 examples
-        per intent this helped (docs/benchmarks-intents.md, "Round 3")."""
+        per intent it raised accuracy (measured in docs/benchmarks-intents.md)."""
         texts: list[str] = []
         labels: list[str] = []
         for intent in self.intents:

@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from bot.db.classifications import count_in_session
 from bot.db.pool import Conn
 from bot.settings import Settings
 
 #: the classification of a message the injection detector refused (its turn stage)
 INJECTION_REFUSED = "injection_refused"
 
-
-# The session's counters after a turn (params: unhelpful, session id).
-SESSION_AFTER_TURN_SQL = (
-    "UPDATE app.sessions SET outbound_count = outbound_count + 1,"
-    " unhelpful_streak = CASE WHEN %s THEN unhelpful_streak + 1 ELSE 0 END"
-    " WHERE id = %s RETURNING unhelpful_streak, status")
 
 
 def may_start_handoff(*, unhelpful: bool, intent: str) -> bool:
@@ -43,12 +38,7 @@ async def policy_handoff_due(conn: Conn, settings: Settings, *, session_id: UUID
     flags = settings.handoff_after_safety_flags
     if flags > 0 and intent == INJECTION_REFUSED:
         # This turn's message joins the session when its reply is saved: count it apart.
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM app.intent_classifications c"
-            " JOIN app.messages m ON m.id = c.message_id"
-            " WHERE m.session_id = %s AND c.intent = %s", (session_id, INJECTION_REFUSED))
-        row = await cur.fetchone()
-        refused = (int(row["n"]) if row else 0) + 1
+        refused = await count_in_session(conn, session_id, INJECTION_REFUSED) + 1
         if refused >= flags:
             return ("policy_safety", f"{refused} messages in this conversation were refused "
                                      "by the safety checks")

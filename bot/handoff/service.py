@@ -23,9 +23,9 @@ from bot.handoff.summary import extractive_summary, transcript
 from bot.handoff.transitions import HandoffTransitions
 from bot.handoff.waiting import WaitingTimes, sweep
 from bot.hooks import EventHooks
+from bot.inbound.queue import DrainQueue
 from bot.models import OutboundReply, PendingDelivery
 from bot.observability import Metrics
-from bot.queue import DrainQueue
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)

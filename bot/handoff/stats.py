@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.db import handoffs
 from bot.db.pool import Conn
 
 
@@ -28,18 +29,7 @@ def _float(value: Any) -> float | None:
 
 async def handoff_stats(conn: Conn, since: datetime) -> HandoffStats:
     """Read with the login role (handoffs of every contact)."""
-    cur = await conn.execute(
-        "SELECT trigger, coalesce(intent, 'none') AS intent, count(*) AS n,"
-        " count(*) FILTER (WHERE status = 'waiting') AS waiting FROM app.handoffs"
-        " WHERE created_at >= %s GROUP BY trigger, intent", (since,))
-    groups = list(await cur.fetchall())
-    cur = await conn.execute(
-        "SELECT percentile_cont(0.5) WITHIN GROUP"
-        " (ORDER BY extract(epoch FROM claimed_at - created_at)) AS claim,"
-        " percentile_cont(0.5) WITHIN GROUP"
-        " (ORDER BY extract(epoch FROM resolved_at - created_at)) AS resolve"
-        " FROM app.handoffs WHERE created_at >= %s", (since,))
-    medians = await cur.fetchone() or {}
+    groups, medians = await handoffs.counts_and_medians(conn, since)
     by_trigger: dict[str, int] = {}
     by_intent: dict[str, int] = {}
     for g in groups:

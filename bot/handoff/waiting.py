@@ -13,9 +13,9 @@ from bot.db import handoffs, messages
 from bot.db.pool import Database
 from bot.handoff.console import HandoffConsole, HandoffView
 from bot.handoff.hours import WorkingHours
+from bot.inbound.queue import DrainQueue
 from bot.models import OutboundReply
 from bot.observability import Metrics
-from bot.queue import DrainQueue
 from bot.settings import Settings
 
 STILL_BUSY = OutboundReply(text=(

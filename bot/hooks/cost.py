@@ -15,8 +15,8 @@ from bot.settings import Settings
 
 
 def daily_cap_usd(settings: Settings) -> float:
-    """LLM_DAILY_COST_CAP_USD when the agent's settings define it, else 0 (no cap)."""
-    return float(getattr(settings, "llm_daily_cost_cap_usd", 0.0) or 0.0)
+    """LLM_DAILY_COST_CAP_USD (0: no cap)."""
+    return float(settings.llm_daily_cost_cap_usd or 0.0)
 
 
 def alert_threshold_usd(settings: Settings) -> float:

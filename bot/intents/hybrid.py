@@ -45,6 +45,9 @@ class LocalModel(Protocol):
 
     def predict(self, text: str, k: int = 3) -> Sequence[Scored]: ...
 
+    def close(self) -> None:
+        """Free what the model holds (its encoder session)."""
+
 
 class IntentLLM(Protocol):
     """A fast LLM constrained to answer with one of the given intent names.
@@ -78,9 +81,7 @@ class HybridClassifier:
 
     def close(self) -> None:
         """Free the local model's memory (at process or runtime stop)."""
-        close = getattr(self.local, "close", None)
-        if close is not None:
-            close()
+        self.local.close()
 
     def _from_payload(self, payload: str | None) -> IntentSpec | None:
         if not payload:

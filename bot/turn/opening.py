@@ -16,10 +16,10 @@ from typing import Any, Protocol, TypeVar
 
 from bot.channels import Channels
 from bot.db import messages
-from bot.db.conversations import SessionInfo, session_info
+from bot.db.conversations import OPEN_TURN_SQL, SessionInfo, session_info
 from bot.db.pool import Database, OneTripUnit
-from bot.events import NOTIFY_SQL, EventHub, notify_params
 from bot.models import StoredInbound, StreamEvent
+from bot.outbound.events import NOTIFY_SQL, EventHub, notify_params
 from bot.routing.responder import OpeningReadResults, ReadKey
 from bot.turn.progress import Progress
 from bot.turn.stage import Turn
@@ -27,7 +27,6 @@ from bot.turn.stages.opt_out import opt_command
 from bot.turn.unit import TurnUnit
 
 T = TypeVar("T")
-OPEN_TURN_SQL = "SELECT * FROM app.open_turn(%s, %s, %s, %s, %s, %s, %s)"
 THINKING: dict[str, Any] = {"text": "thinking"}
 
 

@@ -16,11 +16,12 @@ import psycopg
 import structlog
 
 from bot.db import classifications, messages
+from bot.db.conversations import SESSION_AFTER_TURN_SQL
 from bot.db.pool import Conn, Row
-from bot.delivery import ClaimedReplies, Deliverer
-from bot.handoff.policy import SESSION_AFTER_TURN_SQL, may_start_handoff, policy_handoff_due
+from bot.handoff.policy import may_start_handoff, policy_handoff_due
 from bot.handoff.service import HandoffService
 from bot.observability import Metrics
+from bot.outbound.delivery import ClaimedReplies, Deliverer
 from bot.settings import Settings
 from bot.turn.stage import Answer, Outcome, Relay, Skip, Turn
 

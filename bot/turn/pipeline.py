@@ -21,10 +21,10 @@ import structlog
 from bot.channels import Channels
 from bot.db import messages
 from bot.db.pool import Database
-from bot.delivery import ClaimedReplies, Deliverer, RetryDelivery
+from bot.inbound.queue import DrainOutcome
 from bot.models import StoredInbound
 from bot.observability import Metrics
-from bot.queue import DrainOutcome
+from bot.outbound.delivery import ClaimedReplies, Deliverer, RetryDelivery
 from bot.tracing import NoTracer, Tracer
 from bot.turn.batching import next_batch
 from bot.turn.failure import FailedTurns

@@ -12,8 +12,8 @@ from typing import Any, Literal
 import structlog
 
 from bot.channels import TurnObserver
-from bot.events import EventHub
 from bot.models import EventName, StoredInbound, StreamEvent
+from bot.outbound.events import EventHub
 from bot.turn.unit import TurnUnit
 
 log = structlog.get_logger(__name__)

@@ -14,9 +14,9 @@ from uuid import UUID
 import structlog
 
 from bot.db.pool import Database
-from bot.delivery import QueuedClaim, ReplyClaim
-from bot.events import NOTIFY_SQL, notify_params
 from bot.models import StreamEvent
+from bot.outbound.delivery import QueuedClaim, ReplyClaim
+from bot.outbound.events import NOTIFY_SQL, notify_params
 from bot.routing.responder import RowWrite
 
 log = structlog.get_logger(__name__)

@@ -12,8 +12,8 @@ from bot.agent.turn_reads import AGENT_READS, AgentOpeningReads, TurnReads, read
 from bot.channels import Channels
 from bot.db import messages
 from bot.db.pool import Database
-from bot.events import EventHub
 from bot.models import InboundMessage, OutboundReply
+from bot.outbound.events import EventHub
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.turn.opening import TurnOpening

@@ -9,7 +9,7 @@ from typing import Any
 from bot.db.pool import Database
 from bot.settings import Settings
 from testing.twilio_api import FakeTwilio
-from tests.adapters.whatsapp_fixtures import new_wa_id, webhook_form, webhooks_for
+from tests.adapters.whatsapp.fixtures import new_wa_id, webhook_form, webhooks_for
 from tests.conftest import RuntimeFactory, wait_for
 from tests.handoff.test_flow import RecordingConsole, handoff_runtime
 

@@ -27,6 +27,9 @@ class ScriptedModel:
     def predict(self, text: str, k: int = 3) -> Sequence[Score]:
         return [Score(label, c) for label, c in self.answers[text]][:k]
 
+    def close(self) -> None:
+        return None
+
 
 class ScriptedLLM:
     def __init__(self, choice: str | None, fail: bool = False) -> None:
@@ -159,7 +162,7 @@ def test_builtins_are_merged_and_overridable(tmp_path: object) -> None:
 def test_scaffolded_bot_loads(tmp_path: object) -> None:
     from pathlib import Path
 
-    from bot.scaffold import scaffold_bot
+    from bot.cli.authoring import scaffold_bot
 
     path = scaffold_bot("Corner Bakery", Path(str(tmp_path)))
     definition = load_definition(path)

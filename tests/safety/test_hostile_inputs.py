@@ -27,7 +27,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.turn.stages.injection_screen import INJECTION_REFUSED_TEXT
 from testing.twilio_api import FakeTwilio
-from tests.adapters.whatsapp_fixtures import PUBLIC, new_wa_id, sign, webhook_form, webhooks_for
+from tests.adapters.whatsapp.fixtures import PUBLIC, new_wa_id, sign, webhook_form, webhooks_for
 from tests.conftest import RuntimeFactory, wait_for
 
 TOO_LONG = "a bit long"

@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from bot.yesno import is_affirmative, is_negative
+from bot.intents.yesno import is_affirmative, is_negative
 from studio.extract import (
     Referent,
     TimeHint,

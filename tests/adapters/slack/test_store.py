@@ -18,7 +18,7 @@ from adapters.slack.store import PostgresInstallationStore, PostgresOAuthStateSt
 from bot.app import create_app
 from bot.db.pool import Database
 from testing.slack_api import FakeSlackApi, serve_fake_slack
-from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers
+from tests.adapters.slack.requests import SIGNING_SECRET, event_body, mention, signed_headers
 from tests.conftest import RuntimeFactory, wait_for
 
 

@@ -17,9 +17,9 @@ import structlog
 from bot.channels.directory import Channels
 from bot.db import messages
 from bot.db.pool import Conn, Database, Row
-from bot.events import NOTIFY_SQL, notify_params
 from bot.models import PendingDelivery, StoredInbound, StreamEvent
 from bot.observability import Metrics
+from bot.outbound.events import NOTIFY_SQL, notify_params
 
 log = structlog.get_logger(__name__)
 

@@ -22,7 +22,7 @@ from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.runtime import Runtime
 from testing.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
-from tests.adapters.slack_requests import (
+from tests.adapters.slack.requests import (
     SIGNING_SECRET,
     action_body,
     event_body,

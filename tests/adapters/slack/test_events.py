@@ -13,7 +13,7 @@ from adapters.slack.events import (
     message_ref,
     parse_key,
 )
-from tests.adapters.slack_requests import mention, message
+from tests.adapters.slack.requests import mention, message
 
 
 def kind(event: dict[str, Any], ignore_bots: bool = True) -> str:

@@ -7,12 +7,12 @@ from collections.abc import Callable
 import httpx
 
 from bot.app import create_app
+from bot.inbound.queue import DrainOutcome
 from bot.models import InboundMessage
-from bot.queue import DrainOutcome
 from bot.runtime import Runtime
 from bot.settings import Settings
 from testing.slack_api import serve_fake_slack
-from tests.adapters.slack_requests import SIGNING_SECRET, event_body, mention, signed_headers
+from tests.adapters.slack.requests import SIGNING_SECRET, event_body, mention, signed_headers
 from tests.conftest import RuntimeFactory, wait_for
 
 # Measured for this turn (16 when the pipelined units landed, 8 with the one-trip units

@@ -9,7 +9,7 @@ from uuid import uuid4
 import psycopg
 
 from bot.db.pool import Database
-from bot.ingest import Ingestor
+from bot.inbound.ingest import Ingestor
 from bot.models import InboundMessage
 from bot.settings import Settings
 from tests.conftest import RuntimeFactory, wait_for

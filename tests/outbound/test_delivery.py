@@ -27,7 +27,7 @@ async def test_the_turn_commits_its_reply_already_claimed_and_delivery_sends_it_
         batch = await rt.pipeline.next_batch(stored.conversation_id, stored.contact_id)
         ready = await rt.pipeline.run_turn(batch)
         # committed as `sending`: a worker that dies now leaves a row that recovery
-        # checks with the platform before sending (bot/delivery.py), never a second claim
+        # checks with the platform before sending (bot/outbound/delivery.py), never a second claim
         assert await _reply_status(rt, stored.message_id) == ("sending", 1)
         assert ready is not None and [p.reply_to for p in ready.pending] == [stored.message_id]
         assert ready.claimed == ready.pending[0].id

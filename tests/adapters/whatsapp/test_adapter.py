@@ -15,7 +15,7 @@ from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from bot.settings import Settings
 from testing.twilio_api import FakeTwilio
-from tests.adapters.whatsapp_fixtures import (
+from tests.adapters.whatsapp.fixtures import (
     PUBLIC,
     SENDER,
     new_wa_id,

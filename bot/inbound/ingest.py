@@ -24,9 +24,9 @@ from prometheus_client import Counter
 
 from bot.db import messages
 from bot.db.pool import Database
+from bot.inbound.queue import JobQueue
 from bot.models import InboundMessage, IngestResult
 from bot.observability import Metrics
-from bot.queue import JobQueue
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.direct import DirectEvents, direct_event
 from testing.slack_api import BOT_ID, BOT_USER_ID, FakeSlackApi, serve_fake_slack
-from tests.adapters.slack_requests import (
+from tests.adapters.slack.requests import (
     SIGNING_SECRET,
     event_body,
     mention,

@@ -20,12 +20,12 @@ from adapters.whatsapp.client import (
 )
 from adapters.whatsapp.inbound import to_inbound
 from bot.db import messages
-from bot.delivery import RetryDelivery
 from bot.models import Option, OutboundReply, PendingDelivery, QuickReplies
+from bot.outbound.delivery import RetryDelivery
 from bot.runtime import Runtime
 from bot.settings import Settings
 from testing.twilio_api import FakeTwilio, Recorded
-from tests.adapters.whatsapp_fixtures import ACCOUNT_SID, AUTH_TOKEN, new_wa_id, webhook_form
+from tests.adapters.whatsapp.fixtures import ACCOUNT_SID, AUTH_TOKEN, new_wa_id, webhook_form
 from tests.conftest import RuntimeFactory
 
 PARAGRAPH = ("This sentence is here to take up room. " * 25).strip()  # ~1000 chars

@@ -1,0 +1,41 @@
+"""The `bot` command: one module per family of sub-commands, each adding its own.
+
+`python -m bot.cli` and the `bot` script both run `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli import authoring, contacts, handoffs, process
+from bot.settings import MissingSecretError, Settings
+
+
+def load_settings(**overrides: object) -> Settings:  # a `bot.cli.common.LoadSettings`
+    """The process's settings, or exit naming what is wrong with the configuration."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except MissingSecretError as exc:
+        sys.exit(f"configuration error: {exc}")
+    except ValueError as exc:  # pydantic's ValidationError names the variable
+        sys.exit(f"configuration error: {exc}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot", description="Messaging bot platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for family in (process, authoring, handoffs, contacts):
+        family.add_commands(sub, load_settings)
+    from bot.knowledge.cli import add_commands as add_knowledge_commands
+    from bot.plugins import add_plugin_commands
+
+    add_knowledge_commands(sub, load_settings)
+    add_plugin_commands(sub, load_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code

@@ -1,0 +1,120 @@
+"""Running the bot: `bot serve`, `bot worker`, `bot migrate`, `bot chat`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Any
+
+from bot.cli.common import LoadSettings
+
+
+def add_commands(sub: Any, load_settings: LoadSettings) -> None:
+    def serve(args: argparse.Namespace) -> int:
+        import uvicorn
+
+        from bot.app import create_app
+
+        settings = load_settings(**({"slack_socket_mode": True} if args.socket_mode else {}))
+        if args.no_worker:
+            settings.worker_in_process = False
+        app = create_app(settings)
+        uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port,
+                    log_level=settings.log_level.lower(), access_log=False)
+        return 0
+
+    def worker(args: argparse.Namespace) -> int:
+        asyncio.run(_worker(load_settings))
+        return 0
+
+    def migrate(args: argparse.Namespace) -> int:
+        applied = asyncio.run(_migrate(load_settings))
+        print("applied: " + ", ".join(applied) if applied else "database is up to date")
+        return 0
+
+    def chat(args: argparse.Namespace) -> int:
+        asyncio.run(_chat(load_settings))
+        return 0
+
+    cmd = sub.add_parser("serve", help="serve web chat, API and webhooks (with a worker)")
+    cmd.add_argument("--host")
+    cmd.add_argument("--port", type=int)
+    cmd.add_argument("--no-worker", action="store_true",
+                     help="do not run a worker in this process (use `bot worker`)")
+    cmd.add_argument("--socket-mode", action="store_true",
+                     help="receive Slack events over Socket Mode (SLACK_APP_TOKEN), "
+                          "for development behind NAT")
+    cmd.set_defaults(func=serve)
+    sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=chat)
+
+
+async def _worker(load_settings: LoadSettings) -> None:
+    from bot.observability import configure_logging
+    from bot.runtime import Runtime
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.worker_nice and hasattr(os, "nice"):
+        os.nice(settings.worker_nice)
+    runtime = Runtime(settings)
+    await runtime.start(worker=False, listen_events=False)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Ours, not procrastinate's: they must also end a restart wait after a
+        # database error, and tell running drains to stop between turns.
+        loop.add_signal_handler(sig, runtime.request_stop)
+    try:
+        await runtime.start_worker(install_signal_handlers=False)
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.wait_worker()
+    finally:
+        await runtime.stop()
+
+
+async def _migrate(load_settings: LoadSettings) -> list[str]:
+    from bot.db.embedded import resolve_database_url
+    from bot.db.migrate import apply_migrations
+    from bot.definition import load_definition
+
+    settings = load_settings()
+    conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
+    return await apply_migrations(
+        conninfo, bot_migrations=load_definition(settings.definition_path).migrations)
+
+
+async def _chat(load_settings: LoadSettings) -> None:
+    from adapters.web import ChatRequest, WebChatAdapter, new_session_id, to_inbound
+    from bot.observability import configure_logging
+    from bot.runtime import Runtime
+
+    settings = load_settings()
+    configure_logging("WARNING", as_json=False)
+    runtime = Runtime(settings)
+    await runtime.start(worker=True)
+    web = runtime.adapters["web"]
+    assert isinstance(web, WebChatAdapter)
+    session_id = new_session_id()
+    print(f"Chatting with {settings.bot_name} (session {session_id}). Ctrl-D to leave.")
+    try:
+        while True:
+            try:
+                text = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                break
+            if not text.strip():
+                continue
+            result = await runtime.ingest(to_inbound(ChatRequest(text=text), session_id))
+            reply, _ = await web.wait_reply(result)
+            if reply is None:
+                print("bot> (still working on it…)")
+                continue
+            print(f"bot> {reply.text}")
+            for number, option in enumerate(reply.options(), start=1):
+                print(f"     {number}. {option.title}")
+    finally:
+        await runtime.stop()
