@@ -2,7 +2,7 @@
 # image as `bot worker` for workers (see Procfile). Needs DATABASE_URL in production.
 #
 # The project is installed editable from /app because migrations/ and bots/ are
-# found next to the package (bot/db/migrate.py, bot/settings.py).
+# found next to the package (bot/db/migrate.py, bot/settings/__init__.py).
 FROM python:3.12-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -15,7 +15,7 @@ from testing.llm_server import FakeLLM
 from tests.agent.conftest import Agent
 from tests.agent.tools_for_tests import TestTools
 from tests.conftest import RuntimeFactory, wait_for
-from tests.test_pipeline import replies_of
+from tests.turn.test_pipeline import replies_of
 
 
 async def test_without_a_provider_there_is_no_agent(

@@ -22,7 +22,7 @@ from testing.llm_server import FakeLLM
 from tests.agent.conftest import Conversation, Events
 from tests.agent.tools_for_tests import TestTools
 from tests.conftest import ROOT, RuntimeFactory, wait_for
-from tests.test_pipeline import replies_of
+from tests.turn.test_pipeline import replies_of
 
 
 def test_mask_hides_phone_numbers_and_email_addresses() -> None:
