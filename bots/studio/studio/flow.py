@@ -18,10 +18,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from bot.db.pool import Conn, Database
+from bot.intents.yesno import is_affirmative, is_negative
 from bot.knowledge.render import TOPIC_PAYLOAD, answer_reply
 from bot.knowledge.search import search_knowledge
 from bot.models import OutboundReply
-from bot.intents.yesno import is_affirmative, is_negative
 from studio import bookings as booking_ops
 from studio import payloads, render
 from studio.extract import (
