@@ -45,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a source tree to measure (give two or more)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--concurrency", type=int, nargs="+", default=[32, 64, 128, 256])
-    p.add_argument("--capacity-s", type=float, default=6.0)
-    p.add_argument("--turn-messages", type=int, default=40)
+    p.add_argument("--capacity-s", type=float, default=6.0, help="0: no capacity phase")
+    p.add_argument("--turn-messages", type=int, default=40, help="0: no turn phase")
     p.add_argument("--conversations", type=int, default=200)
     p.add_argument("--out", type=Path, help="write the report as JSON here")
     return p.parse_args(argv)
@@ -77,17 +77,23 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                                                          args.turn_messages))})
             urls, ingest = {}, {}
             for name, root in variants.items():
-                urls[name] = cluster.create_database(f"cmp_{name}")
+                # the turn phase gets a database of its own: the capacity phase leaves
+                # thousands of messages that no worker answered
+                urls[name] = cluster.create_database(f"cmp_{name}_turn")
                 await asyncio.to_thread(migrate, root, urls[name])
+                if args.capacity_s <= 0:
+                    continue
+                capacity_url = cluster.create_database(f"cmp_{name}")
+                await asyncio.to_thread(migrate, root, capacity_url)
                 port = free_port()
-                env = bot_env(urls[name], fakes, port, work / name, {}, root=root)
+                env = bot_env(capacity_url, fakes, port, work / name, {}, root=root)
                 ingest[name] = bot_server(env, port, work / f"{name}-ingest.log",
                                           "--no-worker", root=root)
                 stack.callback(ingest[name].stop)
                 await ingest[name].start()
                 warm = Traffic(ingest[name].url, conversations=10)
                 await run_open_loop(ingest[name].url, webhook_mix(warm), rate=20, duration_s=2)
-            for r in range(args.rounds):
+            for r in range(args.rounds if ingest else 0):
                 order = list(variants)[::-1 if r % 2 else 1]
                 for senders in args.concurrency:
                     for name in order:
@@ -101,7 +107,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                               f"{capacity[name][senders][-1]:.0f}/s", flush=True)
             for server in ingest.values():
                 server.stop()
-            for r in range(args.rounds):
+            for r in range(args.rounds if args.turn_messages > 0 else 0):
                 order = list(variants)[::-1 if r % 2 else 1]
                 for name in order:
                     turn = await one_turn_phase(name, variants[name], urls[name], fakes,
@@ -133,14 +139,26 @@ async def one_turn_phase(name: str, root: Path, url: str, fakes: Any, work: Path
 def summarise(capacity: dict[str, dict[int, list[float]]], turn_p50: dict[str, list[float]],
               trips: dict[str, list[float]]) -> dict[str, Any]:
     report: dict[str, Any] = {"nproc": os.cpu_count(), "variants": {}}
+    first = next(iter(capacity))
+    rounds = len(next(iter(capacity[first].values()), []))
+
+    def peak(name: str, r: int) -> float:
+        """A variant's capacity in one round: its best level then."""
+        return max(v[r] for v in capacity[name].values())
     for name, levels in capacity.items():
         medians = {n: statistics.median(v) for n, v in levels.items()}
-        best = max(medians, key=lambda n: medians[n])
+        best = max(medians, key=lambda n: medians[n]) if medians else 0
         report["variants"][name] = {
-            "capacity_per_s": medians[best], "capacity_senders": best,
-            "capacity_by_senders": levels, "turn_p50_ms": statistics.median(turn_p50[name]),
+            "capacity_per_s": medians.get(best, float("nan")), "capacity_senders": best,
+            "capacity_by_senders": levels,
+            # paired by round (the same minutes of the machine): this variant's peak over
+            # the first variant's, the median of the rounds
+            "capacity_vs_first": statistics.median(
+                [peak(name, r) / peak(first, r) for r in range(rounds)]) if rounds else None,
+            "turn_p50_ms": statistics.median(turn_p50[name]) if turn_p50[name] else None,
             "turn_p50_runs_ms": turn_p50[name],
-            "round_trips_per_message": statistics.median(trips[name])}
+            "round_trips_per_message": (statistics.median(trips[name]) if trips[name]
+                                        else None)}
     return report
 
 
@@ -151,11 +169,14 @@ def main(argv: list[str] | None = None) -> None:
     first = report["variants"][names[0]]
     for name in names:
         v = report["variants"][name]
-        print(f"{name:<16} capacity {v['capacity_per_s']:7.0f}/s ({v['capacity_senders']} "
-              f"senders, {v['capacity_per_s'] / first['capacity_per_s']:.2f}x {names[0]}); "
-              f"turn p50 {v['turn_p50_ms']:5.1f} ms "
-              f"({v['turn_p50_ms'] / first['turn_p50_ms']:.2f}x); "
-              f"{v['round_trips_per_message']:.1f} round trips per message")
+        paired = v["capacity_vs_first"]
+        line = (f"{name:<16} capacity {v['capacity_per_s']:7.0f}/s ({v['capacity_senders']} "
+                f"senders; paired by round {paired or float('nan'):.2f}x {names[0]})")
+        if v["turn_p50_ms"] is not None:
+            line += (f"; turn p50 {v['turn_p50_ms']:5.1f} ms "
+                     f"({v['turn_p50_ms'] / first['turn_p50_ms']:.2f}x); "
+                     f"{v['round_trips_per_message']:.1f} round trips per message")
+        print(line)
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, default=str))
 
