@@ -10,7 +10,10 @@ PostgreSQL cluster, with the same loopback fakes. What a user feels is measured 
    variant's `bot serve --no-worker` (storing and acknowledging, nothing answered); the
    sweep of sender levels alternates variants at every level and is repeated `--rounds`
    times with the order of variants reversed each round, so the machine's drift falls on
-   all alike; a variant's capacity is its best level's median over rounds;
+   all alike; a variant's capacity is its best level's median over rounds, and each
+   round's peak is also compared with the first variant's in the same round; beside it,
+   the web process's CPU time per acknowledged webhook (less disturbed by what else the
+   machine does than a rate is);
 2. turn p50: `--turn-messages` WhatsApp messages one at a time against each variant's
    `bot serve` (worker in the process, zero-latency LLM), variants alternating, rounds
    as above; the server's own turn histogram gives the p50.
@@ -52,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def migrate(root: Path, url: str) -> None:
     """The variant's own migrations, by its own `bot migrate`."""
     env = dict(os.environ, PYTHONPATH=str(root), DATABASE_URL=url)
@@ -66,6 +75,7 @@ def variants_of(args: argparse.Namespace) -> dict[str, Path]:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     variants = variants_of(args)
     capacity: dict[str, dict[int, list[float]]] = {n: {} for n in variants}
+    cpu_us: dict[str, dict[int, list[float]]] = {n: {} for n in variants}
     turn_p50: dict[str, list[float]] = {n: [] for n in variants}
     trips: dict[str, list[float]] = {n: [] for n in variants}
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bot-compare-") as tmp:
@@ -99,12 +109,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     for name in order:
                         mix = webhook_mix(Traffic(ingest[name].url,
                                                   conversations=args.conversations))
+                        cpu_before = cpu_seconds(ingest[name].pid)
                         got = await run_closed_loop(ingest[name].url, mix, concurrency=senders,
                                                     duration_s=args.capacity_s)
-                        capacity[name].setdefault(senders, []).append(
-                            got.summary()["ack_per_s"])
+                        done = got.summary()
+                        capacity[name].setdefault(senders, []).append(done["ack_per_s"])
+                        used = cpu_seconds(ingest[name].pid) - cpu_before
+                        acked = done["acknowledged"] or 1
+                        cpu_us[name].setdefault(senders, []).append(used / acked * 1e6)
                         print(f"round {r} {name} {senders} senders: "
-                              f"{capacity[name][senders][-1]:.0f}/s", flush=True)
+                              f"{capacity[name][senders][-1]:.0f}/s, web process "
+                              f"{cpu_us[name][senders][-1]:.0f} µs CPU per webhook", flush=True)
             for server in ingest.values():
                 server.stop()
             for r in range(args.rounds if args.turn_messages > 0 else 0):
@@ -117,7 +132,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"round {r} {name} turn p50 {turn['turn_p50_ms']:.1f} ms, "
                           f"{turn['app_round_trips_per_message']:.1f} round trips",
                           flush=True)
-    return summarise(capacity, turn_p50, trips)
+    report = summarise(capacity, turn_p50, trips)
+    for name, levels in cpu_us.items():
+        report["variants"][name]["web_cpu_us_per_webhook"] = {
+            n: statistics.median(v) for n, v in levels.items()}
+    return report
 
 
 async def one_turn_phase(name: str, root: Path, url: str, fakes: Any, work: Path,
