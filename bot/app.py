@@ -86,7 +86,7 @@ def include_channel(app: FastAPI, router: APIRouter) -> None:
     Webhooks take the raw request and verify it themselves, so they need none of
     FastAPI's per-route work; matched first, they skip the walk through the docs routes
     and every included router. Kept because including them in order cost 9-12 % of
-    ingestion capacity (docs/benchmarks.md, "Bypasses").
+    ingestion capacity (docs/internals.md, "Bypasses").
     """
     plain = [r for r in router.routes if isinstance(r, Route) and not isinstance(r, APIRoute)]
     router.routes = [r for r in router.routes if r not in plain]

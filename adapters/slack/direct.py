@@ -4,7 +4,7 @@ Most of what reaches `/slack/events` is a person's message or mention. bolt's di
 spends 160-190 µs of CPU on each (building its request and context, a new Web API
 client, its middleware chain and kwargs injection three times), several times what
 storing the message costs the web process: every event through bolt cost 10-23 % of
-ingestion capacity (docs/benchmarks.md, "Bypasses"). This path takes only the events
+ingestion capacity (docs/internals.md, "Bypasses"). This path takes only the events
 that need none of it and hands them to the same listener bolt would call:
 
 - a JSON `event_callback` whose event is a `message` or an `app_mention`;

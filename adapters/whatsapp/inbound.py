@@ -28,7 +28,7 @@ class TwilioForm(dict[str, str]):
     through an AttributeError each time, more than half of the validator's cost. With
     the one-pass decoder and the one-HMAC check (adapters/whatsapp/adapter.py) it is kept
     because Twilio's validator over the standard library's parser cost 11 % of ingestion
-    capacity (docs/benchmarks.md, "Bypasses")."""
+    capacity (docs/internals.md, "Bypasses")."""
 
     def getall(self, key: str) -> list[str]:
         return [self[key]]
