@@ -1,11 +1,12 @@
 """The WhatsApp adapter's state and writes: recipient state (read with the delivery),
-sent parts, statuses."""
+sent parts, statuses, Content API templates."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from bot.db.pool import Database
 from bot.models import PendingDelivery
@@ -44,3 +45,28 @@ async def record_status(db: Database, channel: str, message_id: int | None, sid:
                                  (channel, message_id, sid, status, error))
         row = await cur.fetchone()
     return bool(row and row["hit"])
+
+
+async def template_sid(db: Database, contact_id: UUID, shape_hash: str) -> str | None:
+    """The Content API template of a shape, if one was created (read as any acting user:
+    the templates hold no user data)."""
+    async with db.as_user(contact_id) as conn:
+        cur = await conn.execute("SELECT content_sid FROM app.whatsapp_content_templates"
+                                 " WHERE shape_hash = %s", (shape_hash,))
+        row = await cur.fetchone()
+    return None if row is None else str(row["content_sid"])
+
+
+async def keep_template(db: Database, contact_id: UUID, shape_hash: str, kind: str,
+                        created: str) -> str:
+    """Record a template just created; the first one stored wins a race between processes."""
+    async with db.as_user(contact_id) as conn:
+        await conn.execute(
+            "INSERT INTO app.whatsapp_content_templates (shape_hash, content_sid, kind)"
+            " VALUES (%s, %s, %s) ON CONFLICT (shape_hash) DO NOTHING",
+            (shape_hash, created, kind))
+        cur = await conn.execute("SELECT content_sid FROM app.whatsapp_content_templates"
+                                 " WHERE shape_hash = %s", (shape_hash,))
+        row = await cur.fetchone()
+    assert row is not None
+    return str(row["content_sid"])

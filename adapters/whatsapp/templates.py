@@ -11,6 +11,7 @@ from __future__ import annotations
 import structlog
 from twilio.rest.content.v1.content import ContentList
 
+from adapters.whatsapp import store
 from adapters.whatsapp.client import TwilioApi
 from adapters.whatsapp.content import ContentShape
 from bot.db.pool import Database
@@ -32,25 +33,12 @@ class ContentTemplates:
         if key in self.known:
             return self.known[key]
         assert delivery.contact_id is not None
-        db = self.db
-        async with db.as_user(delivery.contact_id) as conn:
-            cur = await conn.execute("SELECT content_sid FROM app.whatsapp_content_templates"
-                                     " WHERE shape_hash = %s", (key,))
-            row = await cur.fetchone()
-        if row is None:
-            created = await self._create(shape)
-            async with db.as_user(delivery.contact_id) as conn:
-                await conn.execute(
-                    "INSERT INTO app.whatsapp_content_templates (shape_hash, content_sid, kind)"
-                    " VALUES (%s, %s, %s) ON CONFLICT (shape_hash) DO NOTHING",
-                    (key, created, shape.kind))
-                cur = await conn.execute("SELECT content_sid FROM"
-                                         " app.whatsapp_content_templates WHERE shape_hash = %s",
-                                         (key,))
-                row = await cur.fetchone()
-            assert row is not None
-        self.known[key] = str(row["content_sid"])
-        return self.known[key]
+        sid = await store.template_sid(self.db, delivery.contact_id, key)
+        if sid is None:
+            sid = await store.keep_template(self.db, delivery.contact_id, key, shape.kind,
+                                            await self._create(shape))
+        self.known[key] = sid
+        return sid
 
     async def _create(self, shape: ContentShape) -> str:
         request = ContentList.ContentCreateRequest({
