@@ -3,7 +3,8 @@
 `POST /webhooks/whatsapp` verifies X-Twilio-Signature against the public URL, stores the
 message through `ingest` and answers an empty TwiML document at once; the reply goes out
 later through the API. `POST /webhooks/whatsapp/status` records Twilio's delivery
-statuses on the outbound row.
+statuses on the outbound row; a status callback posted to the incoming URL is recorded the
+same way, never stored as a customer's message.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from adapters.whatsapp.inbound import (
     CHANNEL,
     MalformedForm,
     RequestOrigin,
+    StatusReport,
     decode_form,
     public_url,
+    status_report,
     to_inbound,
 )
 from adapters.whatsapp.outbound import STATUS_PATH, WhatsAppSender
@@ -139,6 +142,10 @@ class WhatsAppAdapter(TypingIndicator):
 
         async def incoming(request: Request) -> Response:
             form = await self.verified_form(request)
+            report = status_report(form, sender=self.settings.twilio_whatsapp_from)
+            if report is not None:  # a status callback sent to the incoming URL
+                await self._record_status(report, None)
+                return Response(EMPTY_TWIML, media_type="text/xml")
             try:
                 message = to_inbound(form)
             except ValueError:
@@ -148,21 +155,22 @@ class WhatsAppAdapter(TypingIndicator):
 
         async def status(request: Request) -> Response:
             form = await self.verified_form(request)
-            state = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-            sid = form.get("MessageSid") or form.get("SmsSid")
+            report = status_report(form) or StatusReport(
+                form.get("MessageSid") or form.get("SmsSid") or None, "unknown", None)
             row = request.query_params.get("m", "")
-            error = None
-            if form.get("ErrorCode"):
-                error = f"twilio {form['ErrorCode']}: {form.get('ErrorMessage') or state}"
-            self.statuses.labels(state if state in KNOWN_STATUSES else "other").inc()
-            message_id = int(row) if row.isdigit() and len(row) < 19 else None
-            await store.record_status(self.db, CHANNEL, message_id, sid, state, error)
+            await self._record_status(report, int(row) if row.isdigit() and len(row) < 19
+                                      else None)
             return Response(EMPTY_TWIML, media_type="text/xml")
 
         # plain routes: the app serves them before its other routes (bot.app.include_channel)
         api.add_route(WEBHOOK_PATH, incoming, methods=["POST"])
         api.add_route(STATUS_PATH, status, methods=["POST"])
         return api
+
+    async def _record_status(self, report: StatusReport, message_id: int | None) -> None:
+        state = report.status
+        self.statuses.labels(state if state in KNOWN_STATUSES else "other").inc()
+        await store.record_status(self.db, CHANNEL, message_id, report.sid, state, report.error)
 
     # --- outbound
     async def send(self, delivery: PendingDelivery) -> SendResult:

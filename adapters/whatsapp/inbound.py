@@ -170,6 +170,38 @@ def to_inbound(form: Mapping[str, str]) -> InboundMessage:
     )
 
 
+#: SmsStatus of a customer's message; any other status is a delivery report
+_INBOUND_STATUSES = frozenset({"received", "receiving"})
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A delivery status callback: which message, its new status, Twilio's error."""
+
+    sid: str | None
+    status: str
+    error: str | None
+
+
+def status_report(form: Mapping[str, str], *, sender: str | None = None) -> StatusReport | None:
+    """The delivery status a form reports, or None for a customer's message.
+
+    Status callbacks are recognised on either webhook URL: pointing the status callback at
+    the incoming URL is an easy mistake in Twilio's console, and each status would
+    otherwise be stored as an empty message from the bot's own number. A form from the
+    bot's own sender (`sender`) is never a customer's message either.
+    """
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    from_us = sender is not None and form.get("From") == sender
+    if (not status or status in _INBOUND_STATUSES) and not from_us:
+        return None
+    error = None
+    if form.get("ErrorCode"):
+        error = f"twilio {form['ErrorCode']}: {form.get('ErrorMessage') or status}"
+    return StatusReport(form.get("MessageSid") or form.get("SmsSid") or None,
+                        status or "unknown", error)
+
+
 def address(number: str) -> str:
     """A WhatsApp address for Twilio ("whatsapp:+…") from a stored WaId or address."""
     if number.startswith(_PREFIX):

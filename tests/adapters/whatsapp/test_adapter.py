@@ -325,6 +325,45 @@ async def test_status_callbacks_update_the_reply_row(
         assert (await status())[0] == "undelivered", "final statuses stay"
 
 
+async def test_a_status_callback_posted_to_the_incoming_url_is_a_status_not_a_message(
+    runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio, db: Database,
+) -> None:
+    wa_id = new_wa_id()
+    async with runtime_factory(settings=whatsapp_settings(), router=Router(Echo())) as rt, \
+            webhooks_for(rt) as hooks:
+        await hooks.post(webhook_form(wa_id, "hi"))
+
+        async def replied() -> bool:
+            rows = await outbound_rows(db, wa_id)
+            return bool(rows) and rows[0]["status"] == "sent"
+        await wait_for(replied)
+        (out,) = await outbound_rows(db, wa_id)
+        # what Twilio posts for a reply's status, sent to the incoming URL by mistake
+        form = {"MessageSid": out["external_id"], "SmsSid": out["external_id"],
+                "MessageStatus": "delivered", "SmsStatus": "delivered",
+                "AccountSid": "AC", "From": SENDER, "To": f"whatsapp:+{wa_id}",
+                "ChannelPrefix": "whatsapp", "ApiVersion": "2010-04-01"}
+        for _ in range(2):
+            answer = await hooks.post(form)
+            assert answer.status_code == 200 and "<Response/>" in answer.text
+        (row,) = await outbound_rows(db, wa_id)
+        assert row["status"] == "delivered"
+        # a report of a failure, without MessageStatus, from the bot's own number
+        failed = {"SmsSid": out["external_id"], "SmsStatus": "undelivered", "From": SENDER,
+                  "To": f"whatsapp:+{wa_id}", "ErrorCode": "63024", "AccountSid": "AC"}
+        assert (await hooks.post(failed)).status_code == 200
+        async with db.as_system() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM app.channel_identities"
+                " WHERE channel = 'whatsapp' AND external_id = ANY(%s)",
+                ([SENDER, SENDER.removeprefix("whatsapp:+"), SENDER.removeprefix("whatsapp:")],))
+            assert (await cur.fetchone())["n"] == 0  # type: ignore[index]
+        (row,) = await outbound_rows(db, wa_id)
+        assert row["status"] == "undelivered"
+        assert row["error"] == "twilio 63024: undelivered"
+
+
 class Slow:
     """Takes its time, so the typing indicator shows."""
 
