@@ -135,9 +135,17 @@ class SlackAdapter(TurnObserver, ProvidesConsole):
         app.action(re.compile(f"^{ACTION_PREFIX}"))(listeners.on_action)
         if self.store is not None:
             app.enable_token_revocation_listeners()  # uninstalls delete their tokens
-        # Registered last: any other subscribed event is acknowledged and dropped, since
-        # bolt answers unhandled requests with 404 and Slack would retry them.
-        app.event(re.compile(".*"))(listeners.ignore)
+        # Registered last: any other subscribed event, interaction or command is
+        # acknowledged (a command politely answered) and dropped, since bolt answers
+        # unhandled requests with 404: Slack retries events and shows people an error.
+        anything = re.compile(".*")
+        app.event(anything)(listeners.ignore)
+        app.action(anything)(listeners.acknowledge)
+        app.view({"type": "view_submission", "callback_id": anything})(listeners.acknowledge)
+        app.view({"type": "view_closed", "callback_id": anything})(listeners.acknowledge)
+        app.shortcut(anything)(listeners.acknowledge)
+        app.options(anything)(listeners.no_options)
+        app.command(anything)(listeners.unknown_command)
 
     def router(self, ingest: Ingest) -> APIRouter:
         self.listeners.ingest = ingest
@@ -165,7 +173,13 @@ class SlackAdapter(TurnObserver, ProvidesConsole):
             if not isinstance(event, dict) or (payload.get("type") == "event_callback"
                                                and "event" not in payload):
                 return Response("malformed request", status_code=400)
-            return to_starlette_response(await self.app.async_dispatch(bolt_request))
+            response = await self.app.async_dispatch(bolt_request)
+            if response.status == 404 and payload.get("type") != "url_verification":
+                # a request no listener matches (a type newer than this code): Slack
+                # shows the person an error unless it is acknowledged
+                log.info("slack_request_unhandled", type=payload.get("type"))
+                return Response(status_code=200)
+            return to_starlette_response(response)
 
         if self.settings.slack_signing_secret:
             # a plain route: served before the app's other routes (bot.app.include_channel)

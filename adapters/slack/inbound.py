@@ -70,6 +70,22 @@ class SlackListeners:
     async def ignore(self) -> None:
         return None
 
+    async def acknowledge(self, ack: Any, body: dict[str, Any]) -> None:
+        """Interactivity the bot does not handle (other buttons, modals, shortcuts, legacy
+        attachments): acknowledged, so Slack shows the person no error, and dropped."""
+        await ack()
+        log.info("slack_interaction_ignored", type=body.get("type"))
+
+    async def no_options(self, ack: Any) -> None:
+        """A menu asking for options the bot does not serve: an empty list."""
+        await ack(options=[])
+
+    async def unknown_command(self, ack: Any, command: dict[str, Any]) -> None:
+        """A slash command pointed at this app: a polite answer only the person sees."""
+        name = str(command.get("command") or "that command")
+        await ack(text=f"Sorry, I don't handle {name}. Mention me or send me a direct"
+                       " message and I'll help.")
+
     async def _mark_choice(self, client: AsyncWebClient, body: dict[str, Any],
                            chosen: str) -> None:
         original = body.get("message") or {}

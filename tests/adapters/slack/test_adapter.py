@@ -127,6 +127,62 @@ async def test_url_verification_and_ssl_check(slack: SlackWorld) -> None:
     assert res.status_code == 200
 
 
+def _form_post(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+    from urllib.parse import urlencode
+    body = urlencode(fields)
+    return body, signed_headers(body, content_type="application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize("payload", [
+    # another app's button (or a link button) in a message the bot did not write
+    {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "team_id": "T1"},
+     "channel": {"id": "C1"}, "message": {"ts": "1700000000.000100", "text": "x"},
+     "actions": [{"type": "button", "action_id": "approve", "block_id": "b",
+                  "value": "1", "action_ts": "1700000001.0"}], "trigger_id": "t"},
+    {"type": "view_submission", "team": {"id": "T1"}, "user": {"id": "U1"},
+     "view": {"id": "V1", "type": "modal", "callback_id": "feedback",
+              "state": {"values": {}}}},
+    {"type": "view_closed", "team": {"id": "T1"}, "user": {"id": "U1"},
+     "view": {"id": "V1", "type": "modal", "callback_id": "feedback"}, "is_cleared": False},
+    {"type": "shortcut", "team": {"id": "T1"}, "user": {"id": "U1"},
+     "callback_id": "new_ticket", "trigger_id": "t"},
+    {"type": "message_action", "team": {"id": "T1"}, "user": {"id": "U1"},
+     "channel": {"id": "C1"}, "callback_id": "summarise", "trigger_id": "t",
+     "message": {"ts": "1700000000.000100", "text": "x"}},
+    {"type": "interactive_message", "team": {"id": "T1"}, "user": {"id": "U1"},
+     "channel": {"id": "C1"}, "callback_id": "legacy", "actions": [
+         {"name": "go", "type": "button", "value": "1"}], "action_ts": "1700000001.0"},
+    {"type": "something_new", "team": {"id": "T1"}, "user": {"id": "U1"}},
+], ids=lambda p: str(p["type"]))
+async def test_interactions_the_bot_does_not_handle_are_acknowledged(
+    slack: SlackWorld, payload: dict[str, Any],
+) -> None:
+    before = await slack.inbound_count()
+    body, headers = _form_post({"payload": json.dumps(payload)})
+    res = await slack.client.post("/slack/events", content=body, headers=headers)
+    assert res.status_code == 200
+    assert await slack.inbound_count() == before
+
+
+async def test_options_requests_get_an_empty_list(slack: SlackWorld) -> None:
+    payload = {"type": "block_suggestion", "team": {"id": "T1"}, "user": {"id": "U1"},
+               "action_id": "pick_city", "block_id": "b", "value": "ber"}
+    body, headers = _form_post({"payload": json.dumps(payload)})
+    res = await slack.client.post("/slack/events", content=body, headers=headers)
+    assert res.status_code == 200 and res.json() == {"options": []}
+
+
+async def test_a_slash_command_gets_a_polite_answer(slack: SlackWorld) -> None:
+    body, headers = _form_post({
+        "token": "legacy", "team_id": "T1", "team_domain": "t", "channel_id": "C1",
+        "channel_name": "general", "user_id": "U1", "user_name": "alice",
+        "command": "/weather", "text": "berlin", "api_app_id": "A1",
+        "response_url": "https://hooks.slack.com/commands/T1/1/x", "trigger_id": "t"})
+    res = await slack.client.post("/slack/events", content=body, headers=headers)
+    assert res.status_code == 200
+    assert "/weather" in res.text  # shown only to the person who ran it
+
+
 @pytest.mark.parametrize("tamper", ["bad_signature", "stale_timestamp", "missing"])
 async def test_unverified_requests_are_refused_and_store_nothing(
     slack: SlackWorld, tamper: str,
