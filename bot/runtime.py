@@ -145,7 +145,8 @@ class Runtime:
         stages = turn_stages(StageParts(
             settings=s, metrics=self.metrics, hooks=self.hooks, rate_limits=self.rate_limits,
             injection=self.injection, classifier=await self.parts.classifier(agent),
-            tracer=tracer, router=self.build_router(), output_filter=self.output_filter))
+            tracer=tracer, router=self.build_router(), output_filter=self.output_filter,
+            channels=self.channels))
         opening = TurnOpening(
             self.db, self.channels, self.events, history_max=s.history_max_messages,
             inactivity=timedelta(hours=s.session_inactivity_hours),

@@ -62,6 +62,8 @@ class FakeTwilio:
         self.requests: list[Recorded] = []
         self.failures: dict[str, list[Failure | None]] = {}
         self.media = b"\x89PNG fake image bytes"
+        #: other media by their SID (the URL's last segment): (bytes, content type)
+        self.media_files: dict[str, tuple[bytes, str]] = {}
         self.base_url = ""
         #: share of message creations answered 503 at random (fault scenarios)
         self.fail_rate = 0.0
@@ -134,7 +136,9 @@ class FakeTwilio:
         if kind == "typing":
             return JSONResponse({"success": True})
         if kind == "media":
-            return Response(self.media, media_type="image/png")
+            data, media_type = self.media_files.get(recorded.path.rsplit("/", 1)[-1],
+                                                    (self.media, "image/png"))
+            return Response(data, media_type=media_type)
         # An unknown resource is HTTP 404, error 20404 (Twilio's error dictionary).
         return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.channels.attachments import with_attachments
 from bot.models import InboundMessage, Media
 
 CHANNEL = "slack"
@@ -114,7 +115,8 @@ def event_to_inbound(team: str, event: dict[str, Any], *, event_id: str | None,
         sender_id=f"{team}:{event['user']}",
         sender_name=sender_name,
         conversation_key=ref.key,
-        text=strip_mention(str(event.get("text", "")), bot_user_id),
+        # a file-only message reads like one on WhatsApp ("[image: image/png, x.png]")
+        text=with_attachments(strip_mention(str(event.get("text", "")), bot_user_id), files),
         media=files,
         received_at=_received_at(str(event["ts"])),
         raw={"event_id": event_id, "type": event.get("type"), "ts": event["ts"],

@@ -30,7 +30,14 @@ from adapters.whatsapp.inbound import (
     to_inbound,
 )
 from adapters.whatsapp.outbound import STATUS_PATH, WhatsAppSender
-from bot.channels import ChannelDeps, ChannelTraits, Ingest, SendResult, TypingIndicator
+from bot.channels import (
+    ChannelDeps,
+    ChannelTraits,
+    Ingest,
+    MediaSource,
+    SendResult,
+    TypingIndicator,
+)
 from bot.models import PendingDelivery
 from bot.settings import Settings
 
@@ -69,7 +76,7 @@ def origin_of(request: Request) -> RequestOrigin:
     )
 
 
-class WhatsAppAdapter(TypingIndicator):
+class WhatsAppAdapter(TypingIndicator, MediaSource):
     """The WhatsApp channel (Twilio)."""
 
     name = CHANNEL

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
+from bot.channels.attachments import with_attachments
 from bot.models import InboundMessage, Location, Media
 
 CHANNEL = "whatsapp"
@@ -126,19 +127,6 @@ def _location(form: Mapping[str, str]) -> Location | None:
                     address=form.get("Address") or None, label=form.get("Label") or None)
 
 
-def describe_media(media: Media) -> str:
-    """How an attachment reads to the bot, e.g. "[image: image/jpeg]"."""
-    kind = media.content_type.split("/", 1)[0] if "/" in media.content_type else "file"
-    kind = {"application": "document", "text": "document"}.get(kind, kind)
-    return f"[{kind}: {media.content_type}]"
-
-
-def describe_location(location: Location) -> str:
-    named = ", ".join(x for x in (location.label, location.address) if x)
-    where = f"{location.latitude}, {location.longitude}"
-    return f"[location: {named} ({where})]" if named else f"[location: {where}]"
-
-
 def to_inbound(form: Mapping[str, str]) -> InboundMessage:
     """Parse one incoming-message webhook; unknown fields are kept in `raw` only.
 
@@ -150,11 +138,7 @@ def to_inbound(form: Mapping[str, str]) -> InboundMessage:
     message_sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
     media = _media(form)
     location = _location(form)
-    lines = [form.get("Body", "")]
-    lines += [describe_media(m) for m in media]
-    if location is not None:
-        lines.append(describe_location(location))
-    text = "\n".join(line for line in lines if line)
+    text = with_attachments(form.get("Body", ""), media, location)
     return InboundMessage(
         channel=CHANNEL,
         external_id=message_sid,

@@ -107,6 +107,14 @@ class TypingIndicator(Protocol):
 
 
 @runtime_checkable
+class MediaSource(Protocol):
+    """A channel whose attachments the bot can fetch (Twilio's media URLs need the
+    account's credentials); at most the channel's size limit, else ValueError."""
+
+    async def download_media(self, url: str) -> bytes: ...
+
+
+@runtime_checkable
 class ProvidesConsole(Protocol):
     """A channel that hosts the support console for handoffs (Slack's support channel)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.channels import Channels
 from bot.hooks import EventHooks
 from bot.intents.contract import Classifier
 from bot.observability import Metrics
@@ -23,6 +24,7 @@ from bot.turn.stages.opt_out import OptOut
 from bot.turn.stages.output_filter import OutputFilter
 from bot.turn.stages.rate_limit import RateLimit
 from bot.turn.stages.respond import Respond
+from bot.turn.stages.shared_contacts import SharedContacts
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class StageParts:
     tracer: Tracer
     router: Router
     output_filter: Filter
+    channels: Channels
 
 
 def turn_stages(p: StageParts) -> list[Stage]:
@@ -45,6 +48,7 @@ def turn_stages(p: StageParts) -> list[Stage]:
     return [
         OptOut(p.hooks),                                  # STOP / START keywords
         RateLimit(p.rate_limits, p.metrics),              # per person, session, in all
+        SharedContacts(p.channels),                       # a contact card: name, numbers
         InputGuard(max_chars=p.settings.max_message_chars,
                    audit_prompts=p.settings.audit_user_prompts, metrics=p.metrics),
         MenuChoice(),                                     # "2" picks option 2

@@ -82,3 +82,20 @@ def test_a_click_is_an_inbound_message_with_the_payload_in_the_same_thread() -> 
     picked = action_to_inbound(select)
     assert picked is not None and (picked.payload, picked.text) == ("c3", "City 3")
     assert action_to_inbound(body | {"actions": []}) is None
+
+
+def test_a_file_only_message_reads_as_its_files() -> None:
+    files = [{"id": "F1", "name": "receipt.png", "mimetype": "image/png",
+              "url_private": "https://files.slack.com/files-pri/T1-F1/receipt.png"},
+             {"id": "F2", "name": "contract.pdf", "mimetype": "application/pdf",
+              "url_private": "https://files.slack.com/files-pri/T1-F2/contract.pdf"}]
+    event = message("1.0", text="", channel="D1", channel_type="im", subtype="file_share",
+                    files=files)
+    inbound = event_to_inbound("T1", event, event_id="Ev1", bot_user_id="UBOT", sender_name=None)
+    assert inbound.text == ("[image: image/png, receipt.png]\n"
+                            "[document: application/pdf, contract.pdf]")
+    assert [m.content_type for m in inbound.media] == ["image/png", "application/pdf"]
+    with_text = event_to_inbound("T1", message("2.0", text="<@UBOT> see this", channel="D1",
+                                               channel_type="im", files=files[:1]),
+                                 event_id="Ev2", bot_user_id="UBOT", sender_name=None)
+    assert with_text.text == "see this\n[image: image/png, receipt.png]"

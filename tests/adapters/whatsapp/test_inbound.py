@@ -14,11 +14,9 @@ from adapters.whatsapp.inbound import (
     RequestOrigin,
     address,
     decode_form,
-    describe_media,
     public_url,
     to_inbound,
 )
-from bot.models import Media
 
 BASE_FORM = {
     "MessageSid": "SM" + "a" * 32, "SmsMessageSid": "SM" + "a" * 32, "AccountSid": "AC" + "b" * 32,
@@ -113,11 +111,6 @@ def test_twilios_validator_gives_a_decoded_form_the_same_verdict_as_a_plain_dict
         assert validator.validate(url, dict(form), signature)
     tampered = decode_form(urlencode({**BASE_FORM, "Body": "café & cö"}).encode())
     assert not validator.validate(url, tampered, validator.compute_signature(url, dict(form)))
-
-
-def test_describe_media_kinds() -> None:
-    assert describe_media(Media(url="u", content_type="video/mp4")) == "[video: video/mp4]"
-    assert describe_media(Media(url="u", content_type="weird")) == "[file: weird]"
 
 
 ORIGIN = RequestOrigin(scheme="http", host="10.0.0.5:8000", path="/webhooks/whatsapp",
