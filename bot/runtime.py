@@ -33,7 +33,7 @@ from bot.inbound.queue import JobQueue
 from bot.intents.contract import Classifier
 from bot.intents.embedding_memo import EmbeddingMemo
 from bot.observability import Metrics
-from bot.outbound.delivery import Deliverer
+from bot.outbound.delivery import Deliverer, DeliveryLimits
 from bot.outbound.events import EventHub
 from bot.plugins import load_plugin, prepare_plugin
 from bot.routing.router import Router
@@ -140,7 +140,10 @@ class Runtime:
     async def _build_pipeline(self) -> Pipeline:
         s, agent = self.settings, self.agent
         deliverer = Deliverer(self.db, self.channels, self.metrics, failures=self.handoffs,
-                              in_flight_s=s.queue_stalled_after_s)
+                              in_flight_s=s.queue_stalled_after_s, limits=DeliveryLimits(
+                                  s.sends_per_channel(s.worker_concurrency),
+                                  s.delivery_busy_retry_s, s.delivery_retry_base_s,
+                                  s.delivery_retry_max_wait_s, s.delivery_max_attempts))
         tracer = agent.tracer if agent is not None else NoTracer()
         stages = turn_stages(StageParts(
             settings=s, metrics=self.metrics, hooks=self.hooks, rate_limits=self.rate_limits,

@@ -67,6 +67,10 @@ class FakeTwilio:
         self.base_url = ""
         #: share of message creations answered 503 at random (fault scenarios)
         self.fail_rate = 0.0
+        #: while set and not yet open, message creations get no answer: an unreachable
+        #: Twilio behind a route that drops packets, where the client waits for its own
+        #: timeout (Twilio's edge answers in well under a second when it is reachable)
+        self.hold_messages: asyncio.Event | None = None
         self.random = random.Random(7)
 
     # --- scripting
@@ -105,6 +109,8 @@ class FakeTwilio:
             # HTTP 401, error 20003 (Twilio's error dictionary: /docs/errors/20003).
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
         kind = _kind(recorded.path)
+        if self.hold_messages is not None and kind == "messages" and request.method == "POST":
+            await self.hold_messages.wait()
         queued = self.failures.get(kind)
         failure = queued.pop(0) if queued else None
         if (failure is None and kind == "messages" and request.method == "POST"

@@ -148,8 +148,10 @@ class WhatsAppSender:
             kwargs["body"] = message.body
             if message.media_url:
                 kwargs["media_url"] = [message.media_url]
-        client = self.twilio.client
-        created = await self.twilio.call(lambda: client.messages.create_async(**kwargs))
+        # One try: a 429/5xx/unreachable Twilio raises TwilioTransientError and the
+        # deliverer queues the reply again (Retry-After honoured) instead of holding a
+        # worker slot through the wait.
+        created = await self.twilio.client.messages.create_async(**kwargs)
         return str(created.sid)
 
     async def was_sent(self, delivery: PendingDelivery) -> bool | None:

@@ -226,6 +226,12 @@ def undelivered_from(rows: list[dict[str, Any]]) -> list[PendingDelivery]:
 
 
 # params: status, external id, error, status (again), message id
+#: a claimed reply handed back unsent (its channel's sends were all busy): not an attempt
+RELEASE_CLAIM_SQL = (
+    "UPDATE app.messages SET status = 'pending', attempts = greatest(attempts - 1, 0),"
+    " updated_at = clock_timestamp() WHERE id = %s AND status = 'sending'")
+
+
 SET_DELIVERY_STATUS_SQL = (
     "UPDATE app.messages SET status = %s, external_id = coalesce(%s, external_id),"
     " error = %s, attempts = attempts + CASE WHEN %s = 'sending' THEN 1 ELSE 0 END,"

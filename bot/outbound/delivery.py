@@ -14,6 +14,7 @@ from uuid import UUID
 import psycopg
 import structlog
 
+from bot.channels import SendResult
 from bot.channels.directory import Channels
 from bot.db import messages
 from bot.db.pool import Conn, Database, Row
@@ -75,15 +76,56 @@ class ReplyClaim:
         return QueuedClaim(claim, rows)
 
 
+@dataclass(frozen=True)
+class DeliveryLimits:
+    """How many sends a channel may have in flight, and how refused sends are retried
+    (DELIVERY_* settings)."""
+
+    sends_per_channel: int = 8
+    busy_retry_s: float = 1.0
+    retry_base_s: float = 0.5
+    retry_max_wait_s: float = 300.0
+    max_attempts: int = 12
+
+    def retry_in(self, attempts: int, retry_after_s: float | None) -> float:
+        """When to try again after `attempts` tries: Retry-After if the platform said,
+        at least the exponential backoff, never more than the cap."""
+        backoff = self.retry_base_s * 2.0 ** max(0, attempts - 1)
+        return min(self.retry_max_wait_s, max(backoff, retry_after_s or 0.0))
+
+
+class ChannelSendSlots:
+    """Sends in flight per channel in this process, at most `limit` each: a channel whose
+    platform hangs holds at most that many worker slots (its other replies wait in the
+    queue, not in a worker), so the other channels keep theirs. A plain counter: the
+    event loop is the only writer, and a full channel is never waited on."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.busy: dict[str, int] = {}
+
+    def take(self, channel: str) -> bool:
+        if self.busy.get(channel, 0) >= self.limit:
+            return False
+        self.busy[channel] = self.busy.get(channel, 0) + 1
+        return True
+
+    def give_back(self, channel: str) -> None:
+        self.busy[channel] -= 1
+
+
 class Deliverer:
     """Sends a conversation's undelivered replies through their adapters."""
 
     def __init__(self, db: Database, channels: Channels, metrics: Metrics,
-                 failures: DeliveryFailures | None = None, in_flight_s: float = 20.0) -> None:
+                 failures: DeliveryFailures | None = None, in_flight_s: float = 20.0,
+                 limits: DeliveryLimits | None = None) -> None:
         self.db = db
         self.channels = channels
         self.metrics = metrics
         self.failures = failures
+        self.limits = limits or DeliveryLimits()
+        self.slots = ChannelSendSlots(self.limits.sends_per_channel)
         # A `sending` row younger than this may still be in another worker's hands: a
         # drain recovered as stalled while its first run goes on (a heartbeat late
         # under load). Sending it again now could deliver it twice.
@@ -141,13 +183,25 @@ class Deliverer:
                     log.info("delivery_in_flight_elsewhere", message_id=item.id,
                              age_s=round(item.age_s, 2))
                     raise RetryDelivery(max(0.5, self.in_flight_s - item.age_s))
-            if item.id != claimed:
-                await self._set_status(contact_id, item.id, "sending")
-            result = await adapter.send(item)
+            if not self.slots.take(item.channel):
+                if item.id == claimed:
+                    await self._release(contact_id, item.id)
+                self.metrics.deliveries.labels(item.channel, "busy").inc()
+                raise RetryDelivery(self.limits.busy_retry_s)
+            try:
+                if item.id != claimed:
+                    await self._set_status(contact_id, item.id, "sending")
+                result = await adapter.send(item)
+            finally:
+                self.slots.give_back(item.channel)
             self.metrics.deliveries.labels(item.channel, result.status).inc()
-            if result.status == "retry":
+            attempts = item.attempts + (0 if item.id == claimed else 1)
+            if result.status == "retry" and attempts < self.limits.max_attempts:
                 await self._set_status(contact_id, item.id, "pending", error=result.error)
-                raise RetryDelivery(result.retry_after_s)
+                raise RetryDelivery(self.limits.retry_in(attempts, result.retry_after_s))
+            if result.status == "retry":  # refused for now, every time: for good
+                result = SendResult("failed", result.external_id,
+                                    f"gave up after {attempts} attempts: {result.error}"[:500])
             # Channels that stream progress learn here that the reply is theirs: the
             # event goes with the status update and is sent when it commits.
             done = (StreamEvent(message_id=item.reply_to, event="done",
@@ -166,6 +220,10 @@ class Deliverer:
                 if self.failures is not None:
                     await self.failures.delivery_failed(item, result.error or "delivery failed")
         return sent, following
+
+    async def _release(self, contact_id: UUID, message_id: int) -> None:
+        async with self.db.in_one_trip(contact_id) as unit:
+            unit.add(messages.RELEASE_CLAIM_SQL, (message_id,))
 
     async def _set_status(self, contact_id: UUID, message_id: int, status: str, *,
                           external_id: str | None = None, error: str | None = None,

@@ -15,13 +15,14 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.settings.agent import AgentSettings
+from bot.settings.delivery import DeliverySettings
 
 
 class MissingSecretError(ValueError):
     """An enabled channel lacks one of its required variables."""
 
 
-class Settings(AgentSettings):  # agent (LLM) settings live in bot/settings/agent.py
+class Settings(AgentSettings, DeliverySettings):  # agent.py, delivery.py: their settings
     """All configuration of one bot process, read from the environment and `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")

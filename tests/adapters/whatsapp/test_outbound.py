@@ -137,30 +137,31 @@ async def test_a_refused_template_degrades_to_a_numbered_menu(
         "Which way?", "1. Left\n2. Right\nReply with the number of your choice."]
 
 
-async def test_a_503_is_retried_and_sent_once(
+async def test_a_503_is_tried_once_then_again_later_and_sent_once(
     runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
     fake_twilio: FakeTwilio,
 ) -> None:
     async with whatsapp(runtime_factory, whatsapp_settings()) as (rt, adapter):
         delivery = await stored_reply(rt, OutboundReply(text="after a hiccup"))
         fake_twilio.fail_next("messages", 503)
-        result = await adapter.send(delivery)
+        # no wait inside the send: the deliverer queues the reply again
+        assert (await adapter.send(delivery)).status == "retry"
+        result = await adapter.send(await read_again(rt, delivery))
     assert result.status == "sent"
     tries = creates(fake_twilio, delivery)
     assert len(tries) == 2 and [t.ok for t in tries] == [False, True]
 
 
-async def test_429_beyond_the_retries_leaves_the_reply_queued_with_retry_after(
+async def test_429_leaves_the_reply_queued_with_retry_after(
     runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
     fake_twilio: FakeTwilio,
 ) -> None:
-    settings = whatsapp_settings(whatsapp_send_attempts=3)
-    async with whatsapp(runtime_factory, settings) as (rt, adapter):
+    async with whatsapp(runtime_factory, whatsapp_settings()) as (rt, adapter):
         delivery = await stored_reply(rt, OutboundReply(text="rate limited"))
         fake_twilio.fail_next("messages", 429, times=3, retry_after="7", code=20429)
         result = await adapter.send(delivery)
         assert (result.status, result.retry_after_s) == ("retry", 7.0)
-        assert len(creates(fake_twilio, delivery)) == 3
+        assert len(creates(fake_twilio, delivery)) == 1, "one try per send"
         # through the deliverer: the row goes back to pending and the queue is told when
         fake_twilio.fail_next("messages", 429, times=3, retry_after="7")
         assert delivery.contact_id is not None
@@ -192,7 +193,7 @@ async def test_a_retry_resumes_after_the_parts_already_sent(
     text = f"{PARAGRAPH} one\n\n{PARAGRAPH} two"
     async with whatsapp(runtime_factory, whatsapp_settings()) as (rt, adapter):
         delivery = await stored_reply(rt, OutboundReply(text=text))
-        fake_twilio.fail_next("messages", 503, times=3, after=1)
+        fake_twilio.fail_next("messages", 503, after=1)  # one try per send
         assert (await adapter.send(delivery)).status == "retry"
         # the deliverer's next attempt reads the row again, with the parts sent so far
         delivery = await read_again(rt, delivery)
