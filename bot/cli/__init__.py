@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from bot.cli import authoring, contacts, handoffs, process
 from bot.settings import MissingSecretError, Settings
@@ -22,8 +23,16 @@ def load_settings(**overrides: object) -> Settings:  # a `bot.cli.common.LoadSet
         sys.exit(f"configuration error: {exc}")
 
 
+def installed_version() -> str:
+    try:
+        return version("messaging-bot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Messaging bot platform")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for family in (process, authoring, handoffs, contacts):
         family.add_commands(sub, load_settings)
