@@ -40,7 +40,8 @@ class Migration:
 
 
 def default_migrations_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "migrations"
+    # migrations/ of the checkout; in an installed wheel, the copy inside the package
+    return Path(__file__).resolve().parent / "migrations"
 
 
 def load_migrations(directory: Path) -> list[Migration]:
