@@ -1,6 +1,7 @@
 """The built wheel works on its own: installed into a fresh virtual environment outside
 the source tree, it migrates, serves (embedded PostgreSQL, no keys) and answers a web chat
-turn; and it holds the runtime only.
+turn; `bot new` makes a bot that `bot check` accepts and that answers its example intent
+when started as `bot new` says; and the wheel holds the runtime only.
 
     python .ci/wheel_smoke.py            # builds the sdist and the wheel first
 
@@ -59,7 +60,8 @@ def request(url: str, body: dict[str, object] | None = None) -> dict[str, object
         return dict(json.loads(response.read()))
 
 
-def serve_and_chat(bot: Path, env: dict[str, str], cwd: Path) -> None:
+def serve_and_chat(bot: Path, env: dict[str, str], cwd: Path, text: str = "hello",
+                   expect: str = "") -> None:
     port = free_port()
     server = subprocess.Popen([str(bot), "serve"], cwd=cwd,
                               env=env | {"PORT": str(port), "HOST": "127.0.0.1"})
@@ -76,11 +78,12 @@ def serve_and_chat(bot: Path, env: dict[str, str], cwd: Path) -> None:
                     raise
                 time.sleep(0.5)
         print("healthz:", health)
-        answer = request(f"{base}/api/chat", {"text": "hello"})
+        answer = request(f"{base}/api/chat", {"text": text})
         print("chat:", answer)
         reply = answer.get("reply")
         assert answer.get("status") == "answered", answer
         assert isinstance(reply, dict) and reply.get("text"), answer
+        assert expect in str(reply["text"]), answer
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -113,6 +116,15 @@ def main() -> int:
         run(bot, "--version", cwd=home, env=env)
         run(bot, "migrate", cwd=home, env=env)
         serve_and_chat(bot, env, home)
+        # a bot of one's own: scaffolded, checked, then the command `bot new` printed
+        made = subprocess.run([str(bot), "new", "Corner Bakery"], cwd=home, env=env,
+                              check=True, capture_output=True, text=True).stdout
+        print(made)
+        command = next(line for line in made.splitlines() if "bot serve" in line)
+        definition = command.split("BOT_DEFINITION=", 1)[1].split()[0]
+        run(bot, "check", definition, cwd=home, env=env)
+        serve_and_chat(bot, env | {"BOT_DEFINITION": definition}, home,
+                       text="when do you open", expect="opening hours")
         print("wheel smoke test: passed")
         return 0
     finally:

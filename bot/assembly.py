@@ -7,6 +7,7 @@ provider is configured.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 
 from bot.agent.budget import AgentBudget
@@ -29,6 +30,21 @@ from bot.routing.handlers import builtin_handlers
 from bot.routing.responder import Responder, TurnContext
 from bot.routing.router import Router, build_router
 from bot.settings import Settings
+
+HandOver = Callable[[ToolContext, str], Awaitable[None]]
+
+
+def bot_tools(definition: BotDefinition, plugin: ModuleType | None, settings: Settings,
+              hand_over: HandOver) -> ToolRegistry:
+    """The tools a bot offers its agent: memory, the handoff, the knowledge base when it
+    has one, and its plugin's (`bot check` lists them without a database)."""
+    registry = ToolRegistry()
+    register_memory_tools(registry)
+    register_escalation_tool(registry, hook=hand_over)
+    if definition.knowledge_dir:
+        register_knowledge_tool(registry, results=settings.kb_search_results)
+    plugin_tools(plugin, registry)
+    return registry
 
 
 class TurnParts:
@@ -86,8 +102,6 @@ class TurnParts:
 
     def tools(self) -> ToolRegistry:
         """Built-in tools (memory, the handoff, knowledge) plus the bot plugin's tools."""
-        registry = ToolRegistry()
-        register_memory_tools(registry)
         handoffs = self.handoffs
 
         async def hand_over(ctx: ToolContext, reason: str) -> None:
@@ -96,11 +110,7 @@ class TurnParts:
                                      conversation_id=ctx.conversation_id,
                                      session_id=ctx.session_id, trigger="agent", reason=reason,
                                      intent=None, history=[])
-        register_escalation_tool(registry, hook=hand_over)
-        if self.definition.knowledge_dir:
-            register_knowledge_tool(registry, results=self.settings.kb_search_results)
-        plugin_tools(self.plugin, registry)
-        return registry
+        return bot_tools(self.definition, self.plugin, self.settings, hand_over)
 
     def close(self) -> None:
         """Frees the intent model's encoder."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import keyword
 import re
+import string
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,21 +59,43 @@ def new_bot(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"created {path}\nrun it with: BOT_DEFINITION={path} make run")
+    print(f"created {path}\ncheck it with: bot check {path}\n"
+          f"run it with: BOT_DEFINITION={path} bot serve\n"
+          f"  (in a checkout of the platform: BOT_DEFINITION={path} make run)")
     return 0
 
 
+def plugin_module_name(slug: str) -> str:
+    """A Python package name for a bot's plugin (its folder name may have dashes), one
+    that no installed module already has (a plugin's name is process-wide)."""
+    module = re.sub(r"\W", "_", slug.replace("-", "_"))
+    if module[0].isdigit() or keyword.iskeyword(module):
+        module = f"bot_{module}"
+    while module in sys.stdlib_module_names or importlib.util.find_spec(module) is not None:
+        module = f"{module}_bot"
+    return module
+
+
 def scaffold_bot(name: str, parent: Path) -> Path:
-    """Create `parent/<slug>/bot.yaml` and a knowledge folder; return the YAML path."""
+    """Create `parent/<slug>/`: bot.yaml, a knowledge folder with one document and a plugin
+    package (a handler, a tool, a start-up step); return the YAML path."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if not slug:
         raise ValueError("the bot name needs at least one letter or digit")
     folder = parent / slug
     if folder.exists():
         raise FileExistsError(f"{folder} already exists")
+    module = plugin_module_name(slug)
     (folder / "knowledge").mkdir(parents=True)
-    text = (_TEMPLATES / "bot.yaml").read_text(encoding="utf-8").format(display_name=name)
+    (folder / module).mkdir()
+    text = (_TEMPLATES / "bot.yaml").read_text(encoding="utf-8").format(
+        display_name=name, module=module)
     (folder / "bot.yaml").write_text(text, encoding="utf-8")
     (folder / "knowledge" / "faq.md").write_text(
         (_TEMPLATES / "faq.md").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / module / "__init__.py").write_text(f'"""{name}: the bot\'s own code."""\n',
+                                                 encoding="utf-8")
+    plugin = string.Template((_TEMPLATES / "plugin.py.tmpl").read_text(encoding="utf-8"))
+    (folder / module / "plugin.py").write_text(
+        plugin.substitute(display_name=name, module=module), encoding="utf-8")
     return folder / "bot.yaml"

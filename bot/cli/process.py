@@ -19,6 +19,11 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
         from bot.app import create_app
 
         settings = load_settings(**({"slack_socket_mode": True} if args.socket_mode else {}))
+        from bot.cli.check import check_definition, report
+
+        # the definition's problems before anything is trained or served (`bot check`)
+        if report(check_definition(settings.definition_path, settings, near_duplicates=False)):
+            return 1
         if args.no_worker:
             settings.worker_in_process = False
         app = create_app(settings)

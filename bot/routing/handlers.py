@@ -174,6 +174,11 @@ class NeedsAIHandler(UnhelpfulAnswers):
             "what I can do."))
 
 
+#: the names `builtin_handlers` answers to (what a definition may route to without a plugin)
+BUILTIN_HANDLER_NAMES = frozenset({GREETING, HELP, HUMAN_HANDOFF, BACK_TO_BOT, RESET, OPT_OUT,
+                                   OPT_IN, THANKS_GOODBYE, OUT_OF_SCOPE, CLARIFY, NEEDS_AI})
+
+
 def builtin_handlers(definition: BotDefinition, db: Database, handoffs: HandoffService,
                      hooks: EventHooks | None) -> dict[str, Responder]:
     """Every built-in direct handler by name."""
