@@ -54,11 +54,15 @@ class RateLimits:
         notice = type(item)(1, item.multiples)
         return await self.limiter.hit(notice, "notice", key)
 
-    async def check_message(self, contact_id: str, session_id: str) -> RateDecision:
-        """Count one inbound message against the user, session and global limits."""
+    async def check_message(self, contact_id: str, session_id: str,
+                            channel: str) -> RateDecision:
+        """Count one inbound message against the user, session and channel limits.
+
+        The ceiling over all users is per channel: a flood of web chat visitors (each a
+        new identity) fills the web chat's bucket, never WhatsApp's or Slack's."""
         checks: list[tuple[Scope, RateLimitItem, str]] = [
             ("user", self.user, contact_id), ("session", self.session, session_id),
-            ("global", self.global_, "all"),
+            ("global", self.global_, f"channel:{channel}"),
         ]
         for scope, item, key in checks:
             if not await self.limiter.hit(item, scope, key):

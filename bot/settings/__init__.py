@@ -81,7 +81,7 @@ class Settings(AgentSettings, DeliverySettings):  # agent.py, delivery.py: their
     rate_limit_user: str = "10/minute"
     rate_limit_session: str = "50/hour"
     rate_limit_ip: str = "10/minute"
-    rate_limit_global: str = "100/minute"
+    rate_limit_global: str = "600/minute"  # per channel
     audit_user_prompts: bool = True
     # --- safety: prompt injection (bot/safety/injection.py scores 0..1)
     injection_harden_threshold: float = 0.5

@@ -18,13 +18,13 @@ from tests.conftest import RuntimeFactory, wait_for
 async def test_user_window_with_controlled_time(make_settings: Callable[..., Settings]) -> None:
     limits = RateLimits(make_settings(rate_limit_user="3/minute"))
     with freeze_time("2026-05-01 10:00:00", real_asyncio=True) as clock:
-        results = [await limits.check_message("alice", "s1") for _ in range(5)]
+        results = [await limits.check_message("alice", "s1", "web") for _ in range(5)]
         assert [r.allowed for r in results] == [True, True, True, False, False]
         assert [r.notify for r in results[3:]] == [True, False]  # one notice per window
         assert results[3].scope == "user" and 1 <= results[3].retry_after_s <= 60
-        assert (await limits.check_message("bob", "s2")).allowed  # others unaffected
+        assert (await limits.check_message("bob", "s2", "web")).allowed  # others unaffected
         clock.tick(61)
-        later = [await limits.check_message("alice", "s1") for _ in range(5)]
+        later = [await limits.check_message("alice", "s1", "web") for _ in range(5)]
         assert [r.allowed for r in later] == [True, True, True, False, False]
         assert [r.notify for r in later[3:]] == [True, False]  # a new window, a new notice
 
@@ -93,3 +93,48 @@ async def test_http_chat_api_answers_429_with_retry_after(
     assert body["retryAfter"] == int(codes[2].headers["retry-after"]) and body["error"]
 
 
+
+
+async def test_each_channel_has_its_own_ceiling(make_settings: Callable[..., Settings]) -> None:
+    limits = RateLimits(make_settings(rate_limit_global="3/minute", rate_limit_user="100/minute"))
+    with freeze_time("2026-05-01 10:00:00", real_asyncio=True):
+        web = [await limits.check_message(f"visitor-{n}", f"s{n}", "web") for n in range(5)]
+        assert [d.allowed for d in web] == [True, True, True, False, False]
+        assert web[3].scope == "global"
+        assert (await limits.check_message("customer", "s-wa", "whatsapp")).allowed
+        assert (await limits.check_message("colleague", "s-sl", "slack")).allowed
+
+
+async def test_a_web_flood_never_reaches_a_whatsapp_customer(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+    inbound: Callable[..., InboundMessage], db: Database,
+) -> None:
+    # every web message from a new visitor (what rotating identities look like)
+    settings = make_settings(rate_limit_global="3/minute", rate_limit_user="100/minute")
+    async with runtime_factory(settings=settings) as rt:
+        flood = [await rt.ingest(inbound(text=f"flood {n}")) for n in range(6)]
+
+        async def flood_handled() -> bool:
+            async with db.as_system() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) AS n FROM app.messages WHERE id = ANY(%s)"
+                    " AND status <> 'received'", ([r.message_id for r in flood],))
+                row = await cur.fetchone()
+            return row is not None and row["n"] == len(flood)
+        await wait_for(flood_handled, timeout=30)  # the web's ceiling is reached first
+        customer = await rt.ingest(inbound(channel="whatsapp", text="hello",
+                                           sender_id="4915112345678",
+                                           conversation_key="4915112345678"))
+
+        async def reply() -> list[str]:
+            async with db.as_user(customer.contact_id) as conn:
+                cur = await conn.execute(
+                    "SELECT text FROM app.messages WHERE conversation_id = %s"
+                    " AND direction = 'out'", (customer.conversation_id,))
+                return [r["text"] for r in await cur.fetchall()]
+
+        async def answered() -> bool:
+            return bool(await reply())
+        await wait_for(answered, timeout=30)
+        texts = await reply()
+    assert len(texts) == 1 and "faster than I can answer" not in texts[0], texts

@@ -20,7 +20,8 @@ class RateLimit:
 
     async def run(self, turn: Turn) -> Outcome | None:
         last = turn.last
-        limit = await self.limits.check_message(str(last.contact_id), str(turn.session.id))
+        limit = await self.limits.check_message(str(last.contact_id), str(turn.session.id),
+                                                channel=last.channel)
         if limit.allowed:
             return None
         self.metrics.rate_limited.labels(limit.scope or "unknown").inc()
