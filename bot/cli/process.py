@@ -27,6 +27,11 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
         if args.no_worker:
             settings.worker_in_process = False
         app = create_app(settings)
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
+        # handler it found: by default that kills the process before exit handlers run, and
+        # the embedded PostgreSQL it started (stopped at exit) would keep running. Found as
+        # an exit, SIGTERM ends it like Ctrl-C does (what Docker, systemd and Kubernetes send).
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port,
                     log_level=settings.log_level.lower(), access_log=False)
         return 0
@@ -56,6 +61,10 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=chat)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _worker(load_settings: LoadSettings) -> None:
