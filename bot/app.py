@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Route
 
+from bot.body_limit import BodyLimit
 from bot.observability import configure_logging
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan)
     app.state.runtime = rt
+    app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

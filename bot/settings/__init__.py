@@ -16,13 +16,14 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot.settings.agent import AgentSettings
 from bot.settings.delivery import DeliverySettings
+from bot.settings.limits import LimitSettings
 
 
 class MissingSecretError(ValueError):
     """An enabled channel lacks one of its required variables."""
 
 
-class Settings(AgentSettings, DeliverySettings):  # agent.py, delivery.py: their settings
+class Settings(AgentSettings, DeliverySettings, LimitSettings):  # agent, delivery, limits.py
     """All configuration of one bot process, read from the environment and `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
@@ -76,12 +77,7 @@ class Settings(AgentSettings, DeliverySettings):  # agent.py, delivery.py: their
     history_max_messages: int = 20
     max_message_chars: int = 4000
 
-    # --- safety: rate limits ("N/second|minute|hour|day"), audit
-    redis_url: str | None = None
-    rate_limit_user: str = "10/minute"
-    rate_limit_session: str = "50/hour"
-    rate_limit_ip: str = "10/minute"
-    rate_limit_global: str = "600/minute"  # per channel
+    # --- safety: rate limits and body sizes in limits.py; audit
     audit_user_prompts: bool = True
     # --- safety: prompt injection (bot/safety/injection.py scores 0..1)
     injection_harden_threshold: float = 0.5
