@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -96,10 +97,25 @@ def include_channel(app: FastAPI, router: APIRouter) -> None:
     app.include_router(router)
 
 
+#: how much of an invalid input a 422 echoes back
+ECHO_MAX_CHARS = 200
+
+
+def _excerpt(value: Any) -> Any:
+    """An invalid input as a 422 shows it: as sent when short, else its first characters;
+    never bytes or lone surrogates, which JSON cannot carry as UTF-8."""
+    encoded = jsonable_encoder(value, custom_encoder={
+        bytes: lambda b: b.decode("utf-8", "replace"),
+        str: lambda s: s.encode("utf-8", "replace").decode("utf-8")})
+    dumped = json.dumps(encoded, ensure_ascii=False, default=str)
+    return encoded if len(dumped) <= ECHO_MAX_CHARS else dumped[:ECHO_MAX_CHARS] + "…"
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own 422 handler fails (a 500) when the invalid input is not UTF-8:
-    it echoes the raw bytes back as JSON. Here they are echoed with replacements."""
+    """FastAPI's own 422 handler fails (a 500) when the invalid input is not UTF-8 or holds
+    a lone surrogate, and echoes inputs of any size; here each is a short excerpt."""
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors(),
-                              custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
-    return JSONResponse({"detail": errors}, status_code=422)
+    errors = [{**error, "input": _excerpt(error["input"])} if "input" in error else error
+              for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={
+        bytes: lambda b: b.decode("utf-8", "replace")})}, status_code=422)

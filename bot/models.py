@@ -6,6 +6,7 @@ in their own idiom; the pipeline never sees a platform payload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,18 +37,28 @@ class Location(BaseModel):
     label: str | None = None
 
 
-def _without_nul(value: Any) -> Any:
-    """`value` with NUL dropped from every string in it, dicts and lists walked. A string
-    without NUL (nearly all) is kept as it is, checked in place: this runs on every
-    inbound message, and a call per field was most of its cost."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    # NUL dropped, a lone surrogate (JSON may carry "\ud800"; UTF-8 cannot) replaced
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def _storable(value: Any) -> Any:
+    """`value` with every string made storable (PostgreSQL text and jsonb hold neither NUL
+    nor lone surrogates), dicts and lists walked. A plain string (nearly all: ASCII
+    without NUL) is kept as it is, checked in place: this runs on every inbound message,
+    and a call per field was most of its cost."""
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return value if value.isascii() and "\x00" not in value else _clean(value)
     if isinstance(value, dict):
-        return {(k if type(k) is str and "\x00" not in k else _without_nul(k)):
-                (v if type(v) is str and "\x00" not in v else _without_nul(v))
+        return {(k if type(k) is str and k.isascii() and "\x00" not in k else _storable(k)):
+                (v if type(v) is str and v.isascii() and "\x00" not in v else _storable(v))
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [v if type(v) is str and "\x00" not in v else _without_nul(v) for v in value]
+        return [v if type(v) is str and v.isascii() and "\x00" not in v else _storable(v)
+                for v in value]
     return value
 
 
@@ -57,9 +68,10 @@ class InboundMessage(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
-        # PostgreSQL text and jsonb cannot hold NUL (the guard drops control characters
-        # anyway); without this a single NUL byte would fail the webhook with a 500.
-        return _without_nul(data)
+        # PostgreSQL text and jsonb cannot hold NUL or a lone surrogate (the guard drops
+        # control characters anyway); without this one of them would fail a webhook or
+        # the chat API with a 500.
+        return _storable(data)
 
     channel: str
     external_id: str = Field(min_length=1, max_length=255)

@@ -163,7 +163,7 @@ class SlackAdapter(TurnObserver, ProvidesConsole):
                 return Response(status_code=200)
             try:
                 bolt_request = to_async_bolt_request(request, body)
-            except (ValueError, TypeError, AttributeError, KeyError):
+            except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
                 # not UTF-8, not JSON, or fields of the wrong type ("user": 0) that bolt's
                 # context extraction trips on while building the request
                 return Response("malformed request", status_code=400)

@@ -55,7 +55,7 @@ def direct_event(body: bytes, *, console_channel: str | None) -> tuple[dict[str,
         return None  # a form (interactivity, commands) or not Slack at all
     try:
         payload = json.loads(body.decode("utf-8"))
-    except ValueError:  # not UTF-8 (UnicodeDecodeError is one) or not JSON
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, or nested past the parser
         return None
     if not isinstance(payload, dict) or payload.get("type") != "event_callback":
         return None

@@ -13,6 +13,7 @@ messages table's unique index stores each Slack message once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -66,9 +67,28 @@ def message_ref(team: str, event: dict[str, Any]) -> ConversationRef:
     return ConversationRef(team, channel, thread_ts or event["ts"], str(event["user"]))
 
 
+#: Slack's ids: an upper-case letter, then upper-case letters and digits
+_SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{1,40}")
+_SLACK_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+
+
+def _ids_are_slacks(event: dict[str, Any]) -> bool:
+    """The fields a conversation is built from have the shape Slack gives them (a signed
+    event with `channel: {"a": 1}` once made the bot post to channel "{'a'")."""
+    channel, user, ts = event.get("channel"), event.get("user"), event.get("ts")
+    thread = event.get("thread_ts")
+    return (isinstance(channel, str) and bool(_SLACK_ID.fullmatch(channel))
+            and (user is None or (isinstance(user, str) and bool(_SLACK_ID.fullmatch(user))))
+            and (ts is None or (isinstance(ts, str) and bool(_SLACK_TS.fullmatch(ts))))
+            and (thread is None or (isinstance(thread, str) and bool(_SLACK_TS.fullmatch(thread))))
+            and isinstance(event.get("text", ""), str | None))
+
+
 def classify(event: dict[str, Any], *, bot_user_id: str | None, bot_id: str | None,
              ignore_bots: bool) -> MessageKind:
     """What an event is to the bot, before any database lookup."""
+    if not _ids_are_slacks(event):
+        return "ignore"  # never from Slack: a channel or user that is not an id
     subtype = event.get("subtype")
     if subtype and subtype not in _USER_SUBTYPES:
         return "ignore"  # edits, deletions, joins, bot_message, channel topics…
@@ -106,9 +126,12 @@ def event_to_inbound(team: str, event: dict[str, Any], *, event_id: str | None,
                      bot_user_id: str | None, sender_name: str | None) -> InboundMessage:
     """A user's Slack message as an inbound message."""
     ref = message_ref(team, event)
-    files = [Media(url=f.get("url_private", ""), content_type=f.get("mimetype") or
-                   "application/octet-stream", caption=f.get("name"))
-             for f in event.get("files", []) if f.get("url_private")]
+    listed = event.get("files")
+    files = [Media(url=f["url_private"], content_type=str(f.get("mimetype") or
+                                                          "application/octet-stream"),
+                   caption=f.get("name") if isinstance(f.get("name"), str) else None)
+             for f in (listed if isinstance(listed, list) else [])
+             if isinstance(f, dict) and isinstance(f.get("url_private"), str)]
     return InboundMessage(
         channel=CHANNEL,
         external_id=f"{team}:{ref.channel}:{event['ts']}",
@@ -116,7 +139,7 @@ def event_to_inbound(team: str, event: dict[str, Any], *, event_id: str | None,
         sender_name=sender_name,
         conversation_key=ref.key,
         # a file-only message reads like one on WhatsApp ("[image: image/png, x.png]")
-        text=with_attachments(strip_mention(str(event.get("text", "")), bot_user_id), files),
+        text=with_attachments(strip_mention(event.get("text") or "", bot_user_id), files),
         media=files,
         received_at=_received_at(str(event["ts"])),
         raw={"event_id": event_id, "type": event.get("type"), "ts": event["ts"],

@@ -83,7 +83,8 @@ class AdminAuth:
     @staticmethod
     def login_nonce_matches(request: Request, given: str) -> bool:
         expected = request.cookies.get(LOGIN_COOKIE, "")
-        return bool(expected) and hmac.compare_digest(expected, given)
+        # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+        return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
     def require(self, request: Request, response: Response) -> AdminSession:
         """FastAPI dependency for the JSON API: a session, and CSRF on unsafe methods."""
@@ -93,6 +94,6 @@ class AdminAuth:
             raise HTTPException(status_code=401, detail="log in at /admin/login")
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             given = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(given, session.csrf):
+            if not hmac.compare_digest(given.encode(), session.csrf.encode()):
                 raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
         return session

@@ -203,10 +203,12 @@ async def test_unverified_requests_are_refused_and_store_nothing(
 
 async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: SlackWorld) -> None:
     ts = new_ts()
-    event = mention(ts, text="<@UBOT> what's up?")
+    # a person of their own: other tests of the run write as U1 into the shared database
+    slack.fake.users["UMENTION1"] = "Alice"
+    event = mention(ts, text="<@UBOT> what's up?", user="UMENTION1")
     assert (await slack.post_event(event, event_id="Ev1")).status_code == 200
     # the same message also arrives as message.channels, and Slack retries the mention
-    assert (await slack.post_event(message(ts, text="<@UBOT> what's up?"),
+    assert (await slack.post_event(message(ts, text="<@UBOT> what's up?", user="UMENTION1"),
                                    event_id="Ev2")).status_code == 200
     for retry in (1, 2):
         assert (await slack.post_event(event, event_id="Ev1", retry=retry)).status_code == 200
@@ -215,7 +217,7 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     # a follow-up in the thread, without a mention, continues the conversation; once it
     # is answered, any work the duplicates could have caused has run too (one drain at a time)
     follow = new_ts()
-    await slack.post_event(message(follow, text="and more", thread_ts=ts), event_id="Ev3")
+    await slack.post_event(message(follow, text="and more", thread_ts=ts, user="UMENTION1"), event_id="Ev3")
     await wait_for(lambda: slack.updated(2))
     placeholders = slack.posts("C1", ts)
     assert len(placeholders) == 2, "one placeholder per user message, no more"
@@ -232,7 +234,7 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     assert [e["value"] for e in blocks[1]["elements"]] == ["yes-1", "no-1"]
 
     async def named() -> bool:  # looked up after the acknowledgement, not before it
-        return await slack.display_name("U1") == "Alice"
+        return await slack.display_name("UMENTION1") == "Alice"
     await wait_for(named)
     assert len(slack.fake.of("users.info")) == 1, "the display name is looked up once"
 
