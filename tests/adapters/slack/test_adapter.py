@@ -217,7 +217,8 @@ async def test_mention_gets_one_threaded_reply_even_when_slack_retries(slack: Sl
     # a follow-up in the thread, without a mention, continues the conversation; once it
     # is answered, any work the duplicates could have caused has run too (one drain at a time)
     follow = new_ts()
-    await slack.post_event(message(follow, text="and more", thread_ts=ts, user="UMENTION1"), event_id="Ev3")
+    await slack.post_event(message(follow, text="and more", thread_ts=ts, user="UMENTION1"),
+                           event_id="Ev3")
     await wait_for(lambda: slack.updated(2))
     placeholders = slack.posts("C1", ts)
     assert len(placeholders) == 2, "one placeholder per user message, no more"
