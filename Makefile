@@ -25,6 +25,7 @@ dev: $(VENV)/.dev-installed
 ## Serve the web chat, API and webhooks on http://127.0.0.1:8000 (embedded PostgreSQL if DATABASE_URL is unset)
 run: $(VENV)/.installed
 	@echo "Starting the bot: open http://$${HOST:-127.0.0.1}:$${PORT:-8000} (Ctrl-C stops it)"
+	@echo "Dashboard: http://$${HOST:-127.0.0.1}:$${PORT:-8000}/admin (set ADMIN_TOKEN to a long random string to turn it on, then sign in with it)"
 	LOG_JSON=$${LOG_JSON:-false} $(BIN)/bot serve
 
 ## Run the test suite against real PostgreSQL (DATABASE_URL, or the embedded server)

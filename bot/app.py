@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
+DASHBOARD_OFF = ("The admin dashboard is off: set ADMIN_TOKEN (a long random string, at least"
+                 " 24 characters) and restart, then sign in at /admin/login with it.\n")
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -39,7 +42,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             await rt.stop()
 
-    app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan)
+    docs = settings.api_docs  # off by default: the schema lists every route to anyone
+    app = FastAPI(title="Messaging bot", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
     app.state.runtime = rt
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
 
@@ -60,6 +66,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(build_admin(AdminDeps(
             settings=rt.settings, db=rt.db, metrics=rt.metrics, handoffs=rt.handoffs,
             rate_limits=rt.rate_limits)))
+    else:
+        @app.get("/admin", include_in_schema=False)
+        async def dashboard_off() -> Response:
+            # says why, instead of a bare 404 nobody can explain
+            return Response(DASHBOARD_OFF, status_code=404, media_type="text/plain")
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
@@ -74,8 +85,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         body["channels"] = sorted(rt.adapters)
         return JSONResponse(body)
 
+    expected = (f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+                if settings.metrics_token is not None else None)
+
     @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            return JSONResponse({"detail": "metrics need METRICS_TOKEN as a bearer token"},
+                                status_code=401, headers={"www-authenticate": "Bearer"})
         with contextlib.suppress(Exception):  # the gauges keep their last value
             await rt.queue.stats()
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

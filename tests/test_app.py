@@ -47,3 +47,42 @@ async def test_webhooks_are_matched_before_every_other_route(
     assert unsigned.status_code == 403
     assert wrong_method.status_code == 405
     assert stale.status_code == 401, "bolt refuses what the direct path leaves to it"
+
+
+async def test_api_docs_are_off_unless_asked_for(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+) -> None:
+    for docs, expected in ((False, 404), (True, 200)):
+        settings = make_settings(api_docs=docs)
+        async with runtime_factory(settings=settings, worker=False) as rt:
+            transport = httpx.ASGITransport(app=create_app(settings, runtime=rt))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                codes = [(await client.get(p)).status_code
+                         for p in ("/docs", "/redoc", "/openapi.json")]
+        assert codes == [expected] * 3, (docs, codes)
+
+
+async def test_metrics_behind_a_token_when_one_is_set(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(metrics_token="metrics-token-0123456789")
+    async with runtime_factory(settings=settings, worker=False) as rt:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime=rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            anonymous = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
+            right = await client.get("/metrics", headers={
+                "authorization": "Bearer metrics-token-0123456789"})
+    assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert "bot_turns_total" in right.text
+
+
+async def test_the_dashboard_says_how_to_turn_it_on(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    async with runtime_factory(settings=settings, worker=False) as rt:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime=rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answer = await client.get("/admin")
+    assert answer.status_code == 404 and "set ADMIN_TOKEN" in answer.text

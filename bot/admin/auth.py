@@ -43,7 +43,9 @@ class AdminAuth:
         key = hmac.new(self._token, b"bot-admin-session-v1", hashlib.sha256).hexdigest()
         self._serializer = URLSafeTimedSerializer(key, salt="admin-session")
         self.max_age_s = int(settings.admin_session_hours * 3600)
-        self.secure = settings.admin_cookie_secure
+        # behind https (PUBLIC_BASE_URL) the cookie never travels over plain http
+        self.secure = settings.admin_cookie_secure or (
+            settings.public_base_url or "").lower().startswith("https://")
 
     def token_matches(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self._token)

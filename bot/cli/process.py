@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
+import sys
 from typing import Any
 
 from bot.cli.common import LoadSettings
@@ -26,6 +28,7 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
             return 1
         if args.no_worker:
             settings.worker_in_process = False
+        _warn_if_exposed(args.host or settings.host, settings)
         app = create_app(settings)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
         # handler it found: by default that kills the process before exit handlers run, and
@@ -61,6 +64,28 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
     sub.add_parser("worker", help="run a standalone queue worker").set_defaults(func=worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser("chat", help="talk to the bot from the terminal").set_defaults(func=chat)
+
+
+#: shorter admin tokens are guessable enough to warn about on a public address
+ADMIN_TOKEN_MIN_CHARS = 24
+
+
+def _warn_if_exposed(host: str, settings: Any) -> None:
+    """A server reachable from other machines with a weak or no dashboard token says so."""
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if local:
+        return
+    token = settings.admin_token
+    if token is None:
+        print(f"warning: listening on {host} with ADMIN_TOKEN unset: the dashboard is off",
+              file=sys.stderr)
+    elif len(token.get_secret_value()) < ADMIN_TOKEN_MIN_CHARS:
+        print(f"warning: listening on {host} with an ADMIN_TOKEN shorter than "
+              f"{ADMIN_TOKEN_MIN_CHARS} characters: anyone who reaches the server can try "
+              "to guess it", file=sys.stderr)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

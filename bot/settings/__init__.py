@@ -17,13 +17,14 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from bot.settings.agent import AgentSettings
 from bot.settings.delivery import DeliverySettings
 from bot.settings.limits import LimitSettings
+from bot.settings.operations import OperationsSettings
 
 
 class MissingSecretError(ValueError):
     """An enabled channel lacks one of its required variables."""
 
 
-class Settings(AgentSettings, DeliverySettings, LimitSettings):  # agent, delivery, limits.py
+class Settings(AgentSettings, DeliverySettings, LimitSettings, OperationsSettings):
     """All configuration of one bot process, read from the environment and `.env`."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
@@ -173,11 +174,7 @@ class Settings(AgentSettings, DeliverySettings, LimitSettings):  # agent, delive
     slack_stream_buffer_chars: int = 256
     slack_sent_check_limit: int = 200
 
-    # --- operations: admin dashboard (off unless ADMIN_TOKEN is set)
-    admin_token: SecretStr | None = None
-    admin_session_hours: float = 12.0
-    admin_cookie_secure: bool = False
-    admin_login_rate_limit: str = "10/minute"
+    # --- operations: admin dashboard, API docs, metrics (operations.py)
 
     # --- operations: outgoing event hooks and Slack alerts
     hook_urls: str = ""

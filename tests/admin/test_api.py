@@ -177,7 +177,8 @@ async def test_handoff_actions_need_the_csrf_token_and_go_through_the_handoff_se
 
 
 async def test_the_admin_api_is_in_the_openapi_schema(admin_runtime: AdminRuntime) -> None:
-    async with admin_runtime(worker=False) as (_, app), client_for(app) as client:
+    async with admin_runtime(worker=False, api_docs=True) as (_, app), \
+            client_for(app) as client:
         schema = (await client.get("/openapi.json")).json()
     paths = schema["paths"]
     for path in ("/admin/api/conversations", "/admin/api/conversations/{conversation_id}",
@@ -197,3 +198,14 @@ async def test_guessing_the_token_is_throttled(admin_runtime: AdminRuntime) -> N
         assert codes == [401, 401, 429]
         # the right token is throttled as well until the window passes
         assert (await log_in(client, staff="guesser")).status_code == 429
+
+
+async def test_the_cookie_is_secure_behind_https(admin_runtime: AdminRuntime) -> None:
+    async with admin_runtime(worker=False, public_base_url="https://bot.example.com") as (
+            _, app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                       base_url="https://bot.example.com") as client:
+        ok = await log_in(client, staff="maria")
+    assert ok.status_code == 303
+    cookie = next(v for k, v in ok.headers.multi_items()
+                  if k == "set-cookie" and v.startswith("bot_admin="))
+    assert "Secure" in cookie
