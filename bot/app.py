@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from bot.body_limit import BodyLimit
 from bot.observability import configure_logging
+from bot.proxies import TrustedProxies
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                   openapi_url="/openapi.json" if docs else None)
     app.state.runtime = rt
     app.add_middleware(BodyLimit, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(TrustedProxies, trusted=settings.trusted_proxies)  # outermost
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

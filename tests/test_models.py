@@ -17,3 +17,13 @@ def test_nul_is_dropped_from_every_string_an_inbound_message_holds() -> None:
     assert message.raw == {"Body": "ab", "nested": {"list": ["x", 1, None, {"k": "v"}]},
                            "plain": "no nul here", "number": 3}
     assert "\x00" not in message.model_dump_json()
+
+
+def test_lone_surrogates_are_replaced_so_the_message_can_be_stored() -> None:
+    message = InboundMessage(
+        channel="slack", external_id="T1:D1:1.0", sender_id="T1:U1", conversation_key="T1:D1",
+        text="hi \ud800 there 😀", sender_name="Ana \udfff",
+        raw={"k\ud801": ["v\udc00", "ok"]})
+    assert message.text == "hi \ufffd there 😀" and message.sender_name == "Ana \ufffd"
+    assert message.raw == {"k\ufffd": ["v\ufffd", "ok"]}
+    message.model_dump_json().encode("utf-8")  # every string is valid UTF-8 now

@@ -39,6 +39,7 @@ from bot.channels import (
     TypingIndicator,
 )
 from bot.models import PendingDelivery
+from bot.proxies import socket_peer
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,7 @@ def origin_of(request: Request) -> RequestOrigin:
     headers = request.headers
     return RequestOrigin(
         scheme=url.scheme, host=headers.get("host") or url.netloc, path=url.path,
-        query=url.query, peer=request.client.host if request.client else None,
+        query=url.query, peer=socket_peer(request),
         forwarded_proto=headers.get("x-forwarded-proto"),
         forwarded_host=headers.get("x-forwarded-host"),
     )

@@ -35,8 +35,10 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
         # the embedded PostgreSQL it started (stopped at exit) would keep running. Found as
         # an exit, SIGTERM ends it like Ctrl-C does (what Docker, systemd and Kubernetes send).
         signal.signal(signal.SIGTERM, _exit_cleanly)
+        # proxy headers are read inside the app, from TRUSTED_PROXIES only (bot/proxies.py)
         uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port,
-                    log_level=settings.log_level.lower(), access_log=False)
+                    log_level=settings.log_level.lower(), access_log=False,
+                    proxy_headers=False)
         return 0
 
     def worker(args: argparse.Namespace) -> int:

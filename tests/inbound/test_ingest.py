@@ -71,7 +71,9 @@ async def test_a_message_the_database_refuses_fails_alone(
         capsys: pytest.CaptureFixture[str]) -> None:
     async with runtime_factory(worker=False) as rt:
         good = [inbound(text=f"fine {n}") for n in range(5)]
-        bad = inbound(text="lone surrogate \ud800")
+        # a text PostgreSQL cannot store (the model cleans lone surrogates; copied with an
+        # update, this one skips that, as a message the database refuses for any reason)
+        bad = inbound(text="fine").model_copy(update={"text": "lone surrogate \ud800"})
         outcomes = await asyncio.gather(*(rt.ingest(m) for m in [*good[:2], bad, *good[2:]]),
                                         return_exceptions=True)
     # it was in a batch with four others, which were then stored one by one

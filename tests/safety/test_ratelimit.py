@@ -138,3 +138,22 @@ async def test_a_web_flood_never_reaches_a_whatsapp_customer(
         await wait_for(answered, timeout=30)
         texts = await reply()
     assert len(texts) == 1 and "faster than I can answer" not in texts[0], texts
+
+
+async def test_forwarded_addresses_count_only_from_trusted_proxies(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings],
+) -> None:
+    """A client rotating X-Forwarded-For gets no fresh bucket unless its peer is a proxy
+    listed in TRUSTED_PROXIES (then the address the proxy gives is the client's)."""
+    for trusted, expected in (([], [200, 200, 429, 429]), (["127.0.0.1"], [200] * 4)):
+        settings = make_settings(rate_limit_ip="2/minute", trusted_proxies=trusted)
+        async with runtime_factory(settings=settings, worker=False) as rt:
+            transport = httpx.ASGITransport(app=create_app(settings, runtime=rt),
+                                            client=("127.0.0.1", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t",
+                                         timeout=30) as client:
+                codes = [(await client.post(
+                    "/api/chat", json={"text": f"hi {n}"},
+                    headers={"X-Forwarded-For": f"198.51.100.{n}"})).status_code
+                    for n in range(4)]
+        assert codes == expected, (trusted, codes)
