@@ -157,3 +157,18 @@ async def test_forwarded_addresses_count_only_from_trusted_proxies(
                     headers={"X-Forwarded-For": f"198.51.100.{n}"})).status_code
                     for n in range(4)]
         assert codes == expected, (trusted, codes)
+
+
+async def test_the_defaults_let_a_person_tap_through_menus_and_an_office_share_an_address(
+    make_settings: Callable[..., Settings],
+) -> None:
+    defaults = Settings.model_fields
+    limits = RateLimits(make_settings(**{name: defaults[name].default for name in (
+        "rate_limit_user", "rate_limit_session", "rate_limit_ip", "rate_limit_global")}))
+    with freeze_time("2026-05-01 10:00:00", real_asyncio=True):
+        taps = [await limits.check_message("tapper", "s-tap", "whatsapp") for _ in range(15)]
+        office = [await limits.check_ip("198.51.100.7") for _ in range(60)]
+        script = [await limits.check_message("script", "s-bot", "web") for _ in range(40)]
+    assert all(d.allowed for d in taps), "15 taps in a minute"
+    assert all(d.allowed for d in office), "an office of people behind one address"
+    assert not all(d.allowed for d in script), "a script sending 40 a minute is stopped"
