@@ -91,12 +91,10 @@ def register_memory_tools(registry: ToolRegistry) -> None:
     async def forget(args: ForgetInput, ctx: ToolContext) -> str:
         """Forget something remembered about the user, when they ask for it."""
         async with ctx.unit_of_work() as conn:
-            cur = await conn.execute(
-                "UPDATE app.user_context SET expires_at = now(), updated_at = now()"
-                " WHERE contact_id = %s AND key = %s"
-                " AND (expires_at IS NULL OR expires_at > now()) RETURNING key",
-                (ctx.contact_id, args.key))
-            if await cur.fetchone() is None:
+            # deleted, not marked expired (the acting user's own row: auth.uid())
+            cur = await conn.execute("SELECT app.forget_context(%s) AS found", (args.key,))
+            row = await cur.fetchone()
+            if row is None or not row["found"]:
                 raise ToolError(f"Nothing is remembered under {args.key}.")
         return f"Forgot {args.key}."
 

@@ -3,10 +3,11 @@ with its audit record and hook event)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from bot.db.pool import Conn
+from bot.db.pool import Conn, Database
 
 
 async def set_opted_out_flag(conn: Conn, contact_id: UUID, opted_out: bool) -> None:
@@ -45,3 +46,12 @@ async def erase(conn: Conn, contact_id: UUID, actor: str) -> dict[str, int]:
     row = await cur.fetchone()
     assert row is not None
     return {str(k): int(v) for k, v in row["counts"].items()}
+
+
+async def purge_expired_context(db: Database, now: datetime | None = None) -> int:
+    """Delete remembered facts past their expiry (`app.purge_expired` also writes an audit
+    record); each worker runs it every PURGE_EXPIRED_INTERVAL_S."""
+    async with db.as_system() as conn:
+        cur = await conn.execute("SELECT app.purge_expired(coalesce(%s, now())) AS n", (now,))
+        row = await cur.fetchone()
+    return int(row["n"]) if row is not None else 0

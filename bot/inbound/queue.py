@@ -27,6 +27,7 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.jobs import Job, Status
 
+from bot.db.contacts import purge_expired_context
 from bot.db.pool import Database
 from bot.observability import Metrics
 from bot.settings import Settings
@@ -183,14 +184,21 @@ class JobQueue:
 
     async def recover_forever(self) -> None:
         # Messages are only re-queued once they have waited well past a normal turn,
-        # so conversations being worked on are left alone.
+        # so conversations being worked on are left alone. Expired remembered facts are
+        # deleted here too, every PURGE_EXPIRED_INTERVAL_S: procrastinate's periodic tasks
+        # were tried, but their deferrer stops the whole worker when the database goes
+        # away (a side task's failure stops it as a requested stop would).
         grace = timedelta(seconds=2 * self.settings.queue_stalled_after_s)
+        purge_due = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.queue_recovery_interval_s)
             try:
                 await self.recover_stalled()
                 await self.recover_unrecorded_ends()
                 await self.requeue_pending(grace)
+                if time.monotonic() >= purge_due:
+                    await purge_expired_context(self.db)
+                    purge_due = time.monotonic() + self.settings.purge_expired_interval_s
             except Exception as exc:
                 log.warning("queue_recovery_failed", error=type(exc).__name__)
 

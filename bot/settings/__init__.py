@@ -71,6 +71,8 @@ class Settings(AgentSettings, DeliverySettings, LimitSettings, OperationsSetting
     # is queued again after this, rather than left to the recovery pass.
     queue_drain_error_retry_s: float = Field(default=2.0, gt=0)
     queue_pool_min_size: int = Field(default=4, ge=1)
+    # seconds between two deletions of expired remembered facts, in each worker
+    purge_expired_interval_s: float = Field(default=600.0, gt=0)
     turn_max_attempts: int = 5
 
     # --- conversations

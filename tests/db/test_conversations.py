@@ -53,9 +53,10 @@ async def test_user_context_expiry_purged_by_owner_function(
             " (%s, 'lang', '\"en\"', 'preference', NULL),"
             " (%s, 'cart', '[]', 'state', now() + interval '1 day')",
             (r.contact_id, r.contact_id, r.contact_id))
-    async with db.as_user(r.contact_id) as conn:
+    async with db.as_system() as conn:  # an owner function: the workers' periodic purge
         cur = await conn.execute("SELECT app.purge_expired() AS n")
         assert (await cur.fetchone()) is not None
+    async with db.as_user(r.contact_id) as conn:
         cur = await conn.execute("SELECT key FROM app.user_context WHERE contact_id = %s"
                                  " ORDER BY key", (r.contact_id,))
         keys = [row["key"] for row in await cur.fetchall()]

@@ -177,3 +177,45 @@ async def test_unit_of_work_role_has_no_bypassrls(pair: tuple[Database, UUID, UU
                                  " FROM pg_roles r WHERE r.rolname = current_user")
         row = await cur.fetchone()
     assert row == {"who": "authenticated", "rolbypassrls": False, "rolsuper": False}
+
+
+OWNER_FUNCTIONS = {
+    "ingest_message": "SELECT * FROM app.ingest_message('whatsapp', '15550001111', NULL, "
+                      "'15550001111', 'SMforged', 'hi', NULL, '[]', '{}', now(), NULL)",
+    "record_delivery_status": "SELECT app.record_delivery_status('web', 1, NULL, 'failed', "
+                              "'forged')",
+    "pending_conversations": "SELECT * FROM app.pending_conversations('0 seconds')",
+    "find_conversation": "SELECT * FROM app.find_conversation('whatsapp', '15550001111')",
+    "purge_expired": "SELECT app.purge_expired()",
+}
+
+
+@pytest.mark.parametrize("function", sorted(OWNER_FUNCTIONS))
+async def test_the_per_user_role_cannot_call_owner_functions(
+    pair: tuple[Database, UUID, UUID], function: str,
+) -> None:
+    """They act on every user's rows; the application calls them only as the owner."""
+    db, a, _ = pair
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with db.as_user(a) as conn:
+            await conn.execute(OWNER_FUNCTIONS[function])
+
+
+async def test_forget_deletes_only_the_acting_users_own_fact(
+    pair: tuple[Database, UUID, UUID],
+) -> None:
+    db, a, b = pair
+    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+        for contact in (a, b):
+            await conn.execute("INSERT INTO app.user_context (contact_id, key, value, kind)"
+                               " VALUES (%s, 'home_city', '\"Porto\"', 'fact')"
+                               " ON CONFLICT DO NOTHING", (contact,))
+    forget = "SELECT app.forget_context('home_city') AS f"
+    async with db.as_user(a) as conn:
+        found = await (await conn.execute(forget)).fetchone()
+        again = await (await conn.execute(forget)).fetchone()
+    assert found is not None and found["f"] and again is not None and not again["f"]
+    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+        rows = await (await conn.execute(
+            "SELECT contact_id FROM app.user_context WHERE key = 'home_city'")).fetchall()
+    assert [r[0] for r in rows] == [b], "gone for the acting user, kept for the other"
