@@ -47,8 +47,8 @@ def _page(name: str, **values: str) -> str:
 def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
     """Login, logout and the three pages: overview, conversation, handoff queue."""
     pages = APIRouter(prefix="/admin", include_in_schema=False)
-    # Guessing the token is throttled per client IP with the process's rate limiter
-    # (shared across processes through REDIS_URL).
+    # Guessing the token is throttled per client IP and per staff name with the process's
+    # rate limiter (shared across processes through REDIS_URL).
     login_limit = parse(deps.settings.admin_login_rate_limit)
 
     def login_form(error: str = "", status_code: int = 200) -> HTMLResponse:
@@ -81,6 +81,10 @@ def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
             return login_form("Your login form expired; please try again.", 403)
         if not auth.valid_staff_name(staff):
             return login_form("Enter your name (letters, digits, spaces; up to 40).", 400)
+        # per name too: guesses spread over many addresses still count against the name
+        if not await deps.rate_limits.limiter.hit(login_limit, "admin_login_staff",
+                                                  staff.casefold()):
+            return login_form("Too many attempts; wait a minute and try again.", 429)
         ok = auth.token_matches(token)
         async with deps.db.as_system() as conn:
             await audit(conn, contact_id=None, actor=f"admin:{staff}",

@@ -200,6 +200,26 @@ async def test_guessing_the_token_is_throttled(admin_runtime: AdminRuntime) -> N
         assert (await log_in(client, staff="guesser")).status_code == 429
 
 
+async def test_guesses_from_many_addresses_still_count_against_the_name(
+    admin_runtime: AdminRuntime,
+) -> None:
+    limited = admin_runtime(worker=False, admin_login_rate_limit="2/minute")
+    async with limited as (_, app):
+        codes = []
+        for n in range(3):  # a new address each time
+            transport = httpx.ASGITransport(app=app, client=(f"203.0.113.{n}", 5000))
+            async with httpx.AsyncClient(transport=transport,
+                                         base_url="http://bot.test") as client:
+                codes.append((await log_in(client, staff="Maria",
+                                           token=f"guess-{n}")).status_code)
+            if n == 1:  # the same name in another case is the same name
+                transport = httpx.ASGITransport(app=app, client=("203.0.113.99", 5000))
+                async with httpx.AsyncClient(transport=transport,
+                                             base_url="http://bot.test") as client:
+                    codes.append((await log_in(client, staff="MARIA")).status_code)
+    assert codes == [401, 401, 429, 429]
+
+
 async def test_the_cookie_is_secure_behind_https(admin_runtime: AdminRuntime) -> None:
     async with admin_runtime(worker=False, public_base_url="https://bot.example.com") as (
             _, app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
