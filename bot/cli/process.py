@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from bot.cli.common import LoadSettings
+from bot.models import Option
 
 
 def add_commands(sub: Any, load_settings: LoadSettings) -> None:
@@ -90,6 +91,14 @@ def _warn_if_exposed(host: str, settings: Any) -> None:
               "to guess it", file=sys.stderr)
 
 
+def chosen_option(text: str, offered: list[Option]) -> Option | None:
+    """The option a typed number picks from the bot's last reply, if it is one."""
+    typed = text.strip().rstrip(".")
+    if typed.isdigit() and 1 <= int(typed) <= len(offered):
+        return offered[int(typed) - 1]
+    return None
+
+
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -140,7 +149,11 @@ async def _chat(load_settings: LoadSettings) -> None:
     web = runtime.adapters["web"]
     assert isinstance(web, WebChatAdapter)
     session_id = new_session_id()
-    print(f"Chatting with {settings.bot_name} (session {session_id}). Ctrl-D to leave.")
+    # the definition names the bot; BOT_NAME only when set
+    name = (settings.bot_name if "bot_name" in settings.model_fields_set
+            else runtime.definition.name)
+    print(f"Chatting with {name} (session {session_id}). Ctrl-D to leave.")
+    offered: list[Option] = []
     try:
         while True:
             try:
@@ -149,13 +162,17 @@ async def _chat(load_settings: LoadSettings) -> None:
                 break
             if not text.strip():
                 continue
-            result = await runtime.ingest(to_inbound(ChatRequest(text=text), session_id))
+            picked = chosen_option(text, offered)  # "2" taps option 2, as a button would
+            request = (ChatRequest(text=picked.title, payload=picked.payload) if picked
+                       else ChatRequest(text=text))
+            result = await runtime.ingest(to_inbound(request, session_id))
             reply, _ = await web.wait_reply(result)
             if reply is None:
                 print("bot> (still working on it…)")
                 continue
             print(f"bot> {reply.text}")
-            for number, option in enumerate(reply.options(), start=1):
+            offered = reply.options()
+            for number, option in enumerate(offered, start=1):
                 print(f"     {number}. {option.title}")
     finally:
         await runtime.stop()

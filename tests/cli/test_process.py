@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from bot.cli.process import _warn_if_exposed
+from bot.cli.process import _warn_if_exposed, chosen_option
+from bot.models import Option
 from bot.settings import Settings
+from tests.conftest import EXAMPLE_BOT, ROOT
 
 
 @pytest.mark.parametrize(("host", "token", "warned"), [
@@ -22,3 +28,32 @@ def test_a_public_address_with_a_weak_token_is_warned_about(
     _warn_if_exposed(host, make_settings(admin_token=token))
     err = capsys.readouterr().err
     assert (warned in err) if warned else err == ""
+
+
+def test_a_typed_number_picks_the_option_of_the_last_reply() -> None:
+    offered = [Option(title="Class schedule", payload="intent:class_schedule"),
+               Option(title="Talk to a person", payload="intent:human_handoff")]
+    assert chosen_option("2", offered) == offered[1]
+    assert chosen_option(" 1. ", offered) == offered[0]
+    assert chosen_option("3", offered) is None and chosen_option("0", offered) is None
+    assert chosen_option("1 more thing", offered) is None and chosen_option("1", []) is None
+
+
+@pytest.mark.timeout(180)
+def test_bot_chat_introduces_the_definitions_bot_and_takes_a_number(
+    db_url: str, tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_", "BOT_"))}
+    env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
+               BOT_DEFINITION=str(EXAMPLE_BOT), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
+               PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", LOG_LEVEL="WARNING",
+               RATE_LIMIT_USER="1000/minute", RATE_LIMIT_SESSION="1000/hour")
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], input="hi\n1\n",
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=150)
+    out = done.stdout
+    assert "Chatting with Harbor Fitness" in out, out
+    greeting, answer = out.split("you> ")[1:3]
+    assert "1. Class schedule" in greeting, out
+    # "1" tapped the first option (the schedule), instead of being read as text
+    assert answer.startswith("bot> Classes coming up"), out
