@@ -219,3 +219,41 @@ async def test_forget_deletes_only_the_acting_users_own_fact(
         rows = await (await conn.execute(
             "SELECT contact_id FROM app.user_context WHERE key = 'home_city'")).fetchall()
     assert [r[0] for r in rows] == [b], "gone for the acting user, kept for the other"
+
+
+# (the other person's row, found as the owner; the insert the acting user tries with it)
+CROSS_REFERENCES = {
+    "a message in another person's conversation": (
+        "SELECT id FROM app.conversations WHERE contact_id = %(b)s LIMIT 1",
+        "INSERT INTO app.messages (contact_id, conversation_id, direction, channel,"
+        " external_id, status) VALUES (%(a)s, %(ref)s, 'in', 'web', gen_random_uuid()::text,"
+        " 'received')"),
+    "a message in another person's session": (
+        "SELECT id FROM app.sessions WHERE contact_id = %(b)s LIMIT 1",
+        "INSERT INTO app.messages (contact_id, conversation_id, session_id, direction, channel,"
+        " external_id, status) SELECT %(a)s, id, %(ref)s, 'in', 'web',"
+        " gen_random_uuid()::text, 'received' FROM app.conversations"
+        " WHERE contact_id = %(a)s LIMIT 1"),
+    "a session of another person's conversation": (
+        "SELECT id FROM app.conversations WHERE contact_id = %(b)s LIMIT 1",
+        "INSERT INTO app.sessions (conversation_id, contact_id) VALUES (%(ref)s, %(a)s)"),
+    "a classification of another person's message": (
+        "SELECT id FROM app.messages WHERE contact_id = %(b)s LIMIT 1",
+        "INSERT INTO app.intent_classifications (contact_id, message_id, intent, confidence,"
+        " method, latency_ms) VALUES (%(a)s, %(ref)s, 'x', 1, 'local', 1)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CROSS_REFERENCES))
+async def test_a_row_cannot_point_at_another_persons_rows(
+    pair: tuple[Database, UUID, UUID], case: str,
+) -> None:
+    """As an attacker who learnt another person's ids would try it."""
+    db, a, b = pair
+    find, insert = CROSS_REFERENCES[case]
+    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+        row = await (await conn.execute(find, {"b": b})).fetchone()
+    assert row is not None, "the other person's row exists"
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        async with db.as_user(a) as conn:
+            await conn.execute(insert, {"a": a, "ref": row[0]})
