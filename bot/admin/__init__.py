@@ -17,7 +17,7 @@ __all__ = ["AdminDeps", "build_admin"]
 
 def build_admin(deps: AdminDeps) -> APIRouter:
     """Pages and JSON API of the dashboard."""
-    auth = AdminAuth(deps.settings)
+    auth = AdminAuth(deps.settings, deps.db)
     router = APIRouter()
     router.include_router(build_pages(deps, auth))
     router.include_router(build_api(deps, auth))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from bot.db.pool import Database
 from bot.settings import Settings
 
 SESSION_COOKIE = "bot_admin"
@@ -37,8 +38,9 @@ class AdminSession:
 class AdminAuth:
     """Checks the token, issues and reads session cookies, checks CSRF tokens."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, db: Database) -> None:
         assert settings.admin_token is not None, "the dashboard needs ADMIN_TOKEN"
+        self.db = db
         self._token = settings.admin_token.get_secret_value().encode()
         key = hmac.new(self._token, b"bot-admin-session-v1", hashlib.sha256).hexdigest()
         self._serializer = URLSafeTimedSerializer(key, salt="admin-session")
@@ -61,11 +63,20 @@ class AdminAuth:
                             httponly=True, samesite="strict", secure=self.secure)
         return session
 
-    def end_session(self, response: Response) -> None:
+    async def end_session(self, response: Response, session: AdminSession) -> None:
+        """Log out: the cookie is deleted, and the session revoked server-side, so a copy
+        of the cookie no longer works either (its CSRF token names the session)."""
         response.delete_cookie(SESSION_COOKIE, path="/admin", httponly=True, samesite="strict",
                                secure=self.secure)
+        async with self.db.as_system() as conn:
+            await conn.execute(
+                "DELETE FROM app.admin_revoked_sessions WHERE expires_at < now()")
+            await conn.execute(
+                "INSERT INTO app.admin_revoked_sessions (session_id, expires_at)"
+                " VALUES (%s, now() + make_interval(secs => %s)) ON CONFLICT DO NOTHING",
+                (session.csrf, self.max_age_s))
 
-    def session(self, request: Request) -> AdminSession | None:
+    async def session(self, request: Request) -> AdminSession | None:
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
@@ -73,7 +84,12 @@ class AdminAuth:
             data = self._serializer.loads(value, max_age=self.max_age_s)
         except BadSignature:
             return None
-        return AdminSession(staff=str(data["staff"]), csrf=str(data["csrf"]))
+        session = AdminSession(staff=str(data["staff"]), csrf=str(data["csrf"]))
+        async with self.db.as_system() as conn:
+            cur = await conn.execute("SELECT 1 FROM app.admin_revoked_sessions"
+                                     " WHERE session_id = %s", (session.csrf,))
+            revoked = await cur.fetchone() is not None
+        return None if revoked else session
 
     def login_nonce(self, response: Response) -> str:
         """A double-submit token for the login form itself (no session yet)."""
@@ -88,10 +104,10 @@ class AdminAuth:
         # as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
         return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
-    def require(self, request: Request, response: Response) -> AdminSession:
+    async def require(self, request: Request, response: Response) -> AdminSession:
         """FastAPI dependency for the JSON API: a session, and CSRF on unsafe methods."""
         response.headers["Cache-Control"] = "no-store"  # answers hold personal data
-        session = self.session(request)
+        session = await self.session(request)
         if session is None:
             raise HTTPException(status_code=401, detail="log in at /admin/login")
         if request.method not in ("GET", "HEAD", "OPTIONS"):

@@ -58,8 +58,8 @@ def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
         response.headers["content-length"] = str(len(response.body))
         return response
 
-    def shell(request: Request, page: str, subject: str = "") -> Response:
-        session = auth.session(request)
+    async def shell(request: Request, page: str, subject: str = "") -> Response:
+        session = await auth.session(request)
         if session is None:
             return RedirectResponse("/admin/login", status_code=303)
         body = _page("app.html", page=page, subject=subject, staff=session.staff,
@@ -98,10 +98,10 @@ def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
 
     @pages.post("/logout")
     async def logout(request: Request, csrf: str = Form("")) -> Response:
-        session = auth.session(request)
+        session = await auth.session(request)
         response = RedirectResponse("/admin/login", status_code=303)
         if session is not None and csrf == session.csrf:
-            auth.end_session(response)
+            await auth.end_session(response, session)
             async with deps.db.as_system() as conn:
                 await audit(conn, contact_id=None, actor=f"admin:{session.staff}",
                             action="admin:logout", detail={})
@@ -109,15 +109,15 @@ def build_pages(deps: AdminDeps, auth: AdminAuth) -> APIRouter:
 
     @pages.get("")
     async def overview(request: Request) -> Response:
-        return shell(request, "overview")
+        return await shell(request, "overview")
 
     @pages.get("/handoffs")
     async def handoff_queue(request: Request) -> Response:
-        return shell(request, "handoffs")
+        return await shell(request, "handoffs")
 
     @pages.get("/conversations/{conversation_id}")
     async def conversation(request: Request, conversation_id: UUID) -> Response:
-        return shell(request, "conversation", str(conversation_id))
+        return await shell(request, "conversation", str(conversation_id))
 
     @pages.get("/static/{name}")
     async def asset(name: str) -> Response:

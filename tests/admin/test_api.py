@@ -229,3 +229,22 @@ async def test_the_cookie_is_secure_behind_https(admin_runtime: AdminRuntime) ->
     cookie = next(v for k, v in ok.headers.multi_items()
                   if k == "set-cookie" and v.startswith("bot_admin="))
     assert "Secure" in cookie
+
+
+async def test_logging_out_revokes_the_session_even_for_a_copied_cookie(
+    admin_runtime: AdminRuntime,
+) -> None:
+    async with admin_runtime(worker=False) as (_, app), client_for(app) as client:
+        assert (await log_in(client, staff="maria")).status_code == 303
+        page = await client.get("/admin")
+        copied = client.cookies["bot_admin"]  # as someone who got hold of the cookie
+        assert (await client.get("/admin/api/handoffs")).status_code == 200
+        out = await client.post("/admin/logout", data={"csrf": csrf_of(page.text)})
+        assert out.status_code == 303
+        replayed = {"Cookie": f"bot_admin={copied}"}
+        assert (await client.get("/admin/api/handoffs", headers=replayed)).status_code == 401
+        again = await client.get("/admin", headers=replayed)
+        assert again.status_code == 303 and again.headers["location"] == "/admin/login"
+        # a new login works
+        assert (await log_in(client, staff="maria")).status_code == 303
+        assert (await client.get("/admin/api/handoffs")).status_code == 200
