@@ -48,16 +48,20 @@ def _serve(tmp_path: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     return server
 
 
-def _stop(server: subprocess.Popen[bytes], pid_file: Path) -> None:
-    server.send_signal(signal.SIGINT)
+def _stop(server: subprocess.Popen[bytes], pid_file: Path,
+          how: signal.Signals = signal.SIGINT) -> int:
+    """Stop `bot serve` with `how`; its exit code, once its embedded PostgreSQL is gone
+    (or 30 s have passed)."""
+    server.send_signal(how)
     try:
-        server.wait(timeout=60)
+        code = server.wait(timeout=60)
     finally:
         if server.poll() is None:
             server.kill()
     deadline = time.monotonic() + 30
     while pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
+    return code
 
 
 @pytest.mark.timeout(240)
@@ -88,16 +92,8 @@ def test_a_forwarded_address_from_an_untrusted_peer_is_not_the_clients(tmp_path:
 def test_serve_stops_with_its_embedded_database(tmp_path: Path, stop: signal.Signals) -> None:
     server = _serve(tmp_path, _free_port())
     pid_file = tmp_path / "data" / "postgres" / "postmaster.pid"
-    try:
-        assert pid_file.exists(), "the embedded PostgreSQL runs"
-        server.send_signal(stop)
-        assert server.wait(timeout=60) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-    deadline = time.monotonic() + 30
-    while pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    assert pid_file.exists(), "the embedded PostgreSQL runs"
+    assert _stop(server, pid_file, stop) == 0
     left_running = pid_file.exists()
     if left_running:  # stop it, so that a failure here leaves nothing behind
         os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGTERM)

@@ -197,21 +197,19 @@ async def test_a_reply_refused_every_time_fails_after_the_last_attempt(
             webhooks_for(rt) as whatsapp:
         await whatsapp.post(webhook_form(wa_id, "hello"))
 
-        async def given_up() -> bool:
+        async def reply() -> dict[str, Any] | None:
             async with rt.db.as_system() as conn:
                 cur = await conn.execute(
-                    "SELECT m.status, m.error, m.attempts FROM app.messages m JOIN"
-                    " app.conversations c ON c.id = m.conversation_id WHERE"
-                    " c.conversation_key = %s AND m.direction = 'out'", (wa_id,))
-                row = await cur.fetchone()
+                    "SELECT m.status, m.error FROM app.messages m JOIN app.conversations c"
+                    " ON c.id = m.conversation_id WHERE c.conversation_key = %s"
+                    " AND m.direction = 'out'", (wa_id,))
+                return await cur.fetchone()
+
+        async def given_up() -> bool:
+            row = await reply()
             return row is not None and row["status"] == "failed"
         await wait_for(given_up)
-        async with rt.db.as_system() as conn:
-            cur = await conn.execute(
-                "SELECT m.error FROM app.messages m JOIN app.conversations c"
-                " ON c.id = m.conversation_id WHERE c.conversation_key = %s"
-                " AND m.direction = 'out'", (wa_id,))
-            row = await cur.fetchone()
+        row = await reply()
         assert row is not None and row["error"].startswith("gave up after 3 attempts: ")
     tries = [r for r in creations(fake_twilio) if r.field("To") == f"whatsapp:+{wa_id}"]
     assert len(tries) == 3 and not any(r.ok for r in tries)

@@ -285,6 +285,18 @@ async def test_stop_confirms_once_silences_the_bot_until_start(
     assert [t.text for t in await turns_of(echo, db, wa_id)] == ["hi", "back again"]
 
 
+async def sent_reply(hooks: Any, db: Database, wa_id: str) -> dict[str, Any]:
+    """The customer says "hi"; the bot's reply row once Twilio accepted it."""
+    await hooks.post(webhook_form(wa_id, "hi"))
+
+    async def replied() -> bool:
+        rows = await outbound_rows(db, wa_id)
+        return bool(rows) and rows[0]["status"] == "sent"
+    await wait_for(replied)
+    (out,) = await outbound_rows(db, wa_id)
+    return out
+
+
 async def test_status_callbacks_update_the_reply_row(
     runtime_factory: RuntimeFactory, whatsapp_settings: Callable[..., Settings],
     fake_twilio: FakeTwilio, db: Database,
@@ -292,13 +304,7 @@ async def test_status_callbacks_update_the_reply_row(
     wa_id = new_wa_id()
     async with runtime_factory(settings=whatsapp_settings(), router=Router(Echo())) as rt, \
             webhooks_for(rt) as hooks:
-        await hooks.post(webhook_form(wa_id, "hi"))
-
-        async def replied() -> bool:
-            rows = await outbound_rows(db, wa_id)
-            return bool(rows) and rows[0]["status"] == "sent"
-        await wait_for(replied)
-        (out,) = await outbound_rows(db, wa_id)
+        out = await sent_reply(hooks, db, wa_id)
         path = f"/webhooks/whatsapp/status?m={out['id']}"
 
         def callback(status: str, **extra: str) -> dict[str, str]:
@@ -332,13 +338,7 @@ async def test_a_status_callback_posted_to_the_incoming_url_is_a_status_not_a_me
     wa_id = new_wa_id()
     async with runtime_factory(settings=whatsapp_settings(), router=Router(Echo())) as rt, \
             webhooks_for(rt) as hooks:
-        await hooks.post(webhook_form(wa_id, "hi"))
-
-        async def replied() -> bool:
-            rows = await outbound_rows(db, wa_id)
-            return bool(rows) and rows[0]["status"] == "sent"
-        await wait_for(replied)
-        (out,) = await outbound_rows(db, wa_id)
+        out = await sent_reply(hooks, db, wa_id)
         # what Twilio posts for a reply's status, sent to the incoming URL by mistake
         form = {"MessageSid": out["external_id"], "SmsSid": out["external_id"],
                 "MessageStatus": "delivered", "SmsStatus": "delivered",
