@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.pgcluster import free_port
 from testing import FIXTURE_BOT
 from tests.conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serving(port: int) -> bool:
@@ -68,7 +62,7 @@ def _stop(server: subprocess.Popen[bytes], pid_file: Path,
 def test_a_forwarded_address_from_an_untrusted_peer_is_not_the_clients(tmp_path: Path) -> None:
     """uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: any process on
     the host could then pick a fresh rate-limit bucket per request."""
-    port = _free_port()
+    port = free_port()
     server = _serve(tmp_path, port, RATE_LIMIT_IP="2/minute")
     codes = []
     try:
@@ -90,7 +84,7 @@ def test_a_forwarded_address_from_an_untrusted_peer_is_not_the_clients(tmp_path:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_serve_stops_with_its_embedded_database(tmp_path: Path, stop: signal.Signals) -> None:
-    server = _serve(tmp_path, _free_port())
+    server = _serve(tmp_path, free_port())
     pid_file = tmp_path / "data" / "postgres" / "postmaster.pid"
     assert pid_file.exists(), "the embedded PostgreSQL runs"
     assert _stop(server, pid_file, stop) == 0
