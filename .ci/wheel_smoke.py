@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what the runtime reads besides Python modules (a missing one breaks an installed bot)
-NEEDED = ["bot/db/migrations/0002_core_schema.sql", "adapters/web/static/index.html",
+NEEDED = ["bot/db/migrations/0002_core_schema.sql",
+          "bot/db/migrations/repeatable/service_role.sql", "adapters/web/static/index.html",
           "bot/admin/static/app.html", "bot/cli/templates/bot.yaml",
           "bot/intents/assets/minilm-tokenizer.json", "bot/safety/data/injection_model.npz"]
 #: what stays in the source tree

@@ -112,8 +112,7 @@ async def run(turns: int, conninfo: str) -> list[int]:
             inbound = InboundMessage(channel="web", external_id=uuid4().hex, sender_id=sender,
                                      conversation_key="bench-" + sender,
                                      text=sentence(rng, rng.randint(10, 40)))
-            async with db.as_system() as conn:
-                (stored,) = await messages.ingest(conn, [(inbound, "bench")])
+            (stored,) = await messages.ingest(db, [(inbound, "bench")])
             async with db.as_user(stored.contact_id) as conn:
                 session = await open_session(conn, conversation_id=stored.conversation_id,
                                              contact_id=stored.contact_id,

@@ -21,6 +21,7 @@ from bot.agent.turn_reads import AgentOpeningReads
 from bot.assembly import TurnParts
 from bot.channels import ChannelAdapter, ChannelDeps, Channels, ProvidesConsole
 from bot.db.embedded import resolve_database_url
+from bot.db.logins import app_conninfo, check_app_login
 from bot.db.migrate import apply_migrations
 from bot.db.pool import Database
 from bot.definition import load_definition
@@ -110,11 +111,14 @@ class Runtime:
 
     async def start(self, *, worker: bool, listen_events: bool = True) -> None:
         s = self.settings
-        conninfo = await resolve_database_url(s.database_url, s.embedded_database_dir)
+        owner = await resolve_database_url(s.database_url, s.embedded_database_dir)
         if s.run_migrations_on_start:
-            applied = await apply_migrations(conninfo, bot_migrations=self.definition.migrations)
+            applied = await apply_migrations(owner, bot_migrations=self.definition.migrations,
+                                             app_login=s.database_app_url)
             if applied:
                 log.info("migrations_applied", names=applied)
+        conninfo = app_conninfo(owner, s.database_app_url)
+        await check_app_login(conninfo, s.db_connect_timeout_s)
         await self.db.open(conninfo)
         if s.prepare_bot_on_start:
             await prepare_plugin(self.plugin, self.db, self.definition, s)

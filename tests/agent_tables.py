@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.db.pool import Database
+from testing.database import as_owner
 
 _STAND_INS = {
     "tool_calls": (
@@ -31,9 +31,9 @@ _STAND_INS = {
 
 
 @pytest.fixture
-async def agent_tables(db: Database) -> AsyncIterator[None]:
+async def agent_tables(db_url: str) -> AsyncIterator[None]:
     created = []
-    async with db.as_system() as conn:
+    async with as_owner(db_url) as conn:
         for name, ddl in _STAND_INS.items():
             cur = await conn.execute("SELECT to_regclass(%s) IS NULL AS absent", (f"app.{name}",))
             row = await cur.fetchone()
@@ -41,6 +41,6 @@ async def agent_tables(db: Database) -> AsyncIterator[None]:
                 await conn.execute(ddl)
                 created.append(name)
     yield
-    async with db.as_system() as conn:
+    async with as_owner(db_url) as conn:
         for name in created:
             await conn.execute(f"DROP TABLE app.{name}")

@@ -134,11 +134,9 @@ class PostgresOAuthStateStore(AsyncOAuthStateStore):
 
 async def stored_name(db: Database, user_key: str) -> str | None:
     """The display name stored for a Slack user ("team:user"), if any."""
-    async with db.autocommit() as conn:
-        cur = await conn.execute("SELECT app.contact_display_name('slack', %s) AS name",
-                                 (user_key,))
-        row = await cur.fetchone()
-    return None if row is None or row["name"] is None else str(row["name"])
+    rows = await db.call_as_system("SELECT app.contact_display_name('slack', %s) AS name",
+                                   (user_key,))
+    return None if not rows or rows[0]["name"] is None else str(rows[0]["name"])
 
 
 async def keep_name(db: Database, contact_id: UUID, name: str) -> None:
@@ -150,10 +148,8 @@ async def keep_name(db: Database, contact_id: UUID, name: str) -> None:
 
 async def thread_known(db: Database, thread_key: str) -> bool:
     """Whether the bot already talks with someone in this thread."""
-    async with db.autocommit() as conn:
-        cur = await conn.execute("SELECT app.slack_thread_known(%s) AS found", (thread_key,))
-        row = await cur.fetchone()
-    return bool(row and row["found"])
+    rows = await db.call_as_system("SELECT app.slack_thread_known(%s) AS found", (thread_key,))
+    return bool(rows and rows[0]["found"])
 
 
 async def turn_target(db: Database, message: StoredInbound) -> tuple[str, str | None] | None:

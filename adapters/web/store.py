@@ -19,8 +19,7 @@ class WebStore:
         self.session_ttl = session_ttl
 
     async def find(self, session_id: str) -> FoundConversation | None:
-        async with self.db.autocommit() as conn:
-            return await find_conversation(conn, CHANNEL, session_id)
+        return await find_conversation(self.db, CHANNEL, session_id)
 
     def expired(self, found: FoundConversation) -> bool:
         last = found.last_activity_at

@@ -40,11 +40,9 @@ async def record_sent_parts(db: Database, delivery: PendingDelivery, sids: list[
 async def record_status(db: Database, channel: str, message_id: int | None, sid: str | None,
                         status: str, error: str | None) -> bool:
     """A status callback: no acting user, hence the owner-privileged function."""
-    async with db.autocommit() as conn:
-        cur = await conn.execute("SELECT app.record_delivery_status(%s, %s, %s, %s, %s) AS hit",
-                                 (channel, message_id, sid, status, error))
-        row = await cur.fetchone()
-    return bool(row and row["hit"])
+    rows = await db.call_as_system("SELECT app.record_delivery_status(%s, %s, %s, %s, %s) AS hit",
+                                   (channel, message_id, sid, status, error))
+    return bool(rows and rows[0]["hit"])
 
 
 async def template_sid(db: Database, contact_id: UUID, shape_hash: str) -> str | None:

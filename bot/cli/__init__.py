@@ -10,6 +10,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from bot.cli import authoring, check, contacts, handoffs, process
+from bot.db.logins import AppLoginError
 from bot.settings import MissingSecretError, Settings
 
 
@@ -46,5 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except AppLoginError as exc:
+        sys.exit(f"configuration error: {exc}")
     return code

@@ -35,11 +35,12 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
 async def _admin(args: argparse.Namespace, load_settings: LoadSettings) -> int:
     from bot.contacts import erase_contact, export_contact, find_contact
     from bot.db.embedded import resolve_database_url
+    from bot.db.logins import app_conninfo
     from bot.db.pool import Database
 
     settings = load_settings()
-    conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
-    db = Database(conninfo, settings)
+    owner = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
+    db = Database(app_conninfo(owner, settings.database_app_url), settings)
     await db.open()
     try:
         contact = await find_contact(db, args.channel, args.id)

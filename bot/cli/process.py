@@ -134,7 +134,8 @@ async def _migrate(load_settings: LoadSettings) -> list[str]:
     settings = load_settings()
     conninfo = await resolve_database_url(settings.database_url, settings.embedded_database_dir)
     return await apply_migrations(
-        conninfo, bot_migrations=load_definition(settings.definition_path).migrations)
+        conninfo, bot_migrations=load_definition(settings.definition_path).migrations,
+        app_login=settings.database_app_url)
 
 
 async def _chat(load_settings: LoadSettings) -> None:

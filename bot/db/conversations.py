@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from bot.db.pool import Conn
+from bot.db.pool import Conn, Database
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,11 @@ class FoundConversation:
     last_activity_at: datetime | None
 
 
-async def find_conversation(conn: Conn, channel: str, key: str) -> FoundConversation | None:
+async def find_conversation(db: Database, channel: str, key: str) -> FoundConversation | None:
     """By channel and conversation key, before anyone acts as its contact (owner-privileged
     function: the caller does not know the contact yet)."""
-    cur = await conn.execute("SELECT * FROM app.find_conversation(%s, %s)", (channel, key))
-    row = await cur.fetchone()
-    if row is None:
+    rows = await db.call_as_system("SELECT * FROM app.find_conversation(%s, %s)", (channel, key))
+    if not rows:
         return None
+    row = rows[0]
     return FoundConversation(row["conversation_id"], row["contact_id"], row["last_activity_at"])

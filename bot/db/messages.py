@@ -48,13 +48,12 @@ def _ingest_row(ord_: int, message: InboundMessage, trace_id: str) -> dict[str, 
     }
 
 
-async def ingest(conn: Conn, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
-    """Store inbound messages (with their trace ids) once each, in one statement and, on an
-    autocommit connection, one commit; a repeat of (channel, external_id) is a duplicate.
+async def ingest(db: Database, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
+    """Store inbound messages (with their trace ids) once each, in one statement, one
+    commit and one round trip; a repeat of (channel, external_id) is a duplicate.
     One failing message fails them all (the caller may then store them one by one)."""
     rows = [_ingest_row(n, message, trace_id) for n, (message, trace_id) in enumerate(items)]
-    cur = await conn.execute(INGEST_SQL, (json.dumps(rows),))
-    found = await cur.fetchall()
+    found = await db.call_as_system(INGEST_SQL, (json.dumps(rows),))
     assert len(found) == len(items)
     return [IngestResult(r["message_id"], r["conversation_id"], r["contact_id"],
                          r["duplicate"], r["drain_waiting"]) for r in found]

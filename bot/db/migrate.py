@@ -7,6 +7,9 @@ brings SQLAlchemy for what is "run these files once, in order, under a lock".
 Each file runs in one transaction; a PostgreSQL advisory lock keeps concurrent
 starts from applying twice, so `bot migrate` is idempotent and safe to race.
 
+After a run that applied anything, the files in `repeatable/` run again (idempotent
+grants that must also reach the tables a bot's migrations create).
+
 A bot definition's own migrations (`migrations:` in its bot.yaml) run after all of the
 platform's, since they build on its roles, schema and functions. They are recorded by
 file name like the platform's, so a name may not repeat one of the platform's: a
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import psycopg
 from procrastinate.schema import SchemaManager
+
+from bot.db.logins import set_app_password
 
 _LOCK_KEY = 7_340_001  # arbitrary constant shared by every runner of this project
 PROCRASTINATE_MIGRATION = "0000_procrastinate_schema"
@@ -66,9 +71,11 @@ def load_bot_migrations(directory: Path, platform: list[Migration]) -> list[Migr
 
 
 async def apply_migrations(conninfo: str, directory: Path | None = None, *,
-                           bot_migrations: Path | str | None = None) -> list[str]:
+                           bot_migrations: Path | str | None = None,
+                           app_login: str | None = None) -> list[str]:
     """Apply every migration not yet recorded, the platform's then the bot's (from the
-    folder `bot_migrations`, when given); return the names applied now."""
+    folder `bot_migrations`, when given); return the names applied now. With `app_login`
+    (DATABASE_APP_URL) naming bot_app and a password, bot_app gets that password."""
     migrations = load_migrations(directory or default_migrations_dir())
     if bot_migrations is not None:
         migrations += load_bot_migrations(Path(bot_migrations), migrations)
@@ -94,6 +101,11 @@ async def apply_migrations(conninfo: str, directory: Path | None = None, *,
                         (migration.name, migration.checksum),
                     )
                 applied_now.append(migration.name)
+            if applied_now:
+                for path in sorted((directory or default_migrations_dir()).glob(
+                        "repeatable/*.sql")):
+                    await conn.execute(path.read_text(encoding="utf-8").encode())
+            await set_app_password(conn, app_login)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now

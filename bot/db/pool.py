@@ -36,6 +36,11 @@ _USER_PROLOGUE = sql.SQL(
 _SET_CLAIMS = ("SELECT set_config('role', 'authenticated', true),"
                " set_config('request.jwt.claims', %s, true)")
 
+# Work no single contact owns runs as service_role (migrations/0730_app_login_role.sql):
+# the login role itself can read nothing, so RESET ROLE inside a unit of work gains nothing.
+_SYSTEM_ROLE = "SET LOCAL ROLE service_role"
+_SYSTEM_PROLOGUE = "BEGIN; " + _SYSTEM_ROLE
+
 
 # What the transaction the current task is in will do once it commits.
 _AFTER_COMMIT: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_commit",
@@ -232,14 +237,26 @@ class Database:
         """
         unit = OneTripUnit()
         yield unit
+        claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
+        await self._run_one_trip(unit, _SET_CLAIMS, (claims,))
+
+    async def call_as_system(self, query: str, params: tuple[Any, ...]) -> list[Row]:
+        """One statement as service_role in one round trip (BEGIN, the role, the statement
+        and COMMIT together): an owner-privileged function call on a hot path."""
+        unit = OneTripUnit()
+        statement = unit.add(query, params)
+        await self._run_one_trip(unit, _SYSTEM_ROLE, None)
+        return statement.rows
+
+    async def _run_one_trip(self, unit: OneTripUnit, role: str,
+                            role_params: tuple[Any, ...] | None) -> None:
         if not unit.statements:
             return
-        claims = json.dumps({"sub": str(contact_id), "role": "authenticated"})
         async with self.pool.connection() as conn:
             try:
                 async with conn.pipeline() as pipeline:
                     await conn.execute("BEGIN")
-                    await conn.execute(_SET_CLAIMS, (claims,))
+                    await conn.execute(role, role_params)
                     cursors = [await conn.execute(st.query, st.params)
                                for st in unit.statements]
                     await conn.execute("COMMIT")
@@ -255,17 +272,19 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Conn]:
-        """A connection without a transaction, for single owner-privileged function calls."""
-        async with self.pool.connection() as conn:
-            yield conn
-
-    @asynccontextmanager
     async def as_system(self) -> AsyncIterator[Conn]:
-        """A transaction as the login role, for owner-privileged functions only."""
-        with _collecting_after_commit() as committed:
-            async with self.pool.connection() as conn, conn.transaction():
-                yield conn
+        """A transaction as service_role, for work no single contact owns (docs/security.md
+        lists where and why)."""
+        async with self.pool.connection() as conn:
+            with _collecting_after_commit() as committed:
+                await conn.execute(_SYSTEM_PROLOGUE)
+                try:
+                    yield conn
+                except BaseException:
+                    with suppress(psycopg.Error):
+                        await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
         _run(committed)
 
     async def ping(self) -> bool:

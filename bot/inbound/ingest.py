@@ -122,8 +122,7 @@ class Ingestor:
                     else result)
 
     async def _store_batch(self, items: list[tuple[InboundMessage, str]]) -> list[IngestResult]:
-        async with self.db.autocommit() as conn:
-            return await messages.ingest(conn, items)
+        return await messages.ingest(self.db, items)
 
 
 def _settle(stored: asyncio.Future[IngestResult], outcome: IngestResult | Exception) -> None:

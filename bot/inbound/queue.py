@@ -83,7 +83,9 @@ class JobQueue:
             connector=procrastinate.PsycopgConnector(
                 conninfo=conninfo, min_size=min(s.queue_pool_min_size, max_size),
                 max_size=max_size,
-                kwargs=({} if s.db_prepared_statements else {"prepare_threshold": None}),
+                # The queue's tables are service_role's (migrations/repeatable/).
+                kwargs={"options": "-c role=service_role",
+                        **({} if s.db_prepared_statements else {"prepare_threshold": None})},
             ),
         )
         self._app.task(name=DRAIN_TASK, queue=QUEUE, pass_context=True)(_drain_task)

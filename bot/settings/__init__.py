@@ -38,6 +38,7 @@ class Settings(AgentSettings, DeliverySettings, LimitSettings, OperationsSetting
 
     # --- database
     database_url: str | None = None
+    database_app_url: str | None = None
     db_pool_min_size: int = 2
     db_pool_max_size: int = 10
     db_connect_timeout_s: float = 5.0

@@ -129,8 +129,7 @@ class Conversation:
     async def turn(self, text: str = "hello") -> TurnContext:
         message = InboundMessage(channel="web", external_id=uuid4().hex, sender_id=self.sender,
                                  conversation_key="conv-" + self.sender, text=text)
-        async with self.db.as_system() as conn:
-            (stored,) = await messages.ingest(conn, [(message, "t")])
+        (stored,) = await messages.ingest(self.db, [(message, "t")])
         async with self.db.as_user(stored.contact_id) as conn:
             session = await open_session(conn, conversation_id=stored.conversation_id,
                                          contact_id=stored.contact_id,

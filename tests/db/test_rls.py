@@ -13,6 +13,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from bot.db.logins import app_conninfo
 from bot.db.pool import Database
 from tests.conftest import build_test_settings, embedded_server_url, migrated_database
 
@@ -56,14 +57,24 @@ async def rls_db(request: pytest.FixtureRequest, external_server_url: str | None
         server = external_server_url
     async with migrated_database(server) as conninfo:
         settings = build_test_settings(conninfo, Path(tmp_path_factory.mktemp("r")))
-        database = Database(conninfo, settings)
+        # As the server logs in: bot_app, never the owner (migrations/0730_app_login_role.sql).
+        database = Database(app_conninfo(conninfo, None), settings)
         await database.open()
+        OWNERS[database] = conninfo
         yield database
         await database.close()
 
 
+OWNERS: dict[Database, str] = {}
+
+
+def owner(db: Database) -> str:
+    """The migrating owner's connection to the same database, for seeding and checking."""
+    return OWNERS[db]
+
+
 async def seed(db: Database, contact: UUID) -> None:
-    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
         for table in USER_TABLES:
             await conn.execute(INSERTS[table], {"c": contact})
         await conn.execute("INSERT INTO app.audit_log (contact_id, actor, action)"
@@ -205,7 +216,7 @@ async def test_forget_deletes_only_the_acting_users_own_fact(
     pair: tuple[Database, UUID, UUID],
 ) -> None:
     db, a, b = pair
-    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
         for contact in (a, b):
             await conn.execute("INSERT INTO app.user_context (contact_id, key, value, kind)"
                                " VALUES (%s, 'home_city', '\"Porto\"', 'fact')"
@@ -215,7 +226,7 @@ async def test_forget_deletes_only_the_acting_users_own_fact(
         found = await (await conn.execute(forget)).fetchone()
         again = await (await conn.execute(forget)).fetchone()
     assert found is not None and found["f"] and again is not None and not again["f"]
-    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
         rows = await (await conn.execute(
             "SELECT contact_id FROM app.user_context WHERE key = 'home_city'")).fetchall()
     assert [r[0] for r in rows] == [b], "gone for the acting user, kept for the other"
@@ -251,9 +262,71 @@ async def test_a_row_cannot_point_at_another_persons_rows(
     """As an attacker who learnt another person's ids would try it."""
     db, a, b = pair
     find, insert = CROSS_REFERENCES[case]
-    async with await psycopg.AsyncConnection.connect(db.conninfo, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
         row = await (await conn.execute(find, {"b": b})).fetchone()
     assert row is not None, "the other person's row exists"
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         async with db.as_user(a) as conn:
             await conn.execute(insert, {"a": a, "ref": row[0]})
+
+
+async def test_the_server_logs_in_as_neither_superuser_nor_owner(
+    pair: tuple[Database, UUID, UUID],
+) -> None:
+    db, _, _ = pair
+    async with db.as_system() as conn:
+        row = await (await conn.execute(
+            "SELECT session_user AS login, current_user AS acting, r.rolsuper,"
+            " (SELECT count(*) FROM pg_tables WHERE schemaname = 'app'"
+            "   AND tableowner = session_user) AS owned"
+            " FROM pg_roles r WHERE r.rolname = session_user")).fetchone()
+    assert row == {"login": "bot_app", "acting": "service_role", "rolsuper": False, "owned": 0}
+
+
+def _every_app_table() -> str:
+    return ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'app' AND c.relkind IN ('r', 'v') ORDER BY 1")
+
+
+async def test_reset_role_inside_a_users_unit_gives_nothing_more(
+    pair: tuple[Database, UUID, UUID],
+) -> None:
+    """As SQL slipped into a unit of work would try: leave `authenticated` and read on. The
+    login role has no privileges of its own, so every table and owner function refuses."""
+    db, a, _ = pair
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
+        tables = [r[0] for r in await (await conn.execute(_every_app_table())).fetchall()]
+    assert "messages" in tables and len(tables) > 15
+    attempts = [f"SELECT 1 FROM app.{t} LIMIT 1" for t in tables]
+    attempts += list(OWNER_FUNCTIONS.values())
+    attempts += ["SELECT 1 FROM public.procrastinate_jobs LIMIT 1",
+                 "SELECT 1 FROM public.bot_schema_migrations LIMIT 1"]
+    for attempt in attempts:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            async with db.as_user(a) as conn:
+                await conn.execute("RESET ROLE")
+                await conn.execute(attempt)
+
+
+# Functions the per-user role may call, each acting only on the caller's own rows: the
+# SECURITY DEFINER ones filter by auth.uid() themselves, the others run with the caller's
+# privileges, so RLS applies. llm_cost_since returns one total (the daily cost cap spans
+# every user): the day's spend, no row of anyone (docs/security.md).
+PER_USER_FUNCTIONS = {"delivery_status_rank": False, "forget_context": True,
+                      "llm_cost_since": True, "open_session": False, "open_turn": False,
+                      "studio_book": True}
+
+
+async def test_the_per_user_role_calls_only_functions_on_its_own_rows(
+    pair: tuple[Database, UUID, UUID],
+) -> None:
+    db, _, _ = pair
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
+        rows = await (await conn.execute(
+            "SELECT p.proname, p.prosecdef, pg_get_functiondef(p.oid) AS body FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'app'"
+            " AND has_function_privilege('authenticated', p.oid, 'EXECUTE')")).fetchall()
+    assert {r[0]: r[1] for r in rows} == PER_USER_FUNCTIONS
+    for name, definer, body in rows:
+        if definer and name != "llm_cost_since":
+            assert "auth.uid()" in body, f"{name} runs as the owner without checking the user"

@@ -15,9 +15,8 @@ REPLY_STATUS_SQL = ("SELECT status, attempts FROM app.messages"
 
 
 async def _reply_status(rt: Runtime, message_id: int) -> tuple[str, int] | None:
-    async with rt.db.autocommit() as conn:
-        row = await (await conn.execute(REPLY_STATUS_SQL, (message_id,))).fetchone()
-    return None if row is None else (row["status"], row["attempts"])
+    rows = await rt.db.call_as_system(REPLY_STATUS_SQL, (message_id,))
+    return None if not rows else (rows[0]["status"], rows[0]["attempts"])
 
 
 async def test_the_turn_commits_its_reply_already_claimed_and_delivery_sends_it_once(

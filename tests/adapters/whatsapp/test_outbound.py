@@ -24,6 +24,7 @@ from bot.models import Option, OutboundReply, PendingDelivery, QuickReplies
 from bot.outbound.delivery import RetryDelivery
 from bot.runtime import Runtime
 from bot.settings import Settings
+from testing.database import as_owner
 from testing.twilio_api import FakeTwilio, Recorded
 from tests.adapters.whatsapp.fixtures import ACCOUNT_SID, AUTH_TOKEN, new_wa_id, webhook_form
 from tests.conftest import RuntimeFactory
@@ -317,7 +318,9 @@ def test_base_url_rewrite_keeps_the_product() -> None:
 async def recording_sids_fails(rt: Runtime, delivery: PendingDelivery) -> AsyncIterator[None]:
     """Writing the SIDs on this reply's row fails, as when the database goes away."""
     name = f"fail_sid_record_{delivery.id}"
-    async with rt.db.as_system() as conn:
+    assert rt.settings.database_url is not None
+    owner = rt.settings.database_url
+    async with as_owner(owner) as conn:
         await conn.execute(f"CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql"
                            " AS $$ BEGIN RAISE EXCEPTION 'database unavailable'; END $$")
         await conn.execute(f"CREATE TRIGGER {name} BEFORE UPDATE ON app.messages FOR EACH ROW"
@@ -326,7 +329,7 @@ async def recording_sids_fails(rt: Runtime, delivery: PendingDelivery) -> AsyncI
     try:
         yield
     finally:
-        async with rt.db.as_system() as conn:
+        async with as_owner(owner) as conn:
             await conn.execute(f"DROP TRIGGER {name} ON app.messages")
             await conn.execute(f"DROP FUNCTION public.{name}()")
 
