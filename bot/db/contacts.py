@@ -3,7 +3,7 @@ with its audit record and hook event)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -55,3 +55,27 @@ async def purge_expired_context(db: Database, now: datetime | None = None) -> in
         cur = await conn.execute("SELECT app.purge_expired(coalesce(%s, now())) AS n", (now,))
         row = await cur.fetchone()
     return int(row["n"]) if row is not None else 0
+
+
+async def purge_old_messages(db: Database, before: datetime) -> int:
+    """Delete settled messages created before `before` (RETENTION_DAYS), in batches; the
+    audit log is kept. Returns how many went."""
+    total = 0
+    while True:
+        async with db.as_system() as conn:
+            cur = await conn.execute("SELECT app.purge_old_messages(%s) AS n", (before,))
+            row = await cur.fetchone()
+        deleted = int(row["n"]) if row is not None else 0
+        total += deleted
+        if deleted == 0:
+            return total
+
+
+async def purge_old_data(db: Database, retention_days: int | None,
+                         now: datetime | None = None) -> int:
+    """Expired remembered facts, and messages older than `retention_days` when set (each
+    worker's recovery pass, every PURGE_EXPIRED_INTERVAL_S); how many messages went."""
+    await purge_expired_context(db, now)
+    if retention_days is None:
+        return 0
+    return await purge_old_messages(db, (now or datetime.now(UTC)) - timedelta(days=retention_days))

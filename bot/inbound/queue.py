@@ -27,7 +27,7 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from procrastinate.jobs import Job, Status
 
-from bot.db.contacts import purge_expired_context
+from bot.db.contacts import purge_old_data
 from bot.db.pool import Database
 from bot.observability import Metrics
 from bot.settings import Settings
@@ -199,7 +199,8 @@ class JobQueue:
                 await self.recover_unrecorded_ends()
                 await self.requeue_pending(grace)
                 if time.monotonic() >= purge_due:
-                    await purge_expired_context(self.db)
+                    if purged := await purge_old_data(self.db, self.settings.retention_days):
+                        log.info("old_messages_purged", count=purged)
                     purge_due = time.monotonic() + self.settings.purge_expired_interval_s
             except Exception as exc:
                 log.warning("queue_recovery_failed", error=type(exc).__name__)

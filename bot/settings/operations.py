@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
 
@@ -17,3 +17,5 @@ class OperationsSettings(BaseSettings):
     api_docs: bool = False
     # when set, GET /metrics needs "Authorization: Bearer <token>"
     metrics_token: SecretStr | None = None
+    # messages older than this many days are deleted (unset: kept); audit records stay
+    retention_days: int | None = Field(default=None, ge=1)
