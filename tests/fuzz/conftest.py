@@ -24,6 +24,7 @@ from testing.twilio_api import running_fake_twilio
 from tests.conftest import build_test_settings
 
 PUBLIC = "https://bot.example.com"
+ADMIN_TOKEN = "fuzz-admin-token-0123456789abcdef"
 
 
 @dataclass
@@ -54,7 +55,8 @@ def live_bot(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 twilio_account_sid=traffic.ACCOUNT_SID, twilio_auth_token=traffic.AUTH_TOKEN,
                 twilio_whatsapp_from=traffic.SENDER, twilio_api_base_url=twilio.base_url,
                 slack_signing_secret=traffic.SLACK_SECRET, slack_bot_token=traffic.SLACK_TOKEN,
-                slack_api_base_url=slack.url, web_reply_timeout_s=0.2)
+                slack_api_base_url=slack.url, web_reply_timeout_s=0.2,
+                admin_token=ADMIN_TOKEN)
             server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
                                                   port=0, log_level="warning", lifespan="on"))
             task = asyncio.create_task(server.serve())
