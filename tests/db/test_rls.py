@@ -79,6 +79,24 @@ async def seed(db: Database, contact: UUID) -> None:
             await conn.execute(INSERTS[table], {"c": contact})
         await conn.execute("INSERT INTO app.audit_log (contact_id, actor, action)"
                            " VALUES (%s, 'test', 'seed')", (contact,))
+        for statement in MORE_ROWS:
+            await conn.execute(statement, {"c": contact})
+
+
+# Rows of the tables no other test writes, so every table holds both people's rows.
+MORE_ROWS = [
+    "INSERT INTO app.tool_calls (contact_id, conversation_id, message_id, tool, side_effects,"
+    " idempotency_key, status) SELECT contact_id, conversation_id, id, 'x', false,"
+    " gen_random_uuid()::text, 'ok' FROM app.messages WHERE contact_id = %(c)s LIMIT 1",
+    "INSERT INTO app.llm_calls (contact_id, provider, model, status)"
+    " VALUES (%(c)s, 'fake', 'fake', 'ok')",
+    "INSERT INTO app.studio_classes (class_type, title, instructor, starts_at,"
+    " duration_minutes, capacity, room) VALUES ('yoga', 'x', 'x',"
+    " now() + interval '1 day' + random() * interval '300 days', 60, 10, 'rls')",
+    "INSERT INTO app.studio_bookings (contact_id, class_id, idempotency_key)"
+    " SELECT %(c)s, id, gen_random_uuid()::text FROM app.studio_classes"
+    " WHERE room = 'rls' ORDER BY id DESC LIMIT 1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +348,51 @@ async def test_the_per_user_role_calls_only_functions_on_its_own_rows(
     for name, definer, body in rows:
         if definer and name != "llm_cost_since":
             assert "auth.uid()" in body, f"{name} runs as the owner without checking the user"
+
+
+# Readable by every acting user because they hold no one's data: the knowledge base, the
+# studio's timetable and prices, and the WhatsApp template SIDs (the bot's own texts).
+NOT_USER_DATA = {"kb_chunks", "studio_classes", "studio_class_availability",
+                 "studio_opening_hours", "studio_plans", "whatsapp_content_templates"}
+
+
+async def test_every_table_and_view_shows_a_person_only_their_own_rows(
+    pair: tuple[Database, UUID, UUID],
+) -> None:
+    """Each table and view of the app, read as one person: another's rows are never seen
+    (or the table is not readable at all); one without a contact column holds no one's
+    data, or is not readable."""
+    db, a, b = pair
+    async with await psycopg.AsyncConnection.connect(owner(db), autocommit=True) as conn:
+        rows = await (await conn.execute(
+            "SELECT c.relname, EXISTS (SELECT 1 FROM information_schema.columns i"
+            "  WHERE i.table_schema = 'app' AND i.table_name = c.relname"
+            "  AND i.column_name = 'contact_id') FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'app' AND c.relkind IN ('r', 'v') ORDER BY 1")).fetchall()
+        owned = {t: c for t, c in rows}
+        owned["contacts"] = True
+        for table, personal in owned.items():
+            if personal and table not in ("llm_usage_by_session", "llm_usage_by_turn",
+                                          "llm_usage_daily"):
+                column = "id" if table == "contacts" else "contact_id"
+                found = await (await conn.execute(
+                    f"SELECT count(*) FROM app.{table} WHERE {column} = %s", (b,))).fetchone()
+                assert found is not None and found[0] > 0, f"{table} holds no row of b"
+    readable = []
+    for table, personal in owned.items():
+        try:
+            async with db.as_user(a) as conn:
+                if personal:
+                    column = "id" if table == "contacts" else "contact_id"
+                    cur = await conn.execute(
+                        f"SELECT count(*) AS n FROM app.{table} WHERE {column} <> %s", (a,))
+                    row = await cur.fetchone()
+                    assert row is not None and row["n"] == 0, f"{table} shows another's rows"
+                else:
+                    await conn.execute(f"SELECT 1 FROM app.{table} LIMIT 1")
+            readable.append(table)
+        except psycopg.errors.InsufficientPrivilege:
+            continue
+    assert {t for t in readable if not owned[t]} == NOT_USER_DATA
+    assert "messages" in readable and "audit_log" not in readable
