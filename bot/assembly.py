@@ -34,6 +34,17 @@ from bot.settings import Settings
 HandOver = Callable[[ToolContext, str], Awaitable[None]]
 
 
+def with_settings(definition: BotDefinition, settings: Settings) -> BotDefinition:
+    """The definition with what the settings override: BOT_NAME and BOT_PERSONA, only when
+    they are set (the definition is the bot's own; the settings are the deployment's)."""
+    update: dict[str, str] = {}
+    if "bot_name" in settings.model_fields_set:
+        update["name"] = settings.bot_name
+    if "bot_persona" in settings.model_fields_set:
+        update["persona"] = settings.bot_persona
+    return definition.model_copy(update=update) if update else definition
+
+
 def bot_tools(definition: BotDefinition, plugin: ModuleType | None, settings: Settings,
               hand_over: HandOver) -> ToolRegistry:
     """The tools a bot offers its agent: memory, the handoff, the knowledge base when it

@@ -16,10 +16,12 @@ from datetime import timedelta
 import structlog
 
 from adapters.registry import build_adapters
+from bot.agent.providers.base import LLMProvider
 from bot.agent.service import AgentServices, build_agent_services
 from bot.agent.turn_reads import AgentOpeningReads
-from bot.assembly import TurnParts
+from bot.assembly import TurnParts, with_settings
 from bot.channels import ChannelAdapter, ChannelDeps, Channels, ProvidesConsole
+from bot.channels.deps import BotProfile
 from bot.db.embedded import resolve_database_url
 from bot.db.logins import app_conninfo, check_app_login
 from bot.db.migrate import apply_migrations
@@ -56,8 +58,9 @@ class Runtime:
     """Database, queue, events, adapters and the turn of one process."""
 
     def __init__(self, settings: Settings, *, classifier: Classifier | None = None,
-                 router: Router | None = None) -> None:
+                 router: Router | None = None, llm: LLMProvider | None = None) -> None:
         self.settings = s = settings
+        self.llm = llm  # a model of the caller's (`bot test`'s script); else LLM_PROVIDER
         self.metrics = Metrics()
         self.rate_limits = RateLimits(s)
         self.output_filter = OutputFilter()
@@ -74,15 +77,17 @@ class Runtime:
         self.hooks = build_hooks(s, self.metrics, self.db)
         self.handoffs = HandoffService(db=self.db, settings=s, metrics=self.metrics,
                                        queue=self.queue, hooks=self.hooks)
+        self.definition = with_settings(load_definition(s.definition_path), s)
         self.channel_deps = ChannelDeps(settings=s, db=self.db, metrics=self.metrics,
                                         turn_events=self.events,
-                                        client_limits=self.rate_limits, staff=self.handoffs)
+                                        client_limits=self.rate_limits, staff=self.handoffs,
+                                        profile=BotProfile(self.definition.name,
+                                                           self.definition.welcome_text))
         self.adapters: dict[str, ChannelAdapter] = build_adapters(self.channel_deps)
         self.channels = Channels(self.adapters)
         self.handoffs.use_console(self.build_console())
         self.ingest = Ingestor(self.db, self.queue, self.metrics, batch_max=s.ingest_batch_max,
                                max_in_flight=s.ingest_max_in_flight)
-        self.definition = load_definition(s.definition_path)
         self.plugin = load_plugin(self.definition)
         self.parts = TurnParts(settings=s, definition=self.definition, plugin=self.plugin,
                                db=self.db, handoffs=self.handoffs, hooks=self.hooks,
@@ -127,7 +132,8 @@ class Runtime:
             await self.events.start()
         await self.hooks.start()
         self.agent = build_agent_services(s, self.db, self.metrics.registry,
-                                          tools=self.parts.tools())
+                                          tools=self.parts.tools(), provider=self.llm,
+                                          persona=self.definition.agent_persona)
         if self.agent is not None:
             self.output_filter = OutputFilter(canaries=[self.agent.canary])
         await asyncio.to_thread(self.injection.warm_up)  # its model loads once, not mid-turn

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
 from adapters.web.inbound import CHANNEL, ChatRequest, ChatResponse, new_session_id, to_inbound
@@ -72,9 +73,16 @@ class WebChatAdapter:
     def router(self, ingest: Ingest) -> APIRouter:
         api = APIRouter()
 
+        # The page carries the bot's name and welcome (escaped: they are the bot author's
+        # text, but a page must never trust text it did not write).
+        profile = self.deps.profile
+        page_html = (_STATIC / "index.html").read_text(encoding="utf-8").replace(
+            "{{bot_name}}", html.escape(profile.name)).replace(
+            "{{welcome}}", html.escape(profile.welcome, quote=True))
+
         @api.get("/", include_in_schema=False)
-        async def page() -> FileResponse:
-            return FileResponse(_STATIC / "index.html", media_type="text/html")
+        async def page() -> HTMLResponse:
+            return HTMLResponse(page_html)
 
         @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"],
                   responses=_LIMITED)

@@ -20,6 +20,12 @@ from bot.agent.messages import Message, TextPart
 from bot.agent.tokens import estimate_tokens
 from bot.db.pool import Database
 
+SUMMARY_SYSTEM = (
+    "You keep a short running summary of a customer conversation, used as the assistant's "
+    "memory. Merge the new messages into the current summary. Keep facts, requests, "
+    "decisions and open questions; drop small talk. Never include ids, phone numbers or "
+    "e-mail addresses. At most {words} words. Reply with the summary only."
+)
 log = structlog.get_logger(__name__)
 Row = dict[str, Any]
 Summarize = Callable[[str, list[Row]], Awaitable[str]]

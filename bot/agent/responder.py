@@ -14,7 +14,7 @@ from bot.agent.builtin_tools import ESCALATION_TOOL
 from bot.agent.costs import LIMIT_REACHED_TEXT, DailySpend
 from bot.agent.errors import BUSY_TEXT, AgentBusyError, LLMPermanentError, LLMTransientError
 from bot.agent.executor import ToolExecutor
-from bot.agent.history import Row, Summarize, fold_history, transcript
+from bot.agent.history import SUMMARY_SYSTEM, Row, Summarize, fold_history, transcript
 from bot.agent.llm import CallScope, LLMCaller
 from bot.agent.loop import LIMIT_NOTES, AgentLoop, LoopState
 from bot.agent.messages import LLMRequest, Message, ToolCall
@@ -31,12 +31,6 @@ from bot.tracing import Tracer
 log = structlog.get_logger(__name__)
 
 NO_ANSWER_TEXT = "Sorry, I couldn't come up with an answer to that. Could you rephrase it?"
-SUMMARY_SYSTEM = (
-    "You keep a short running summary of a customer conversation, used as the assistant's "
-    "memory. Merge the new messages into the current summary. Keep facts, requests, "
-    "decisions and open questions; drop small talk. Never include ids, phone numbers or "
-    "e-mail addresses. At most {words} words. Reply with the summary only."
-)
 
 
 def compose_reply(state: LoopState) -> str:
@@ -76,6 +70,7 @@ class AgentParts(Protocol):
     metrics: AgentMetrics
     clients: dict[str, Any]
     canary: str
+    persona: str
     spend: DailySpend
     caller: LLMCaller
     executor: ToolExecutor
@@ -231,7 +226,7 @@ class AgentResponder:
                          emit=emit, stream=streams(st.llm_stream, turn),
                          session_tool_calls=used,
                          confirm=frozenset(self.budget.confirm))
-        system = system_prompt(persona=st.bot_persona, canary=s.canary, user_context=known,
+        system = system_prompt(persona=s.persona, canary=s.canary, user_context=known,
                                summary=window.summary, untrusted_note=untrusted_note)
         return loop, system, window.messages
 

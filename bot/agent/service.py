@@ -39,8 +39,10 @@ class AgentServices:
     def __init__(self, settings: AgentSettings, db: Database, provider: LLMProvider, *,
                  registry: CollectorRegistry, tools: ToolRegistry | None = None,
                  tracer: Tracer | None = None, sleep: Sleep = asyncio.sleep,
-                 clients: Mapping[str, Any] | None = None) -> None:
+                 clients: Mapping[str, Any] | None = None, persona: str | None = None) -> None:
         self.settings = settings
+        #: how the system prompt opens: the bot definition's persona, or BOT_PERSONA
+        self.persona = persona or settings.bot_persona
         self.db = db
         self.provider = provider
         self.registry = tools or default_registry()
@@ -80,9 +82,12 @@ class AgentServices:
 
 
 def build_agent_services(settings: AgentSettings, db: Database, registry: CollectorRegistry,
-                         tools: ToolRegistry | None = None) -> AgentServices | None:
-    """The agent for this process, or None when no LLM provider is configured."""
-    provider = build_provider(settings)
+                         tools: ToolRegistry | None = None,
+                         provider: LLMProvider | None = None,
+                         persona: str | None = None) -> AgentServices | None:
+    """The agent for this process (on `provider`, else the configured one), or None when
+    no LLM provider is configured."""
+    provider = provider or build_provider(settings)
     if provider is None:
         return None
     tracer = build_tracer(settings)
@@ -91,4 +96,5 @@ def build_agent_services(settings: AgentSettings, db: Database, registry: Collec
         provider.client = tracer.wrap_client(client)  # type: ignore[attr-defined]
         # traces show the SDK's typed arguments as a chat, extra_body as plain JSON
         provider.typed_arguments = not isinstance(tracer, NoTracer)  # type: ignore[attr-defined]
-    return AgentServices(settings, db, provider, registry=registry, tracer=tracer, tools=tools)
+    return AgentServices(settings, db, provider, registry=registry, tracer=tracer, tools=tools,
+                         persona=persona)

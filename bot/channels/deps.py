@@ -29,6 +29,15 @@ class ClientLimits(Protocol):
 
 
 @dataclass(frozen=True)
+class BotProfile:
+    """How the bot presents itself on a channel's own pages (the web chat's title and
+    first message): from the bot definition, BOT_NAME overriding its name."""
+
+    name: str
+    welcome: str
+
+
+@dataclass(frozen=True)
 class ChannelDeps:
     """The parts of one process an adapter may use. Built before the process starts:
     `db` is opened by then, and adapters use it only while handling requests."""
@@ -40,3 +49,4 @@ class ChannelDeps:
     client_limits: ClientLimits
     #: staff actions, for a channel that hosts the support console
     staff: StaffActions
+    profile: BotProfile

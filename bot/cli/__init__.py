@@ -9,7 +9,7 @@ import argparse
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.cli import authoring, check, contacts, handoffs, process
+from bot.cli import authoring, check, contacts, conversation_tests, handoffs, process
 from bot.db.logins import AppLoginError
 from bot.settings import MissingSecretError, Settings
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot", description="Messaging bot platform")
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for family in (process, authoring, check, handoffs, contacts):
+    for family in (process, authoring, check, conversation_tests, handoffs, contacts):
         family.add_commands(sub, load_settings)
     from bot.knowledge.cli import add_commands as add_knowledge_commands
     from bot.plugins import add_plugin_commands

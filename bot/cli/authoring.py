@@ -60,6 +60,7 @@ def new_bot(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"created {path}\ncheck it with: bot check {path}\n"
+          f"test it with: bot test {path.parent}\n"
           f"run it with: BOT_DEFINITION={path} bot serve\n"
           f"  (in a checkout of the platform: BOT_DEFINITION={path} make run)")
     return 0
@@ -77,8 +78,9 @@ def plugin_module_name(slug: str) -> str:
 
 
 def scaffold_bot(name: str, parent: Path) -> Path:
-    """Create `parent/<slug>/`: bot.yaml, a knowledge folder with one document and a plugin
-    package (a handler, a tool, a start-up step); return the YAML path."""
+    """Create `parent/<slug>/`: bot.yaml, a knowledge folder with one document, a plugin
+    package (a handler, a tool, a start-up step) and conversation tests; return the YAML
+    path."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if not slug:
         raise ValueError("the bot name needs at least one letter or digit")
@@ -95,6 +97,10 @@ def scaffold_bot(name: str, parent: Path) -> Path:
         (_TEMPLATES / "faq.md").read_text(encoding="utf-8"), encoding="utf-8")
     (folder / module / "__init__.py").write_text(f'"""{name}: the bot\'s own code."""\n',
                                                  encoding="utf-8")
+    (folder / "tests").mkdir()
+    (folder / "tests" / "conversations.yaml").write_text(
+        (_TEMPLATES / "conversations.yaml").read_text(encoding="utf-8").format(
+            display_name=name, slug=slug), encoding="utf-8")
     plugin = string.Template((_TEMPLATES / "plugin.py.tmpl").read_text(encoding="utf-8"))
     (folder / module / "plugin.py").write_text(
         plugin.substitute(display_name=name, module=module), encoding="utf-8")

@@ -150,10 +150,9 @@ async def _chat(load_settings: LoadSettings) -> None:
     web = runtime.adapters["web"]
     assert isinstance(web, WebChatAdapter)
     session_id = new_session_id()
-    # the definition names the bot; BOT_NAME only when set
-    name = (settings.bot_name if "bot_name" in settings.model_fields_set
-            else runtime.definition.name)
-    print(f"Chatting with {name} (session {session_id}). Ctrl-D to leave.")
+    # the definition names and welcomes (BOT_NAME overrides the name when set)
+    print(f"Chatting with {runtime.definition.name} (session {session_id}). Ctrl-D to leave.")
+    print(f"bot> {runtime.definition.welcome_text}")
     offered: list[Option] = []
     try:
         while True:

@@ -102,6 +102,10 @@ class BotDefinition(BaseModel):
 
     name: str = "Assistant"
     persona: str = "You are a friendly, concise assistant."
+    #: how the bot sounds, added to the agent's instructions ("warm and brief, no emoji")
+    tone: str | None = None
+    #: the first thing a new conversation shows (the web chat) and the greeting's answer
+    welcome: str | None = None
     intents: list[IntentSpec] = Field(default_factory=list)
     out_of_scope_examples: list[str] = Field(default_factory=list)
     menu: list[MenuItem] = Field(default_factory=list)
@@ -118,6 +122,20 @@ class BotDefinition(BaseModel):
     @property
     def source(self) -> Path | None:
         return self._source
+
+    @property
+    def welcome_text(self) -> str:
+        return self.welcome or f"Hi! I'm {self.name}. What can I do for you?"
+
+    @property
+    def agent_persona(self) -> str:
+        """The persona as the agent's instructions open: with the bot's name and tone."""
+        parts = [self.persona.strip()]
+        if self.name.lower() not in self.persona.lower():
+            parts.append(f"Your name is {self.name}.")
+        if self.tone:
+            parts.append(f"Tone: {self.tone.strip()}")
+        return "\n".join(parts)
 
     @property
     def home(self) -> Path | None:

@@ -40,8 +40,7 @@ class GreetingHandler:
         self.definition = definition
 
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
-        return menu_reply(self.definition,
-                          f"Hi! I'm {self.definition.name}. What can I do for you?")
+        return menu_reply(self.definition, self.definition.welcome_text)
 
 
 class HelpHandler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -55,9 +56,13 @@ async def test_reply_markdown_is_rendered_and_html_stays_text(
     async with runtime_factory(router=Router(MarkdownReply())) as rt, \
             serve(create_app(rt.settings, runtime=rt)) as base:
         await page.goto(base + "/")
+        # the bot's name and welcome, from its definition
+        assert await page.title() == "Fixture Bot"
+        welcome = page.locator(".msg.bot.welcome")
+        assert await welcome.inner_text() == "Hi! I'm Fixture Bot. What can I do for you?"
         await page.fill("#text", "plans?")
         await page.press("#text", "Enter")
-        bot = page.locator(".msg.bot")
+        bot = page.locator(".msg.bot:not(.welcome)")
         await page.locator(".msg.bot .card").wait_for()
         assert await bot.locator("strong").all_inner_texts() == ["plans", "Unlimited", "Intro"]
         assert await bot.locator("ul > li").count() == 2 + 1  # the card body's bullet too
@@ -74,3 +79,5 @@ async def test_reply_markdown_is_rendered_and_html_stays_text(
         assert alerts == []
         rendered = await page.evaluate("t => window.chatMarkdown(t)", "a\nb\n\n1. one\n2. two")
         assert rendered == "a<br>b<br><ol><li>one</li><li>two</li></ol>"
+        if shots := os.environ.get("BOT_SCREENSHOTS"):  # to look at the page by eye
+            await page.screenshot(path=f"{shots}/web-chat.png", full_page=True)
