@@ -49,7 +49,25 @@ async def test_deeply_nested_json_to_slack_is_a_400(
     client, _ = app_and_runtime
     headers = signed_headers(NESTED) if signed else {"content-type": "application/json"}
     answer = await client.post("/slack/events", content=NESTED, headers=headers)
-    assert answer.status_code == 400, answer.text  # malformed, signed or not
+    # unsigned: refused before it is read as JSON; signed: malformed
+    assert answer.status_code == (400 if signed else 401), answer.text
+
+
+@pytest.mark.parametrize("timestamp", ["gzip", "", "12.5", "-1", "1e9"])
+async def test_a_slack_timestamp_that_is_not_a_number_is_a_401(
+    app_and_runtime: tuple[httpx.AsyncClient, Runtime], timestamp: str,
+) -> None:
+    """slack_sdk's verifier raised on int() of it, which bolt answered with a 500
+    (found by tests/fuzz/test_every_route.py)."""
+    client, _ = app_and_runtime
+    signed = {k.lower(): v for k, v in signed_headers(b"{}").items()}
+    alone = {**signed, "x-slack-request-timestamp": timestamp}
+    assert (await client.post("/slack/events", content=b"{}",
+                              headers=alone)).status_code == 401
+    # the same header twice, a good value and a bad one
+    twice = [*signed.items(), ("x-slack-request-timestamp", timestamp)]
+    assert (await client.post("/slack/events", content=b"{}",
+                              headers=twice)).status_code == 401
 
 
 async def test_a_lone_surrogate_in_the_chat_api_is_a_422(

@@ -159,6 +159,14 @@ class SlackAdapter(TurnObserver, ProvidesConsole):
             # bolt parses the body before it checks the signature: a body that is not
             # UTF-8 JSON/form (never sent by Slack) would be a 500 for anyone to trigger.
             body = await request.body()
+            stamps = request.headers.getlist("x-slack-request-timestamp")
+            signatures = request.headers.getlist("x-slack-signature")
+            if not (len(stamps) == 1 == len(signatures) and stamps[0].isascii()
+                    and stamps[0].isdigit() and signatures[0].isascii()):
+                # slack_sdk's verifier raises on these (int() of the timestamp), which bolt
+                # answered with a 500, and a repeated header is read differently by bolt
+                # and by us: unsigned requests like any other
+                return Response("invalid request", status_code=401)
             if self.direct is not None and await self.direct.take(body, request.headers):
                 return Response(status_code=200)
             try:
