@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.cli.conversation_tests.record import recorded_test
 from bot.cli.conversation_tests.spec import load_conversation_file
 from bot.runtime import Runtime
-from tests.conftest import ROOT, build_test_settings, primary_server_url
+from tests.conftest import ROOT, build_test_settings, migrated_database, primary_server_url
 
 STUDIO = ROOT / "bots/studio"
 
@@ -100,7 +100,7 @@ def test_a_new_bots_tests_pass_as_made(
 
 
 def test_a_recorded_conversation_replays_as_a_passing_test(
-        test_env: Path, capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+        test_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async def converse(runtime: Runtime, texts: list[str]) -> str:
         web = runtime.adapters["web"]
         assert isinstance(web, WebChatAdapter)
@@ -111,15 +111,18 @@ def test_a_recorded_conversation_replays_as_a_passing_test(
         return await recorded_test(runtime.db, result.conversation_id, "recorded")
 
     async def record() -> tuple[str, str]:
-        settings = build_test_settings(db_url, test_env, bot_definition=STUDIO / "bot.yaml",
-                                       prepare_bot_on_start=True)
-        runtime = Runtime(settings)
-        await runtime.start(worker=True)
-        try:
-            return (await converse(runtime, ["hello", "when is yoga on Saturday?"]),
-                    await converse(runtime, ["my number is +1 415 555 0134"]))
-        finally:
-            await runtime.stop()
+        # a database of its own: other tests' bookings would change the seats left, which
+        # the recorded replies state exactly
+        async with migrated_database(primary_server_url()) as conninfo:
+            settings = build_test_settings(conninfo, test_env, prepare_bot_on_start=True,
+                                           bot_definition=STUDIO / "bot.yaml")
+            runtime = Runtime(settings)
+            await runtime.start(worker=True)
+            try:
+                return (await converse(runtime, ["hello", "when is yoga on Saturday?"]),
+                        await converse(runtime, ["my number is +1 415 555 0134"]))
+            finally:
+                await runtime.stop()
 
     text, with_a_number = asyncio.run(record())
     # the customer's words are kept, their phone number is not; no identity is written
