@@ -178,6 +178,18 @@ class StreamEvent(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class ConversationNotice(BaseModel):
+    """A message sent into a conversation, announced to whoever follows it (the web chat
+    page, `bot chat`): staff replies and notices arrive without the customer asking."""
+
+    conversation_id: UUID
+    message_id: int
+    #: the customer's message it answers (None: a notice, or staff writing on their own)
+    reply_to: int | None = None
+    #: the staff member who wrote it (None: the bot)
+    author: str | None = None
+
+
 # --- the forms stored messages take when the core hands them on
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class Runtime:
                                        queue=self.queue, hooks=self.hooks)
         self.definition = with_settings(load_definition(s.definition_path), s)
         self.channel_deps = ChannelDeps(settings=s, db=self.db, metrics=self.metrics,
-                                        turn_events=self.events,
+                                        turn_events=self.events, conversations=self.events,
                                         client_limits=self.rate_limits, staff=self.handoffs,
                                         profile=BotProfile(self.definition.name,
                                                            self.definition.welcome_text))

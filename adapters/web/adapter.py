@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
@@ -15,9 +16,10 @@ from adapters.web.inbound import CHANNEL, ChatRequest, ChatResponse, new_session
 from adapters.web.outbound import ReplyWaiter
 from adapters.web.store import WebStore
 from bot.channels import ChannelDeps, ChannelTraits, Ingest, SendResult
-from bot.models import IngestResult, OutboundReply, PendingDelivery
+from bot.models import ConversationNotice, IngestResult, OutboundReply, PendingDelivery
 
 _STATIC = Path(__file__).with_name("static")
+log = structlog.get_logger(__name__)
 _LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many requests from this client"}}
 
@@ -33,11 +35,21 @@ class WebChatAdapter:
         self.deps = deps
         s = deps.settings
         self.store = WebStore(deps.db, timedelta(hours=s.web_session_ttl_hours))
-        self.replies = ReplyWaiter(self.store, deps.turn_events, s.web_reply_timeout_s)
+        self.replies = ReplyWaiter(self.store, deps.turn_events, deps.conversations,
+                                   s.web_reply_timeout_s)
 
     async def send(self, delivery: PendingDelivery) -> SendResult:
         # The reply is already stored, which is where the page reads it from; the
-        # deliverer's `done` event (this channel streams progress) wakes whoever waits.
+        # deliverer's `done` event (this channel streams progress) wakes whoever waits on
+        # the message it answers, and the conversation's followers (the open page) hear
+        # of it too: staff replies and notices arrive without the customer asking.
+        notice = ConversationNotice(conversation_id=delivery.conversation_id,
+                                    message_id=delivery.id, reply_to=delivery.reply_to,
+                                    author=delivery.author)
+        try:
+            await self.deps.conversations.announce(notice)
+        except Exception as exc:  # the page still finds it in the history
+            log.warning("web_notice_failed", message_id=delivery.id, error=type(exc).__name__)
         return SendResult(status="sent", external_id=f"web-{delivery.id}")
 
     async def was_sent(self, delivery: PendingDelivery) -> bool | None:
@@ -113,8 +125,17 @@ class WebChatAdapter:
             rows = await self.store.history(found)
             return {"session_id": session_id, "messages": [
                 {"id": r["id"], "direction": r["direction"], "text": r["text"],
-                 "reply": r["rich"], "payload": r["payload"],
+                 "reply": r["rich"], "payload": r["payload"], "author": r["author"],
                  "created_at": r["created_at"].isoformat()} for r in rows]}
+
+        @api.get("/api/sessions/{session_id}/events", tags=["web chat"], response_model=None)
+        async def session_events(session_id: str) -> EventSourceResponse:
+            """Server-sent events: each message staff or the bot send into the conversation
+            on their own (not the reply the page is waiting for on its POST)."""
+            found = await self.store.find(session_id)
+            if found is None or self.store.expired(found):
+                raise HTTPException(404, detail="unknown or expired session")
+            return EventSourceResponse(self.replies.follow(found), ping=15)
 
         @api.delete("/api/sessions/{session_id}", tags=["web chat"])
         async def close(session_id: str) -> dict[str, Any]:

@@ -36,7 +36,8 @@ class WebStore:
             )
             row = await cur.fetchone()
         if row is None or (row["rich"] is None and row["text"] is None):
-            return None, "pending"
+            # handed to a person: their answer comes later, through the conversation's feed
+            return None, "relayed" if row is not None and row["status"] == "relayed" else "pending"
         reply = (OutboundReply.model_validate(row["rich"]) if row["rich"]
                  else OutboundReply(text=row["text"]))
         return reply, str(row["status"])
@@ -48,3 +49,11 @@ class WebStore:
     async def close(self, found: FoundConversation) -> bool:
         async with self.db.as_user(found.contact_id) as conn:
             return await close_conversation_session(conn, found.id, "user_closed")
+
+    async def sent(self, found: FoundConversation, message_id: int) -> dict[str, Any] | None:
+        """One message sent into the conversation: its reply and who wrote it."""
+        async with self.db.as_user(found.contact_id) as conn:
+            cur = await conn.execute(
+                "SELECT id, text, rich, author FROM app.messages WHERE id = %s"
+                " AND conversation_id = %s AND direction = 'out'", (message_id, found.id))
+            return await cur.fetchone()

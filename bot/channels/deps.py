@@ -6,10 +6,11 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
+from uuid import UUID
 
 from bot.db.pool import Database
 from bot.handoff.console import StaffActions
-from bot.models import StreamEvent
+from bot.models import ConversationNotice, StreamEvent
 from bot.observability import Metrics
 from bot.safety.ratelimit import RateDecision
 from bot.settings import Settings
@@ -20,6 +21,15 @@ class TurnEvents(Protocol):
 
     def subscribe(self, message_id: int) -> AbstractAsyncContextManager[
             asyncio.Queue[StreamEvent]]: ...
+
+
+class ConversationFeed(Protocol):
+    """Messages sent into a conversation, as they are sent (across processes)."""
+
+    async def announce(self, notice: ConversationNotice) -> None: ...
+
+    def follow(self, conversation_id: UUID) -> AbstractAsyncContextManager[
+            asyncio.Queue[ConversationNotice]]: ...
 
 
 class ClientLimits(Protocol):
@@ -46,6 +56,7 @@ class ChannelDeps:
     db: Database
     metrics: Metrics
     turn_events: TurnEvents
+    conversations: ConversationFeed
     client_limits: ClientLimits
     #: staff actions, for a channel that hosts the support console
     staff: StaffActions

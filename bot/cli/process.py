@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from bot.cli.common import LoadSettings
-from bot.models import Option
 
 
 def add_commands(sub: Any, load_settings: LoadSettings) -> None:
@@ -52,7 +51,9 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
         return 0
 
     def chat(args: argparse.Namespace) -> int:
-        asyncio.run(_chat(load_settings))
+        from bot.cli.chat import chat_in_terminal
+
+        asyncio.run(chat_in_terminal(load_settings))
         return 0
 
     cmd = sub.add_parser("serve", help="serve web chat, API and webhooks (with a worker)")
@@ -89,14 +90,6 @@ def _warn_if_exposed(host: str, settings: Any) -> None:
         print(f"warning: listening on {host} with an ADMIN_TOKEN shorter than "
               f"{ADMIN_TOKEN_MIN_CHARS} characters: anyone who reaches the server can try "
               "to guess it", file=sys.stderr)
-
-
-def chosen_option(text: str, offered: list[Option]) -> Option | None:
-    """The option a typed number picks from the bot's last reply, if it is one."""
-    typed = text.strip().rstrip(".")
-    if typed.isdigit() and 1 <= int(typed) <= len(offered):
-        return offered[int(typed) - 1]
-    return None
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -136,43 +129,3 @@ async def _migrate(load_settings: LoadSettings) -> list[str]:
     return await apply_migrations(
         conninfo, bot_migrations=load_definition(settings.definition_path).migrations,
         app_login=settings.database_app_url)
-
-
-async def _chat(load_settings: LoadSettings) -> None:
-    from adapters.web import ChatRequest, WebChatAdapter, new_session_id, to_inbound
-    from bot.observability import configure_logging
-    from bot.runtime import Runtime
-
-    settings = load_settings()
-    configure_logging("WARNING", as_json=False)
-    runtime = Runtime(settings)
-    await runtime.start(worker=True)
-    web = runtime.adapters["web"]
-    assert isinstance(web, WebChatAdapter)
-    session_id = new_session_id()
-    # the definition names and welcomes (BOT_NAME overrides the name when set)
-    print(f"Chatting with {runtime.definition.name} (session {session_id}). Ctrl-D to leave.")
-    print(f"bot> {runtime.definition.welcome_text}")
-    offered: list[Option] = []
-    try:
-        while True:
-            try:
-                text = await asyncio.to_thread(input, "you> ")
-            except EOFError:
-                break
-            if not text.strip():
-                continue
-            picked = chosen_option(text, offered)  # "2" taps option 2, as a button would
-            request = (ChatRequest(text=picked.title, payload=picked.payload) if picked
-                       else ChatRequest(text=text))
-            result = await runtime.ingest(to_inbound(request, session_id))
-            reply, _ = await web.wait_reply(result)
-            if reply is None:
-                print("bot> (still working on it…)")
-                continue
-            print(f"bot> {reply.text}")
-            offered = reply.options()
-            for number, option in enumerate(offered, start=1):
-                print(f"     {number}. {option.title}")
-    finally:
-        await runtime.stop()

@@ -1,4 +1,5 @@
-"""Progress events of a turn, from the worker to whoever waits on them.
+"""Progress events of a turn, and messages sent into a conversation, from the worker to
+whoever waits on them.
 
 Events go through PostgreSQL NOTIFY so a web process sees the events of a turn run
 by a worker in another process; one LISTEN connection per process fans them out.
@@ -10,14 +11,16 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import psycopg
 import structlog
 
 from bot.db.pool import Database
-from bot.models import StreamEvent
+from bot.models import ConversationNotice, StreamEvent
 
 CHANNEL = "bot_events"
+CONVERSATIONS = "bot_conversations"
 _MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
 log = structlog.get_logger(__name__)
 
@@ -43,6 +46,7 @@ class EventHub:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._subscribers: dict[int, set[asyncio.Queue[StreamEvent]]] = defaultdict(set)
+        self._followers: dict[UUID, set[asyncio.Queue[ConversationNotice]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -50,6 +54,23 @@ class EventHub:
         """Send the event now, in a round trip of its own."""
         async with self.db.pool.connection() as conn:
             await conn.execute(NOTIFY_SQL, notify_params(event))
+
+    async def announce(self, notice: ConversationNotice) -> None:
+        """Tell the followers of a conversation that a message was sent into it."""
+        async with self.db.pool.connection() as conn:
+            await conn.execute(NOTIFY_SQL, (CONVERSATIONS, notice.model_dump_json()))
+
+    @contextlib.asynccontextmanager
+    async def follow(self, conversation_id: UUID) -> AsyncIterator[
+            asyncio.Queue[ConversationNotice]]:
+        queue: asyncio.Queue[ConversationNotice] = asyncio.Queue()
+        self._followers[conversation_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._followers[conversation_id].discard(queue)
+            if not self._followers[conversation_id]:
+                del self._followers[conversation_id]
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="event-listener")
@@ -79,10 +100,13 @@ class EventHub:
                 async with await psycopg.AsyncConnection.connect(
                     self.db.conninfo, autocommit=True
                 ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {CHANNEL}; LISTEN {CONVERSATIONS}")
                     self._ready.set()
                     async for note in conn.notifies():
-                        self._dispatch(note.payload)
+                        if note.channel == CONVERSATIONS:
+                            self._dispatch_notice(note.payload)
+                        else:
+                            self._dispatch(note.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -96,3 +120,11 @@ class EventHub:
             return
         for queue in list(self._subscribers.get(event.message_id, ())):
             queue.put_nowait(event)
+
+    def _dispatch_notice(self, payload: str) -> None:
+        try:
+            notice = ConversationNotice.model_validate_json(payload)
+        except ValueError:
+            return
+        for queue in list(self._followers.get(notice.conversation_id, ())):
+            queue.put_nowait(notice)

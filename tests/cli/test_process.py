@@ -1,7 +1,9 @@
-"""`bot serve` warns when it is reachable from other machines with a weak dashboard token."""
+"""`bot serve` warns when it is reachable from other machines with a weak dashboard token;
+`bot chat` names the bot, takes a number for an option and prints staff replies."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.process import _warn_if_exposed, chosen_option
+from bot.cli.chat import chosen_option
+from bot.cli.process import _warn_if_exposed
 from bot.models import Option
 from bot.settings import Settings
-from tests.conftest import EXAMPLE_BOT, ROOT
+from testing import FIXTURE_BOT
+from tests.conftest import EXAMPLE_BOT, ROOT, RuntimeFactory
 
 
 @pytest.mark.parametrize(("host", "token", "warned"), [
@@ -57,3 +61,42 @@ def test_bot_chat_introduces_the_definitions_bot_and_takes_a_number(
     assert "1. Class schedule" in greeting, out
     # "1" tapped the first option (the schedule), instead of being read as text
     assert answer.startswith("bot> Classes coming up"), out
+
+
+@pytest.mark.timeout(180)
+async def test_bot_chat_prints_a_staff_reply_as_it_arrives(
+    db_url: str, tmp_path: Path, runtime_factory: RuntimeFactory,
+) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_", "BOT_"))}
+    env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
+               BOT_DEFINITION=str(FIXTURE_BOT), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
+               PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", LOG_LEVEL="WARNING",
+               HANDOFF_HOURS="mon-sun 00:00-24:00")
+    chat = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "chat", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)
+    assert chat.stdin is not None and chat.stdout is not None
+    seen = ""
+
+    async def read_until(marker: str) -> None:
+        nonlocal seen
+        async with asyncio.timeout(120):
+            while marker not in seen:
+                seen += (await chat.stdout.read(200)).decode()  # type: ignore[union-attr]
+    try:
+        await read_until("you> ")
+        chat.stdin.write(b"I want to talk to a person\n")
+        await read_until("They'll reply right here")
+        async with runtime_factory(worker=False) as staff:
+            open_ones = [h for h in await staff.handoffs.list_open()
+                         if h.channel == "web" and h.status == "waiting"]
+            newest = max(open_ones, key=lambda h: h.created_at)
+            await staff.handoffs.reply(newest.id, "Maria", "Hi, Maria here. Let me look.")
+        await read_until("Maria (team)> Hi, Maria here. Let me look.")
+        chat.stdin.write(b"thanks Maria\n")
+        await read_until("sent to the team")
+    finally:
+        chat.stdin.close()
+        async with asyncio.timeout(30):
+            await chat.wait()

@@ -1,0 +1,102 @@
+"""A web chat handed to a person: the message is answered at once as sent to the team (no
+30-second wait), and the person's replies appear live on the open page, marked as theirs,
+and in the history (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.web import WebChatAdapter
+from bot.app import create_app
+from bot.handoff.console import HandoffView
+from bot.runtime import Runtime
+from testing.loopback import serve
+from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
+from tests.conftest import RuntimeFactory, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    pytest.importorskip("playwright", reason="playwright is a dev extra: pip install -e '.[dev]'")
+    problem = ensure_chromium()
+    if problem is not None:
+        pytest.skip(f"the chat page test needs chromium: {problem}")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                          args=LAUNCH_ARGS)
+        try:
+            tab = await browser.new_page()
+            tab.set_default_timeout(20_000)
+            yield tab
+        finally:
+            await browser.close()
+
+
+async def handoff_of(rt: Runtime, session: str) -> HandoffView:
+    """The open handoff of the web chat session (other tests' stay open beside it)."""
+    web = rt.adapters["web"]
+    assert isinstance(web, WebChatAdapter)
+    found = await web.store.find(session)
+    assert found is not None
+    mine: list[HandoffView] = []
+
+    async def handed_over() -> bool:
+        mine[:] = [h for h in await rt.handoffs.list_open() if h.conversation_id == found.id]
+        return len(mine) == 1
+    await wait_for(handed_over)
+    return mine[0]
+
+
+async def test_a_staff_reply_appears_live_on_the_page(
+    runtime_factory: RuntimeFactory, page: Any,
+) -> None:
+    async with runtime_factory() as rt, serve(create_app(rt.settings, runtime=rt)) as base:
+        await page.goto(base + "/")
+        await page.fill("#text", "I want to talk to a person")
+        await page.press("#text", "Enter")
+        await page.locator(".msg.bot:not(.welcome)").wait_for()
+        session = await page.evaluate("localStorage.getItem('chat.session')")
+        handoff = await handoff_of(rt, session)
+        # while it waits for a person, a message goes to the team and says so at once
+        await page.fill("#text", "it's about my membership")
+        await page.press("#text", "Enter")
+        await page.get_by_text("Sent to our team; their reply will appear here.").wait_for(
+            timeout=5_000)
+
+        await rt.handoffs.reply(handoff.id, "Maria", "Hi, Maria here. Let me look.")
+        staff = page.locator(".msg.staff")
+        await staff.wait_for()
+        assert await staff.inner_text() == "Hi, Maria here. Let me look."
+        assert await page.locator(".author").inner_text() == "Maria · team"
+        if shots := os.environ.get("BOT_SCREENSHOTS"):
+            await page.screenshot(path=f"{shots}/web-chat-staff.png", full_page=True)
+        # and after a reload, from the history, still marked as the person's
+        await page.reload()
+        await page.locator(".msg.staff").wait_for()
+        assert await page.locator(".author").inner_text() == "Maria · team"
+
+
+async def test_the_chat_api_answers_at_once_when_a_person_has_the_conversation(
+    runtime_factory: RuntimeFactory,
+) -> None:
+    async with runtime_factory() as rt:
+        app = create_app(rt.settings, runtime=rt)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test", timeout=10) as client:
+            first = (await client.post("/api/chat", json={
+                "text": "I want to talk to a person"})).json()
+            session = first["session_id"]
+            await handoff_of(rt, session)
+            # settings give the page 15 s; a relayed message must not wait for them
+            relayed = (await client.post("/api/chat", json={
+                "text": "hello?", "session_id": session})).json()
+    assert relayed["status"] == "relayed" and relayed["reply"] is None
