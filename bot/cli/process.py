@@ -9,6 +9,7 @@ import ipaddress
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot.cli.common import LoadSettings
@@ -29,6 +30,8 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
         if args.no_worker:
             settings.worker_in_process = False
         _warn_if_exposed(args.host or settings.host, settings)
+        if args.reload:
+            return _serve_reloading(args, settings)
         app = create_app(settings)
         # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
         # handler it found: by default that kills the process before exit handlers run, and
@@ -61,6 +64,9 @@ def add_commands(sub: Any, load_settings: LoadSettings) -> None:
     cmd.add_argument("--port", type=int)
     cmd.add_argument("--no-worker", action="store_true",
                      help="do not run a worker in this process (use `bot worker`)")
+    cmd.add_argument("--reload", action="store_true",
+                     help="restart when the bot's folder changes (definition, plugin, "
+                          "knowledge, tests): for development")
     cmd.add_argument("--socket-mode", action="store_true",
                      help="receive Slack events over Socket Mode (SLACK_APP_TOKEN), "
                           "for development behind NAT")
@@ -90,6 +96,36 @@ def _warn_if_exposed(host: str, settings: Any) -> None:
         print(f"warning: listening on {host} with an ADMIN_TOKEN shorter than "
               f"{ADMIN_TOKEN_MIN_CHARS} characters: anyone who reaches the server can try "
               "to guess it", file=sys.stderr)
+
+
+#: what a change to restarts the server under --reload (the bot's folder only)
+RELOAD_FILES = ["*.yaml", "*.yml", "*.md", "*.py", "*.sql", "*.txt"]
+
+
+def _serve_reloading(args: argparse.Namespace, settings: Any) -> int:
+    """uvicorn's reloader: a server process that is replaced, settings read again from the
+    environment, whenever a file of the bot's folder changes (watchfiles)."""
+    import uvicorn
+
+    from bot.db.embedded import start_embedded
+
+    folder = settings.definition_path.parent if settings.definition_path else Path.cwd()
+    if settings.database_url is None:
+        # The embedded server belongs to this process, not to the server processes that
+        # come and go: it starts once, and stops when this process ends (SIGTERM too,
+        # through the reloader's own handler).
+        os.environ["DATABASE_URL"] = start_embedded(settings.embedded_database_dir)
+    # the child builds its settings from the environment: the command's options go there
+    if args.socket_mode:
+        os.environ["SLACK_SOCKET_MODE"] = "true"
+    if args.no_worker:
+        os.environ["WORKER_IN_PROCESS"] = "false"
+    print(f"reloading on changes in {folder}", file=sys.stderr)
+    uvicorn.run("bot.app:create_app", factory=True, reload=True, reload_dirs=[str(folder)],
+                reload_includes=RELOAD_FILES, host=args.host or settings.host,
+                port=args.port or settings.port, log_level=settings.log_level.lower(),
+                access_log=False, proxy_headers=False)
+    return 0
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

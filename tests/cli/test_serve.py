@@ -1,8 +1,10 @@
 """`bot serve` as a process: SIGTERM stops it as Ctrl-C does, with the embedded PostgreSQL
-it started; client addresses come from the socket unless a proxy is trusted."""
+it started; client addresses come from the socket unless a proxy is trusted; `--reload`
+picks up changes to the bot's folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,11 +12,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bench.pgcluster import free_port
+from bot.cli import main
 from testing import FIXTURE_BOT
 from tests.conftest import ROOT
 
@@ -27,13 +31,15 @@ def _serving(port: int) -> bool:
         return False
 
 
-def _serve(tmp_path: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+def _serve(tmp_path: Path, port: int, *options: str, **extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_"))}
-    env.update(DATA_DIR=str(tmp_path / "data"), PORT=str(port), HOST="127.0.0.1",
-               BOT_DEFINITION=str(FIXTURE_BOT), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
-               LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", **extra)
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=env)
+    env.update({"DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "HOST": "127.0.0.1",
+                "BOT_DEFINITION": str(FIXTURE_BOT),
+                "MODEL_CACHE_DIR": str(ROOT / ".data/test-models"), "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT), "INJECTION_EMBEDDING": "false", **extra})
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", *options],
+                              cwd=tmp_path, env=env)
     deadline = time.monotonic() + 180
     while not _serving(port):
         assert server.poll() is None, "bot serve exited at start"
@@ -92,3 +98,45 @@ def test_serve_stops_with_its_embedded_database(tmp_path: Path, stop: signal.Sig
     if left_running:  # stop it, so that a failure here leaves nothing behind
         os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGTERM)
     assert not left_running, "the embedded PostgreSQL was left running"
+
+
+def _ask(port: int, text: str) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/chat", data=json.dumps({"text": text}).encode(),
+        method="POST", headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return str(json.load(answer)["reply"]["text"])
+
+
+def _until(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except OSError:  # between two server processes
+            pass
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.timeout(300)
+def test_serve_reload_picks_up_the_plugin_and_the_definition(tmp_path: Path) -> None:
+    assert main(["new", "Reload Bakery", "--dir", str(tmp_path / "bots")]) == 0
+    folder = tmp_path / "bots" / "reload-bakery"
+    port = free_port()
+    server = _serve(tmp_path, port, "--reload", BOT_DEFINITION=str(folder / "bot.yaml"))
+    try:
+        assert "Monday 8:00-18:00" in _ask(port, "when do you open")
+        plugin = folder / "reload_bakery" / "plugin.py"
+        plugin.write_text(plugin.read_text().replace('"monday": "8:00-18:00"',
+                                                     '"monday": "7:00-19:00"'))
+        assert _until(lambda: "Monday 7:00-19:00" in _ask(port, "when do you open"), 90)
+        definition = folder / "bot.yaml"
+        definition.write_text(definition.read_text() + "welcome: Fresh bread since 6am!\n")
+        assert _until(lambda: _ask(port, "hello") == "Fresh bread since 6am!", 90)
+    finally:
+        # the embedded PostgreSQL is the reloader's: it stops with it
+        assert _stop(server, tmp_path / "data" / "postgres" / "postmaster.pid",
+                     signal.SIGTERM) == 0
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
