@@ -35,7 +35,8 @@ def bakery(tmp_path: Path) -> Path:
 async def say(rt: Runtime, session: str, text: str) -> OutboundReply:
     web = rt.adapters["web"]
     assert isinstance(web, WebChatAdapter)
-    reply, _ = await web.wait_reply(await rt.ingest(to_inbound(ChatRequest(text=text), session)))
+    message = to_inbound(ChatRequest(text=text), session, "local:" + session)
+    reply, _ = await web.wait_reply(await rt.ingest(message))
     assert reply is not None
     return reply
 

@@ -7,19 +7,26 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
+from adapters.web.identity import (
+    VISITOR_COOKIE,
+    IdentityRefused,
+    WebIdentity,
+    identify,
+)
 from adapters.web.inbound import CHANNEL, ChatRequest, ChatResponse, new_session_id, to_inbound
 from adapters.web.outbound import ReplyWaiter
 from adapters.web.store import WebStore
 from bot.channels import ChannelDeps, ChannelTraits, Ingest, SendResult
-from bot.models import ConversationNotice, IngestResult, OutboundReply, PendingDelivery
+from bot.db.conversations import FoundConversation
+from bot.models import IngestResult, OutboundReply, PendingDelivery
 
 _STATIC = Path(__file__).with_name("static")
-log = structlog.get_logger(__name__)
+#: how long a visitor is recognised (the cookie's lifetime)
+VISITOR_COOKIE_DAYS = 365
 _LIMITED: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many requests from this client"}}
 
@@ -35,21 +42,15 @@ class WebChatAdapter:
         self.deps = deps
         s = deps.settings
         self.store = WebStore(deps.db, timedelta(hours=s.web_session_ttl_hours))
+        # behind https (PUBLIC_BASE_URL) the visitor cookie never travels over plain http
+        self.secure_cookie = (s.public_base_url or "").startswith("https://")
         self.replies = ReplyWaiter(self.store, deps.turn_events, deps.conversations,
                                    s.web_reply_timeout_s)
 
     async def send(self, delivery: PendingDelivery) -> SendResult:
         # The reply is already stored, which is where the page reads it from; the
         # deliverer's `done` event (this channel streams progress) wakes whoever waits on
-        # the message it answers, and the conversation's followers (the open page) hear
-        # of it too: staff replies and notices arrive without the customer asking.
-        notice = ConversationNotice(conversation_id=delivery.conversation_id,
-                                    message_id=delivery.id, reply_to=delivery.reply_to,
-                                    author=delivery.author)
-        try:
-            await self.deps.conversations.announce(notice)
-        except Exception as exc:  # the page still finds it in the history
-            log.warning("web_notice_failed", message_id=delivery.id, error=type(exc).__name__)
+        # the message it answers, and its conversation notice the open page.
         return SendResult(status="sent", external_id=f"web-{delivery.id}")
 
     async def was_sent(self, delivery: PendingDelivery) -> bool | None:
@@ -62,14 +63,38 @@ class WebChatAdapter:
         """The reply to a stored message, or (None, "pending") after WEB_REPLY_TIMEOUT_S."""
         return await self.replies.wait(result)
 
-    async def session_for(self, requested: str | None) -> str:
-        """The page's session, or a new one when it has none or it expired."""
+    def identify(self, http: Request, user: str | None,
+                 given_hash: str | None) -> WebIdentity:
+        """The caller's identity (raises IdentityRefused for a user it cannot verify)."""
+        return identify(user, given_hash, http.cookies.get(VISITOR_COOKIE),
+                        self.deps.settings.web_identity_secret)
+
+    async def own_session(self, session_id: str, who: WebIdentity) -> FoundConversation | None:
+        """The caller's conversation with this session id; None when there is none or it
+        is someone else's (which must look exactly like one that does not exist)."""
+        found = await self.store.find(session_id)
+        if found is None or self.store.expired(found):
+            return None
+        return found if await self.store.contact_of(who.sender_id) == found.contact_id else None
+
+    async def session_for(self, requested: str | None, who: WebIdentity) -> str:
+        """The page's session, or a new one when it has none or it expired; 404 for a
+        session of someone else."""
         if requested is None:
             return new_session_id()
         found = await self.store.find(requested)
-        if found is not None and self.store.expired(found):
-            return new_session_id()
-        return requested
+        if found is None:
+            return requested
+        if await self.store.contact_of(who.sender_id) != found.contact_id:
+            raise HTTPException(404, detail="unknown session")
+        return new_session_id() if self.store.expired(found) else requested
+
+    def _with_visitor(self, response: Response, who: WebIdentity) -> Response:
+        if who.new_token is not None:
+            response.set_cookie(VISITOR_COOKIE, who.new_token, max_age=VISITOR_COOKIE_DAYS * 86400,
+                                httponly=True, samesite="lax", secure=self.secure_cookie,
+                                path="/")
+        return response
 
     async def _refuse_if_limited(self, http: Request) -> JSONResponse | None:
         ip = http.client.host if http.client else "unknown"
@@ -98,30 +123,49 @@ class WebChatAdapter:
 
         @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"],
                   responses=_LIMITED)
-        async def chat(request: ChatRequest, http: Request) -> ChatResponse | JSONResponse:
+        async def chat(request: ChatRequest, http: Request) -> Response:
             if (refused := await self._refuse_if_limited(http)) is not None:
                 return refused
-            session_id = await self.session_for(request.session_id)
-            result = await ingest(to_inbound(request, session_id))
+            try:
+                who = self.identify(http, request.user, request.user_hash)
+            except IdentityRefused as refusal:
+                return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
+            session_id = await self.session_for(request.session_id, who)
+            result = await ingest(to_inbound(request, session_id, who.sender_id))
             reply, status = await self.wait_reply(result)
-            return ChatResponse(session_id=session_id, message_id=result.message_id,
-                                reply=reply, status=status)
+            answer = ChatResponse(session_id=session_id, message_id=result.message_id,
+                                  reply=reply, status=status)
+            return self._with_visitor(JSONResponse(answer.model_dump(mode="json")), who)
 
         @api.post("/api/chat/stream", tags=["web chat"], response_model=None,
                   responses=_LIMITED)
-        async def chat_stream(request: ChatRequest,
-                              http: Request) -> EventSourceResponse | JSONResponse:
+        async def chat_stream(request: ChatRequest, http: Request) -> Response:
             if (refused := await self._refuse_if_limited(http)) is not None:
                 return refused
-            session_id = await self.session_for(request.session_id)
-            result = await ingest(to_inbound(request, session_id))
-            return EventSourceResponse(self.replies.stream(result, session_id))
+            try:
+                who = self.identify(http, request.user, request.user_hash)
+            except IdentityRefused as refusal:
+                return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
+            session_id = await self.session_for(request.session_id, who)
+            result = await ingest(to_inbound(request, session_id, who.sender_id))
+            return self._with_visitor(
+                EventSourceResponse(self.replies.stream(result, session_id)), who)
+
+        async def session_of(http: Request, session_id: str, user: str | None,
+                             user_hash: str | None) -> FoundConversation:
+            try:
+                who = self.identify(http, user, user_hash)
+            except IdentityRefused as refusal:
+                raise HTTPException(refusal.status, detail=refusal.reason) from refusal
+            found = await self.own_session(session_id, who)
+            if found is None:
+                raise HTTPException(404, detail="unknown or expired session")
+            return found
 
         @api.get("/api/sessions/{session_id}", tags=["web chat"])
-        async def history(session_id: str) -> dict[str, Any]:
-            found = await self.store.find(session_id)
-            if found is None or self.store.expired(found):
-                raise HTTPException(404, detail="unknown or expired session")
+        async def history(session_id: str, http: Request, user: str | None = None,
+                          user_hash: str | None = None) -> dict[str, Any]:
+            found = await session_of(http, session_id, user, user_hash)
             rows = await self.store.history(found)
             return {"session_id": session_id, "messages": [
                 {"id": r["id"], "direction": r["direction"], "text": r["text"],
@@ -129,19 +173,17 @@ class WebChatAdapter:
                  "created_at": r["created_at"].isoformat()} for r in rows]}
 
         @api.get("/api/sessions/{session_id}/events", tags=["web chat"], response_model=None)
-        async def session_events(session_id: str) -> EventSourceResponse:
+        async def session_events(session_id: str, http: Request, user: str | None = None,
+                                 user_hash: str | None = None) -> EventSourceResponse:
             """Server-sent events: each message staff or the bot send into the conversation
             on their own (not the reply the page is waiting for on its POST)."""
-            found = await self.store.find(session_id)
-            if found is None or self.store.expired(found):
-                raise HTTPException(404, detail="unknown or expired session")
+            found = await session_of(http, session_id, user, user_hash)
             return EventSourceResponse(self.replies.follow(found), ping=15)
 
         @api.delete("/api/sessions/{session_id}", tags=["web chat"])
-        async def close(session_id: str) -> dict[str, Any]:
-            found = await self.store.find(session_id)
-            if found is None:
-                raise HTTPException(404, detail="unknown session")
+        async def close(session_id: str, http: Request, user: str | None = None,
+                        user_hash: str | None = None) -> dict[str, Any]:
+            found = await session_of(http, session_id, user, user_hash)
             return {"session_id": session_id, "closed": await self.store.close(found)}
 
         return api

@@ -1,8 +1,8 @@
 """A web chat request and its conversion into the common message form (pure).
 
 The web "session id" is the conversation key, kept by the page in localStorage; the
-identity is the optional `user` id of the page (so "New conversation" keeps what the bot
-knows about the visitor), or the session id itself.
+identity (adapters/web/identity.py) is a verified user of the embedding website or the
+visitor of a cookie, so "New conversation" keeps what the bot knows about the person.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ class ChatRequest(BaseModel):
 
     text: str = Field(default="", max_length=100_000)
     session_id: str | None = Field(default=None, pattern=_ID_PATTERN)
-    user: str | None = Field(default=None, pattern=_ID_PATTERN)
+    user: str | None = Field(default=None, pattern=_ID_PATTERN,
+                             description="The embedding website's user id (needs user_hash)")
+    user_hash: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$",
+                                  description="hex HMAC-SHA256(WEB_IDENTITY_SECRET, user)")
     payload: str | None = Field(default=None, max_length=2000)
     message_id: str | None = Field(default=None, pattern=_ID_PATTERN,
                                    description="Client idempotency key; a retry with the same "
@@ -43,12 +46,14 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def to_inbound(request: ChatRequest, session_id: str) -> InboundMessage:
-    """Pure conversion of a chat request into the common form."""
+def to_inbound(request: ChatRequest, session_id: str, sender_id: str) -> InboundMessage:
+    """Pure conversion of a chat request into the common form. The client's idempotency
+    key is its own: another identity reusing it is a different message."""
     return InboundMessage(
         channel=CHANNEL,
-        external_id=request.message_id or uuid4().hex,
-        sender_id=request.user or session_id,
+        external_id=(f"{sender_id}:{request.message_id}" if request.message_id
+                     else uuid4().hex),
+        sender_id=sender_id,
         conversation_key=session_id,
         text=request.text,
         payload=request.payload,

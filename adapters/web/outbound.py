@@ -15,7 +15,7 @@ from bot.db.conversations import FoundConversation
 from bot.models import IngestResult, OutboundReply
 
 SLOW_REPLY = "The reply is taking longer than usual; it will appear in the history."
-RELAYED = "Sent to our team; their reply will appear here."
+QUEUED = "Sent to our team; their reply will appear here."
 
 
 class ReplyWaiter:
@@ -29,12 +29,12 @@ class ReplyWaiter:
         self.timeout_s = timeout_s
 
     async def wait(self, result: IngestResult) -> tuple[OutboundReply | None, str]:
-        """The reply, or (None, "relayed") at once when a person has the conversation, or
+        """The reply, or (None, "queued") at once when a person has the conversation, or
         (None, "pending") after the timeout."""
         deadline = time.monotonic() + self.timeout_s
         async with self.events.subscribe(result.message_id) as events:
             reply, status = await self.store.stored_reply(result)
-            while reply is None and status != "relayed":
+            while reply is None and status != "queued":
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None, "pending"
@@ -49,13 +49,13 @@ class ReplyWaiter:
     async def stream(self, result: IngestResult,
                      session_id: str) -> AsyncIterator[dict[str, Any]]:
         """Server-sent events: received, the turn's progress, then done (or error); or
-        `relayed` when the message went to a person (their answer comes by `follow`)."""
+        `queued` when the message went to a person (their answer comes by `follow`)."""
         yield {"event": "status", "data": json.dumps(
             {"text": "received", "session_id": session_id, "message_id": result.message_id})}
         deadline = time.monotonic() + self.timeout_s
         async with self.events.subscribe(result.message_id) as events:
             reply, status = await self.store.stored_reply(result)
-            while reply is None and status != "relayed" and time.monotonic() < deadline:
+            while reply is None and status != "queued" and time.monotonic() < deadline:
                 try:
                     event = await asyncio.wait_for(events.get(), timeout=1.0)
                 except TimeoutError:
@@ -63,14 +63,14 @@ class ReplyWaiter:
                     continue
                 if event.event in ("done", "error"):
                     reply, status = await self.store.stored_reply(result)
-                    if reply is None and status != "relayed" and event.event == "error":
+                    if reply is None and status != "queued" and event.event == "error":
                         yield {"event": "error", "data": json.dumps(event.data)}
                         return
                     break
                 yield {"event": event.event, "data": json.dumps(event.data)}
-        if reply is None and status == "relayed":
-            yield {"event": "relayed", "data": json.dumps(
-                {"session_id": session_id, "message_id": result.message_id, "text": RELAYED})}
+        if reply is None and status == "queued":
+            yield {"event": "queued", "data": json.dumps(
+                {"session_id": session_id, "message_id": result.message_id, "text": QUEUED})}
             return
         if reply is None:
             yield {"event": "error", "data": json.dumps({"text": SLOW_REPLY})}

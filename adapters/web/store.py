@@ -37,7 +37,7 @@ class WebStore:
             row = await cur.fetchone()
         if row is None or (row["rich"] is None and row["text"] is None):
             # handed to a person: their answer comes later, through the conversation's feed
-            return None, "relayed" if row is not None and row["status"] == "relayed" else "pending"
+            return None, "queued" if row is not None and row["status"] == "relayed" else "pending"
         reply = (OutboundReply.model_validate(row["rich"]) if row["rich"]
                  else OutboundReply(text=row["text"]))
         return reply, str(row["status"])
@@ -57,3 +57,9 @@ class WebStore:
                 "SELECT id, text, rich, author FROM app.messages WHERE id = %s"
                 " AND conversation_id = %s AND direction = 'out'", (message_id, found.id))
             return await cur.fetchone()
+
+    async def contact_of(self, sender_id: str) -> Any:
+        """The contact this web sender is (None before their first message)."""
+        rows = await self.db.call_as_system("SELECT app.find_contact('web', %s) AS id",
+                                            (sender_id,))
+        return rows[0]["id"] if rows else None

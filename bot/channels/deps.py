@@ -24,9 +24,8 @@ class TurnEvents(Protocol):
 
 
 class ConversationFeed(Protocol):
-    """Messages sent into a conversation, as they are sent (across processes)."""
-
-    async def announce(self, notice: ConversationNotice) -> None: ...
+    """Messages sent into a conversation, as they are delivered (across processes: the
+    deliverer announces them with the delivery's commit)."""
 
     def follow(self, conversation_id: UUID) -> AbstractAsyncContextManager[
             asyncio.Queue[ConversationNotice]]: ...

@@ -66,14 +66,14 @@ async def chat_in_terminal(load_settings: LoadSettings) -> None:
             picked = chosen_option(text, offered)  # "2" taps option 2, as a button would
             request = (ChatRequest(text=picked.title, payload=picked.payload) if picked
                        else ChatRequest(text=text))
-            result = await runtime.ingest(to_inbound(request, session_id))
+            result = await runtime.ingest(to_inbound(request, session_id, "local:" + session_id))
             if follower is None:
                 follower = asyncio.create_task(
                     _print_unasked(runtime, result.conversation_id), name="chat-notices")
             reply, status = await web.wait_reply(result)
             if reply is None:
                 print("bot> (sent to the team; their reply will appear here)"
-                      if status == "relayed" else "bot> (still working on it…)")
+                      if status == "queued" else "bot> (still working on it…)")
                 continue
             print(f"bot> {reply.text}")
             offered = reply.options()

@@ -18,9 +18,9 @@ from bot.channels import SendResult
 from bot.channels.directory import Channels
 from bot.db import messages
 from bot.db.pool import Conn, Database, Row
-from bot.models import PendingDelivery, StoredInbound, StreamEvent
+from bot.models import ConversationNotice, PendingDelivery, StoredInbound, StreamEvent
 from bot.observability import Metrics
-from bot.outbound.events import NOTIFY_SQL, notify_params
+from bot.outbound.events import NOTIFY_SQL, notice_params, notify_params
 
 log = structlog.get_logger(__name__)
 
@@ -202,16 +202,22 @@ class Deliverer:
             if result.status == "retry":  # refused for now, every time: for good
                 result = SendResult("failed", result.external_id,
                                     f"gave up after {attempts} attempts: {result.error}"[:500])
-            # Channels that stream progress learn here that the reply is theirs: the
-            # event goes with the status update and is sent when it commits.
-            done = (StreamEvent(message_id=item.reply_to, event="done",
-                                data={"reply": item.reply.model_dump()})
-                    if adapter.streams_progress and item.reply_to is not None
-                    and result.status == "sent" else None)
+            # Channels that stream progress learn here that the reply is theirs, and the
+            # conversation's followers (an open page) that a message was sent into it:
+            # the events go with the status update and are sent when it commits.
+            events = []
+            if adapter.streams_progress and result.status == "sent":
+                if item.reply_to is not None:
+                    events.append(notify_params(StreamEvent(
+                        message_id=item.reply_to, event="done",
+                        data={"reply": item.reply.model_dump()})))
+                events.append(notice_params(ConversationNotice(
+                    conversation_id=item.conversation_id, message_id=item.id,
+                    reply_to=item.reply_to, author=item.author)))
             following = await self._set_status(contact_id, item.id, result.status,
                                                external_id=result.external_id,
                                                error=result.error, read_next=read_next,
-                                               done=done)
+                                               events=events)
             if result.status == "sent":
                 sent += 1
             else:
@@ -228,15 +234,16 @@ class Deliverer:
     async def _set_status(self, contact_id: UUID, message_id: int, status: str, *,
                           external_id: str | None = None, error: str | None = None,
                           read_next: UUID | None = None,
-                          done: StreamEvent | None = None) -> list[StoredInbound] | None:
+                          events: list[tuple[str, str]] | None = None,
+                          ) -> list[StoredInbound] | None:
         """Record a delivery outcome; with `read_next` (a conversation), read its oldest
-        unanswered message in the same round trip; `done` is published on commit."""
+        unanswered message in the same round trip; `events` are published on commit."""
         waiting = None
         async with self.db.in_one_trip(contact_id) as unit:
             unit.add(messages.SET_DELIVERY_STATUS_SQL,
                      (status, external_id, error, status, message_id))
-            if done is not None:
-                unit.add(NOTIFY_SQL, notify_params(done))
+            for event in events or ():
+                unit.add(NOTIFY_SQL, event)
             if read_next is not None:
                 waiting = unit.add(messages.UNANSWERED_SQL, (read_next, 1))
         return None if waiting is None else messages.unanswered_from(waiting.rows)

@@ -40,6 +40,12 @@ def notify_params(event: StreamEvent) -> tuple[str, str]:
     return CHANNEL, payload
 
 
+def notice_params(notice: ConversationNotice) -> tuple[str, str]:
+    """`NOTIFY_SQL`'s parameters announcing a message sent into a conversation (small:
+    followers read the message itself from the database)."""
+    return CONVERSATIONS, notice.model_dump_json()
+
+
 class EventHub:
     """Publishes turn events and lets callers wait for the events of one message."""
 
@@ -54,11 +60,6 @@ class EventHub:
         """Send the event now, in a round trip of its own."""
         async with self.db.pool.connection() as conn:
             await conn.execute(NOTIFY_SQL, notify_params(event))
-
-    async def announce(self, notice: ConversationNotice) -> None:
-        """Tell the followers of a conversation that a message was sent into it."""
-        async with self.db.pool.connection() as conn:
-            await conn.execute(NOTIFY_SQL, (CONVERSATIONS, notice.model_dump_json()))
 
     @contextlib.asynccontextmanager
     async def follow(self, conversation_id: UUID) -> AsyncIterator[

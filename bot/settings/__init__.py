@@ -110,6 +110,7 @@ class Settings(AgentSettings, DeliverySettings, LimitSettings, OperationsSetting
     # --- web chat
     web_reply_timeout_s: float = 30.0
     web_session_ttl_hours: float = 24.0 * 7
+    web_identity_secret: SecretStr | None = None
 
     # --- bot definition
     bot_name: str = "Assistant"

@@ -106,7 +106,8 @@ def test_a_recorded_conversation_replays_as_a_passing_test(
         assert isinstance(web, WebChatAdapter)
         session = new_session_id()
         for text in texts:
-            result = await runtime.ingest(to_inbound(ChatRequest(text=text), session))
+            result = await runtime.ingest(to_inbound(ChatRequest(text=text), session,
+                                                       "local:" + session))
             await web.wait_reply(result)
         return await recorded_test(runtime.db, result.conversation_id, "recorded")
 

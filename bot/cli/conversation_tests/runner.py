@@ -98,7 +98,7 @@ async def _run_steps(runtime: Runtime, test: ConversationTest,
         if model is not None:
             model.script([ScriptedAnswer(a.text or "", a.tool, a.arguments) for a in step.model],
                          intent=step.model_intent)
-        result = await runtime.ingest(to_inbound(request, session_id))
+        result = await runtime.ingest(to_inbound(request, session_id, "local:" + session_id))
         observed = await _observe(runtime, result.message_id, result.conversation_id,
                                   result.contact_id)
         if observed is None:

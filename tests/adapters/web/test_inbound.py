@@ -24,10 +24,11 @@ async def client(runtime_factory: RuntimeFactory) -> AsyncIterator[httpx.AsyncCl
 
 
 def test_to_inbound_is_pure_and_uses_the_session_as_conversation() -> None:
-    msg = to_inbound(ChatRequest(text="hi", user="visitor-123", message_id="m-12345678"),
-                     "sess-12345678")
+    msg = to_inbound(ChatRequest(text="hi", message_id="m-12345678"), "sess-12345678",
+                     "visitor:abc")
+    # the idempotency key is the sender's own
     assert (msg.channel, msg.conversation_key, msg.sender_id, msg.external_id) == (
-        "web", "sess-12345678", "visitor-123", "m-12345678")
+        "web", "sess-12345678", "visitor:abc", "visitor:abc:m-12345678")
 
 
 async def test_two_messages_with_one_session_land_in_one_history(
