@@ -87,6 +87,13 @@ class InboundMessage(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict)
 
 
+def short_title(text: str, limit: int) -> str:
+    """A button title within `limit` characters (WhatsApp: 20 for a reply button, 24 for
+    a list row), cut with an ellipsis so a person sees it was cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 class Option(BaseModel):
     """A choice the user can tap; `payload` comes back as the inbound payload."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.models import InboundMessage
+from bot.models import InboundMessage, short_title
 
 
 def test_nul_is_dropped_from_every_string_an_inbound_message_holds() -> None:
@@ -27,3 +27,11 @@ def test_lone_surrogates_are_replaced_so_the_message_can_be_stored() -> None:
     assert message.text == "hi \ufffd there 😀" and message.sender_name == "Ana \ufffd"
     assert message.raw == {"k\ufffd": ["v\ufffd", "ok"]}
     message.model_dump_json().encode("utf-8")  # every string is valid UTF-8 now
+
+
+def test_a_cut_button_title_says_so_with_an_ellipsis() -> None:
+    assert short_title("Wed 12:15pm Lunchtime Flow", 24) == "Wed 12:15pm Lunchtime F…"
+    assert len(short_title("Wed 12:15pm Lunchtime Flow", 24)) == 24
+    assert short_title("Strong Foundations", 13) == "Strong Found…"
+    assert short_title("Sat 9:00am Vinyasa Flow", 24) == "Sat 9:00am Vinyasa Flow"  # fits
+    assert short_title("Opening hours and more ", 14) == "Opening hours…"

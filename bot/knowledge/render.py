@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from bot.knowledge.search import Passage, SearchResult
-from bot.models import Option, OutboundReply, QuickReplies
+from bot.models import Option, OutboundReply, QuickReplies, short_title
 
 # Payload prefix of a suggested topic: the router searches the title after it.
 TOPIC_PAYLOAD = "kb:"
@@ -13,8 +14,16 @@ TOPIC_PAYLOAD = "kb:"
 HANDOFF_PAYLOAD = "intent:human_handoff"
 
 
+def source_title(passage: Passage) -> str:
+    """Where a passage comes from, for people: the document's title and section (from its
+    headings), or the file's name made readable when it has no heading."""
+    if passage.heading.strip():
+        return passage.heading
+    return Path(passage.source).stem.replace("-", " ").replace("_", " ").capitalize()
+
+
 def cite(passage: Passage) -> str:
-    return f"Source: {passage.heading} ({passage.source})"
+    return f"Source: {source_title(passage)}"
 
 
 _BLOCK_START = re.compile(r"^\s*([-*+>#|]|\d+[.)]\s|```)")
@@ -54,7 +63,7 @@ def clarify_reply(result: SearchResult, max_topics: int = 3) -> OutboundReply:
         title = passage.heading.rsplit(" › ", 1)[-1]
         if title not in seen:
             seen.append(title)
-    options = [Option(title=t[:20], payload=TOPIC_PAYLOAD + t, description=t)
+    options = [Option(title=short_title(t, 20), payload=TOPIC_PAYLOAD + t, description=t)
                for t in seen[:max_topics]]
     options.append(Option(title="Talk to a person", payload=HANDOFF_PAYLOAD))
     text = ("I'm not sure I have the answer to that. Is it about one of these?"

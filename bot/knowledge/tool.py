@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.agent.tools import ToolContext, ToolRegistry
+from bot.knowledge.render import source_title
 from bot.knowledge.search import search_knowledge
 
 
@@ -23,5 +24,5 @@ def register_knowledge_tool(registry: ToolRegistry, results: int = 3) -> None:
         you used in the answer, like: (Source: Policies › Cancellation policy)."""
         async with ctx.unit_of_work() as conn:
             found = await search_knowledge(conn, args.query, k=results)
-        return {"passages": [{"source": f"{p.heading} ({p.source})", "text": p.content,
+        return {"passages": [{"source": source_title(p), "text": p.content,
                               "score": round(p.score, 2)} for p in found.passages]}

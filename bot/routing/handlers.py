@@ -21,7 +21,7 @@ from bot.definition.builtin import (
 from bot.handoff.service import HandoffService
 from bot.hooks import EventHooks
 from bot.intents.hybrid import INTENT_PAYLOAD
-from bot.models import Option, OutboundReply, QuickReplies
+from bot.models import Option, OutboundReply, QuickReplies, short_title
 from bot.routing.responder import Emit, Responder, TurnContext, UnhelpfulAnswers
 
 NEEDS_AI = "needs_ai"
@@ -154,7 +154,7 @@ class ClarifyHandler(UnhelpfulAnswers):
         for name, _ in turn.classification.alternatives[:3]:
             intent = self.definition.intent(name)
             if intent is not None:
-                options.append(Option(title=intent.display_title[:20],
+                options.append(Option(title=short_title(intent.display_title, 20),
                                       payload=f"{INTENT_PAYLOAD}{name}"))
         options.append(Option(title="Something else", payload=f"{INTENT_PAYLOAD}{HELP}"))
         return OutboundReply(text="I'm not sure I understood. Did you mean:",

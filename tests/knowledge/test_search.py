@@ -20,8 +20,8 @@ import pytest
 
 from bot.db.pool import Database
 from bot.knowledge.ingest import ingest_path, read_chunks
-from bot.knowledge.render import answer_reply
-from bot.knowledge.search import correct_query, search_knowledge
+from bot.knowledge.render import answer_reply, cite
+from bot.knowledge.search import Passage, correct_query, search_knowledge
 from bot.knowledge.store import knowledge_features
 from tests.conftest import build_test_settings, embedded_server_url, migrated_database
 
@@ -119,7 +119,7 @@ async def test_finds_the_cancellation_policy(kb_db: Database, studio: str,
     assert [p.score for p in result.passages] == sorted((p.score for p in result.passages),
                                                         reverse=True)
     reply = answer_reply(result, THRESHOLD)
-    assert "Source: Policies › Cancellation policy (policies.md)" in reply.text
+    assert "Source: Policies › Cancellation policy" in reply.text
 
 
 @pytest.mark.parametrize(("question", "heading"), [
@@ -216,3 +216,12 @@ async def test_vectors_of_another_model_are_not_compared(kb_db: Database) -> Non
         result = await search_knowledge(conn, "cancellation policy", 3, collection=collection,
                                         embedder=Wider("wider-65"))
     assert result.passages[0].heading == "Policies › Cancellation policy"
+
+
+def test_a_citation_names_the_document_for_people_not_its_file() -> None:
+    titled = Passage(source="policies.md", heading="Policies › Cancellation policy",
+                     content="x", score=1.0)
+    untitled = Passage(source="opening-hours_2026.md", heading="", content="x",
+                       score=1.0)
+    assert cite(titled) == "Source: Policies › Cancellation policy"
+    assert cite(untitled) == "Source: Opening hours 2026"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from bot.models import Card, Carousel, Option, OutboundReply, PickList, QuickReplies
+from bot.models import Card, Carousel, Option, OutboundReply, PickList, QuickReplies, short_title
 from studio import payloads
 from studio.models import (
     Booking,
@@ -44,7 +44,8 @@ def seats(slot: ClassSlot) -> str:
 
 def slot_option(slot: ClassSlot) -> Option:
     return Option(
-        title=f"{slot.starts_at:%a} {clock(slot.starts_at.timetz())} {slot.title}"[:24],
+        title=short_title(f"{slot.starts_at:%a} {clock(slot.starts_at.timetz())} {slot.title}",
+                          24),
         payload=payloads.book(slot.id),
         description=f"{slot.instructor} · {slot.duration_minutes} min · {seats(slot)}",
     )

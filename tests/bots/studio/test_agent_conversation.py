@@ -18,7 +18,7 @@ from tests.bots.studio.chat_helpers import STUDIO_BOT, bookings_of, contact_of, 
 from tests.chat_api import ChatClient, chat_http, option_titles
 from tests.conftest import RuntimeFactory
 
-SOURCE = "Policies › Cancellation policy (policies.md)"
+SOURCE = "Policies › Cancellation policy"
 
 
 def next_saturday() -> date:

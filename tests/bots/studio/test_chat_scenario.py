@@ -57,7 +57,7 @@ async def test_the_studio_conversation_without_an_llm(
 
         policy = await a.say("what's your cancellation policy?")
         assert "12 hours before" in policy["text"]
-        assert "Source: Policies › Cancellation policy (policies.md)" in policy["text"]
+        assert "Source: Policies › Cancellation policy" in policy["text"]
 
         person = await a.say("I want to talk to a person")
         assert "person" in person["text"].lower()

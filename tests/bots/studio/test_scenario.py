@@ -74,7 +74,7 @@ async def test_schedule_book_confirm_policy(flow: StudioFlow, db: Database,
 
     policy = await flow.answer(a, "what's your cancellation policy?")
     assert "12 hours before" in policy.text
-    assert "Source: Policies › Cancellation policy (policies.md)" in policy.text
+    assert "Source: Policies › Cancellation policy" in policy.text
 
     # a second person sees none of it and cannot cancel it
     b = await make_contact()
