@@ -115,7 +115,8 @@ class WebChatAdapter:
         profile = self.deps.profile
         page_html = (_STATIC / "index.html").read_text(encoding="utf-8").replace(
             "{{bot_name}}", html.escape(profile.name)).replace(
-            "{{welcome}}", html.escape(profile.welcome, quote=True))
+            "{{welcome}}", html.escape(profile.welcome, quote=True)).replace(
+            "{{max_chars}}", str(self.deps.settings.max_message_chars))
 
         @api.get("/", include_in_schema=False)
         async def page() -> HTMLResponse:
