@@ -122,9 +122,9 @@ class WebChatAdapter:
         async def page() -> HTMLResponse:
             return HTMLResponse(page_html)
 
-        @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"],
-                  responses=_LIMITED)
-        async def chat(request: ChatRequest, http: Request) -> Response:
+        async def take(request: ChatRequest,
+                       http: Request) -> Response | tuple[WebIdentity, str, IngestResult]:
+            """Limits, identity and session checked, the message stored; or the refusal."""
             if (refused := await self._refuse_if_limited(http)) is not None:
                 return refused
             try:
@@ -132,7 +132,15 @@ class WebChatAdapter:
             except IdentityRefused as refusal:
                 return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
             session_id = await self.session_for(request.session_id, who)
-            result = await ingest(to_inbound(request, session_id, who.sender_id))
+            return who, session_id, await ingest(to_inbound(request, session_id, who.sender_id))
+
+        @api.post("/api/chat", response_model=ChatResponse, tags=["web chat"],
+                  responses=_LIMITED)
+        async def chat(request: ChatRequest, http: Request) -> Response:
+            taken = await take(request, http)
+            if isinstance(taken, Response):
+                return taken
+            who, session_id, result = taken
             reply, status = await self.wait_reply(result)
             answer = ChatResponse(session_id=session_id, message_id=result.message_id,
                                   reply=reply, status=status)
@@ -141,14 +149,10 @@ class WebChatAdapter:
         @api.post("/api/chat/stream", tags=["web chat"], response_model=None,
                   responses=_LIMITED)
         async def chat_stream(request: ChatRequest, http: Request) -> Response:
-            if (refused := await self._refuse_if_limited(http)) is not None:
-                return refused
-            try:
-                who = self.identify(http, request.user, request.user_hash)
-            except IdentityRefused as refusal:
-                return JSONResponse({"error": refusal.reason}, status_code=refusal.status)
-            session_id = await self.session_for(request.session_id, who)
-            result = await ingest(to_inbound(request, session_id, who.sender_id))
+            taken = await take(request, http)
+            if isinstance(taken, Response):
+                return taken
+            who, session_id, result = taken
             return self._with_visitor(
                 EventSourceResponse(self.replies.stream(result, session_id)), who)
 

@@ -213,19 +213,8 @@ class Database:
                     self._on_round_trip()  # the sync that sends COMMIT
             _run(committed)
             return
-        async with self.pool.connection() as conn:
-            with _collecting_after_commit() as committed:
-                await conn.execute(_USER_PROLOGUE.format(sql.Literal(claims)))
-                try:
-                    yield conn
-                except BaseException:
-                    # The pool also rolls back a connection returned inside a transaction;
-                    # doing it here keeps the connection clean for the next unit of work.
-                    with suppress(psycopg.Error):
-                        await conn.execute("ROLLBACK")
-                    raise
-                await conn.execute("COMMIT")
-        _run(committed)
+        async with self._transaction(_USER_PROLOGUE.format(sql.Literal(claims))) as conn:
+            yield conn
 
     @asynccontextmanager
     async def in_one_trip(self, contact_id: UUID) -> AsyncIterator[OneTripUnit]:
@@ -275,12 +264,20 @@ class Database:
     async def as_system(self) -> AsyncIterator[Conn]:
         """A transaction as service_role, for work no single contact owns (docs/security.md
         lists where and why)."""
+        async with self._transaction(sql.SQL(_SYSTEM_PROLOGUE)) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, prologue: sql.SQL | sql.Composed) -> AsyncIterator[Conn]:
+        """BEGIN and the role in one simple-protocol query, the block, then COMMIT."""
         async with self.pool.connection() as conn:
             with _collecting_after_commit() as committed:
-                await conn.execute(_SYSTEM_PROLOGUE)
+                await conn.execute(prologue)
                 try:
                     yield conn
                 except BaseException:
+                    # The pool also rolls back a connection returned inside a transaction;
+                    # doing it here keeps the connection clean for the next unit of work.
                     with suppress(psycopg.Error):
                         await conn.execute("ROLLBACK")
                     raise

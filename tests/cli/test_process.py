@@ -43,16 +43,22 @@ def test_a_typed_number_picks_the_option_of_the_last_reply() -> None:
     assert chosen_option("1 more thing", offered) is None and chosen_option("1", []) is None
 
 
+def chat_env(db_url: str, tmp_path: Path, definition: Path, **extra: str) -> dict[str, str]:
+    """`bot chat`'s environment: the test database, no platform credentials."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_", "BOT_"))}
+    env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
+               BOT_DEFINITION=str(definition), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
+               PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", LOG_LEVEL="WARNING", **extra)
+    return env
+
+
 @pytest.mark.timeout(180)
 def test_bot_chat_introduces_the_definitions_bot_and_takes_a_number(
     db_url: str, tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_", "BOT_"))}
-    env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
-               BOT_DEFINITION=str(EXAMPLE_BOT), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
-               PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", LOG_LEVEL="WARNING",
-               RATE_LIMIT_USER="1000/minute", RATE_LIMIT_SESSION="1000/hour")
+    env = chat_env(db_url, tmp_path, EXAMPLE_BOT, RATE_LIMIT_USER="1000/minute",
+                   RATE_LIMIT_SESSION="1000/hour")
     done = subprocess.run([sys.executable, "-m", "bot.cli", "chat"], input="hi\n1\n",
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=150)
     out = done.stdout
@@ -67,12 +73,7 @@ def test_bot_chat_introduces_the_definitions_bot_and_takes_a_number(
 async def test_bot_chat_prints_a_staff_reply_as_it_arrives(
     db_url: str, tmp_path: Path, runtime_factory: RuntimeFactory,
 ) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TWILIO_", "SLACK_", "OPENAI_", "ANTHROPIC_", "LLM_", "BOT_"))}
-    env.update(DATABASE_URL=db_url, DATA_DIR=str(tmp_path), RUN_MIGRATIONS_ON_START="false",
-               BOT_DEFINITION=str(FIXTURE_BOT), MODEL_CACHE_DIR=str(ROOT / ".data/test-models"),
-               PYTHONPATH=str(ROOT), INJECTION_EMBEDDING="false", LOG_LEVEL="WARNING",
-               HANDOFF_HOURS="mon-sun 00:00-24:00")
+    env = chat_env(db_url, tmp_path, FIXTURE_BOT, HANDOFF_HOURS="mon-sun 00:00-24:00")
     chat = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "chat", stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, env=env, cwd=tmp_path)

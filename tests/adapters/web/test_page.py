@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from bot.models import Card, OutboundReply
 from bot.routing.responder import Emit, TurnContext
 from bot.routing.router import Router
 from testing.loopback import serve
-from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.slow
@@ -27,25 +25,6 @@ REPLY = ("Our **plans**:\n- *Drop-in*: $25\n- __Unlimited__: `$149`\n\n"
 class MarkdownReply:
     async def respond(self, turn: TurnContext, emit: Emit) -> OutboundReply:
         return OutboundReply(text=REPLY, parts=[Card(title="Intro", body="Seven days\n• Tour")])
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    pytest.importorskip("playwright", reason="playwright is a dev extra: pip install -e '.[dev]'")
-    problem = ensure_chromium()
-    if problem is not None:
-        pytest.skip(f"the chat page test needs chromium: {problem}")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                          args=LAUNCH_ARGS)
-        try:
-            tab = await browser.new_page()
-            tab.set_default_timeout(20_000)
-            yield tab
-        finally:
-            await browser.close()
 
 
 async def test_reply_markdown_is_rendered_and_html_stays_text(

@@ -5,7 +5,7 @@ limit is refused before sending with the limit stated, and one the server refuse
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,29 +13,9 @@ import pytest
 from bot.app import create_app
 from bot.settings import Settings
 from testing.loopback import serve
-from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    pytest.importorskip("playwright", reason="playwright is a dev extra: pip install -e '.[dev]'")
-    problem = ensure_chromium()
-    if problem is not None:
-        pytest.skip(f"the chat page test needs chromium: {problem}")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                          args=LAUNCH_ARGS)
-        try:
-            tab = await browser.new_page()
-            tab.set_default_timeout(20_000)
-            yield tab
-        finally:
-            await browser.close()
 
 
 async def test_a_long_paste_is_refused_with_the_limit_and_kept(
