@@ -186,15 +186,20 @@ class StreamEvent(BaseModel):
 
 
 class ConversationNotice(BaseModel):
-    """A message sent into a conversation, announced to whoever follows it (the web chat
-    page, `bot chat`): staff replies and notices arrive without the customer asking."""
+    """What happened in a conversation, announced to whoever follows it (the web chat
+    page, `bot chat`): a message sent into it (staff replies and notices arrive without
+    the customer asking), or its handoff changing state."""
 
     conversation_id: UUID
-    message_id: int
+    kind: Literal["message", "handoff"] = "message"
+    #: the message sent (kind "message")
+    message_id: int | None = None
     #: the customer's message it answers (None: a notice, or staff writing on their own)
     reply_to: int | None = None
-    #: the staff member who wrote it (None: the bot)
+    #: the staff member who wrote it, or who claimed the handoff (None: the bot)
     author: str | None = None
+    #: the handoff's new state (kind "handoff"): waiting, claimed, resolved, returned
+    status: str | None = None
 
 
 # --- the forms stored messages take when the core hands them on

@@ -180,10 +180,12 @@ class WebChatAdapter:
         @api.get("/api/sessions/{session_id}/events", tags=["web chat"], response_model=None)
         async def session_events(session_id: str, http: Request, user: str | None = None,
                                  user_hash: str | None = None) -> EventSourceResponse:
-            """Server-sent events: each message staff or the bot send into the conversation
-            on their own (not the reply the page is waiting for on its POST)."""
+            """Server-sent events: every message sent into the conversation and its handoff's
+            changes, resumable with Last-Event-ID; a ping every 15 s keeps proxies open."""
             found = await session_of(http, session_id, user, user_hash)
-            return EventSourceResponse(self.replies.follow(found), ping=15)
+            resume = http.headers.get("last-event-id", "")
+            after = int(resume) if resume.isascii() and resume.isdigit() else None
+            return EventSourceResponse(self.replies.follow(found, after), ping=15)
 
         @api.delete("/api/sessions/{session_id}", tags=["web chat"])
         async def close(session_id: str, http: Request, user: str | None = None,

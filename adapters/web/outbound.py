@@ -79,20 +79,36 @@ class ReplyWaiter:
             {"session_id": session_id, "message_id": result.message_id,
              "reply": reply.model_dump()})}
 
-    async def follow(self, found: FoundConversation) -> AsyncIterator[dict[str, Any]]:
-        """Server-sent events of the messages sent into a conversation that no request of
-        the page waits for: staff replies and notices (a bot reply goes to its request)."""
+    async def follow(self, found: FoundConversation,
+                     after: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Server-sent events of the conversation: `message` for every message sent into
+        it (id: the message's id; bot replies too, with the message they answer as
+        `reply_to`), `handoff` when its handoff changes state. With `after` (the client's
+        Last-Event-ID) the messages it missed come first, each once."""
         async with self.conversations.follow(found.id) as notices:
+            last = after or 0
+            if after is not None:
+                for row in await self.store.sent_since(found, after):
+                    last = max(last, row["id"])
+                    yield _message_event(row)
             yield {"event": "ready", "data": "{}"}
             while True:
                 notice = await notices.get()
-                if notice.author is None and notice.reply_to is not None:
+                if notice.kind == "handoff":
+                    yield {"event": "handoff", "data": json.dumps(
+                        {"status": notice.status, "staff": notice.author})}
                     continue
-                row = await self.store.sent(found, notice.message_id)
-                if row is None:
-                    continue
-                reply = (OutboundReply.model_validate(row["rich"]) if row["rich"]
-                         else OutboundReply(text=row["text"] or ""))
-                yield {"event": "message", "data": json.dumps(
-                    {"message_id": row["id"], "author": row["author"],
-                     "reply": reply.model_dump()})}
+                if notice.message_id is None or notice.message_id <= last:
+                    continue  # replayed already
+                sent = await self.store.sent(found, notice.message_id)
+                if sent is not None:
+                    last = sent["id"]
+                    yield _message_event(sent)
+
+
+def _message_event(row: dict[str, Any]) -> dict[str, Any]:
+    reply = (OutboundReply.model_validate(row["rich"]) if row["rich"]
+             else OutboundReply(text=row["text"] or ""))
+    return {"event": "message", "id": str(row["id"]), "data": json.dumps(
+        {"message_id": row["id"], "reply_to": row["reply_to"], "author": row["author"],
+         "from_human": row["author"] is not None, "reply": reply.model_dump()})}

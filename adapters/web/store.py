@@ -12,6 +12,11 @@ from bot.db.conversations import FoundConversation, close_conversation_session, 
 from bot.db.pool import Database
 from bot.models import IngestResult, OutboundReply
 
+# messages sent into a conversation that have gone out (a reply still being written or
+# delivered is announced when it is delivered)
+_SENT = ("SELECT id, reply_to, text, rich, author FROM app.messages WHERE conversation_id = %s"
+         " AND direction = 'out' AND status IN ('sent', 'delivered', 'read')")
+
 
 class WebStore:
     def __init__(self, db: Database, session_ttl: timedelta) -> None:
@@ -53,10 +58,15 @@ class WebStore:
     async def sent(self, found: FoundConversation, message_id: int) -> dict[str, Any] | None:
         """One message sent into the conversation: its reply and who wrote it."""
         async with self.db.as_user(found.contact_id) as conn:
-            cur = await conn.execute(
-                "SELECT id, text, rich, author FROM app.messages WHERE id = %s"
-                " AND conversation_id = %s AND direction = 'out'", (message_id, found.id))
+            cur = await conn.execute(_SENT + " AND id = %s", (found.id, message_id))
             return await cur.fetchone()
+
+    async def sent_since(self, found: FoundConversation, after: int) -> list[dict[str, Any]]:
+        """The messages sent into the conversation after message `after`, oldest first."""
+        async with self.db.as_user(found.contact_id) as conn:
+            cur = await conn.execute(_SENT + " AND id > %s ORDER BY id LIMIT 200",
+                                     (found.id, after))
+            return list(await cur.fetchall())
 
     async def contact_of(self, sender_id: str) -> Any:
         """The contact this web sender is (None before their first message)."""

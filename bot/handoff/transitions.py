@@ -2,11 +2,12 @@
 
     open (waiting) → claimed → resolved | returned (to the bot)
 
-Each function writes the handoff row, the session's status, the audit record and the
-hook event together, whoever sets the change off: the customer, a policy, the agent,
-staff in a console, the dashboard or the CLI. They run in the caller's transaction (the
-turn's, a tool's, a staff action's), so the row and its record commit together, and the
-hook event and metrics go out once it has committed.
+Each function writes the handoff row, the session's status, the audit record, the hook
+event and the conversation's notice (NOTIFY, for an open web chat) together, whoever
+sets the change off: the customer, a policy, the agent, staff in a console, the
+dashboard or the CLI. They run in the caller's transaction (the turn's, a tool's, a
+staff action's), so the row and its record commit together, and the hook event and
+metrics go out once it has committed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import structlog
 from bot.db import conversations, handoffs
 from bot.db.audit import audit
 from bot.db.messages import queue_outbound
+from bot.db.notify import NOTIFY_SQL, notice_params
 from bot.db.pool import Conn, after_commit
 from bot.hooks import EventHooks, EventType
-from bot.models import OutboundReply
+from bot.models import ConversationNotice, OutboundReply
 from bot.observability import Metrics
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,13 @@ class HandoffTransitions:
     def __init__(self, metrics: Metrics, hooks: EventHooks | None) -> None:
         self.metrics = metrics
         self.hooks = hooks
+
+    @staticmethod
+    async def _announce(conn: Conn, conversation_id: UUID, status: str,
+                        staff: str | None = None) -> None:
+        """The conversation's followers (an open web chat) hear of it at commit."""
+        await conn.execute(NOTIFY_SQL, notice_params(ConversationNotice(
+            conversation_id=conversation_id, kind="handoff", status=status, author=staff)))
 
     def _emit(self, event: EventType, handoff_id: UUID, conversation_id: UUID,
               **data: Any) -> None:
@@ -63,6 +72,7 @@ class HandoffTransitions:
         after_commit(self.metrics.handoffs.labels(trigger, intent or "none").inc)
         log.info("handoff_started", trigger=trigger, intent=intent)
         self._emit("handoff.created", new, conversation_id, trigger=trigger, intent=intent)
+        await self._announce(conn, conversation_id, "waiting")
         return new
 
     async def claim(self, conn: Conn, handoff_id: UUID, conversation_id: UUID, staff: str,
@@ -77,6 +87,7 @@ class HandoffTransitions:
         after_commit(lambda: self.metrics.handoff_claim_seconds.observe(waited))
         self._emit("handoff.claimed", handoff_id, conversation_id, staff=staff,
                    waited_s=round(waited))
+        await self._announce(conn, conversation_id, "claimed", staff)
         return True
 
     async def close(self, conn: Conn, *, back_to_bot: bool, by: str, at: datetime,
@@ -103,6 +114,7 @@ class HandoffTransitions:
         after_commit(lambda: self.metrics.handoff_resolve_seconds.observe(took))
         self._emit("handoff.resolved", row["id"], row["conversation_id"], staff=by,
                    outcome=status, took_s=round(took))
+        await self._announce(conn, row["conversation_id"], status)
         return UUID(str(row["id"]))
 
     @staticmethod

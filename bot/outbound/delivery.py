@@ -17,10 +17,10 @@ import structlog
 from bot.channels import SendResult
 from bot.channels.directory import Channels
 from bot.db import messages
+from bot.db.notify import NOTIFY_SQL, notice_params, notify_params
 from bot.db.pool import Conn, Database, Row
 from bot.models import ConversationNotice, PendingDelivery, StoredInbound, StreamEvent
 from bot.observability import Metrics
-from bot.outbound.events import NOTIFY_SQL, notice_params, notify_params
 
 log = structlog.get_logger(__name__)
 

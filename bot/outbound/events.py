@@ -16,34 +16,11 @@ from uuid import UUID
 import psycopg
 import structlog
 
+from bot.db.notify import CHANNEL, CONVERSATIONS, NOTIFY_SQL, notify_params
 from bot.db.pool import Database
 from bot.models import ConversationNotice, StreamEvent
 
-CHANNEL = "bot_events"
-CONVERSATIONS = "bot_conversations"
-_MAX_PAYLOAD = 7900  # NOTIFY payloads must stay under 8000 bytes
 log = structlog.get_logger(__name__)
-
-
-NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
-
-
-def notify_params(event: StreamEvent) -> tuple[str, str]:
-    """`NOTIFY_SQL`'s parameters: a statement that can join a unit of work already going
-    to the server, so the event costs no round trip of its own and, inside a
-    transaction, is sent when (and only if) it commits."""
-    payload = event.model_dump_json()
-    if len(payload.encode()) > _MAX_PAYLOAD:
-        # Large payloads (a long final reply) are announced; waiters read the database.
-        payload = StreamEvent(message_id=event.message_id, event=event.event,
-                              data={"truncated": True}).model_dump_json()
-    return CHANNEL, payload
-
-
-def notice_params(notice: ConversationNotice) -> tuple[str, str]:
-    """`NOTIFY_SQL`'s parameters announcing a message sent into a conversation (small:
-    followers read the message itself from the database)."""
-    return CONVERSATIONS, notice.model_dump_json()
 
 
 class EventHub:

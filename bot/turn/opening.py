@@ -17,9 +17,10 @@ from typing import Any, Protocol, TypeVar
 from bot.channels import Channels
 from bot.db import messages
 from bot.db.conversations import OPEN_TURN_SQL, SessionInfo, session_info
+from bot.db.notify import NOTIFY_SQL, notify_params
 from bot.db.pool import Database, OneTripUnit
 from bot.models import StoredInbound, StreamEvent
-from bot.outbound.events import NOTIFY_SQL, EventHub, notify_params
+from bot.outbound.events import EventHub
 from bot.routing.responder import OpeningReadResults, ReadKey
 from bot.turn.progress import Progress
 from bot.turn.stage import Turn

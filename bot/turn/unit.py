@@ -13,10 +13,10 @@ from uuid import UUID
 
 import structlog
 
+from bot.db.notify import NOTIFY_SQL, notify_params
 from bot.db.pool import Database
 from bot.models import StreamEvent
 from bot.outbound.delivery import QueuedClaim, ReplyClaim
-from bot.outbound.events import NOTIFY_SQL, notify_params
 from bot.routing.responder import RowWrite
 
 log = structlog.get_logger(__name__)

@@ -54,6 +54,7 @@ async def test_a_staff_reply_appears_live_on_the_page(
         await rt.handoffs.reply(handoff.id, "Maria", "Hi, Maria here. Let me look.")
         staff = page.locator(".msg.staff")
         await staff.wait_for()
+        await page.get_by_text("Maria from the team joined.").wait_for()
         assert await staff.inner_text() == "Hi, Maria here. Let me look."
         assert await page.locator(".author").inner_text() == "Maria · team"
         if shots := os.environ.get("BOT_SCREENSHOTS"):
