@@ -150,3 +150,22 @@ def test_the_documented_example_passes(
     (test_env / "tests" / "documented.yaml").write_text(example, encoding="utf-8")
     assert main(["test", str(test_env / "tests")]) == 0, capsys.readouterr().out
     assert "2 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_the_documented_plugin_runs_as_written(
+        test_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/bot-definition.md's plugin, definition and test, as files of a bot."""
+    text = (ROOT / "docs/bot-definition.md").read_text(encoding="utf-8")
+    section = text[text.index("### Handlers and tools"):]
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:2]
+              + section.split("```yaml\n")[1:3]]
+    plugin, definition, tests = blocks
+    folder = test_env / "bots" / "bakery"
+    (folder / "docs_bakery").mkdir(parents=True)
+    (folder / "tests").mkdir()
+    (folder / "docs_bakery" / "__init__.py").write_text("", encoding="utf-8")
+    (folder / "docs_bakery" / "plugin.py").write_text(plugin, encoding="utf-8")
+    (folder / "bot.yaml").write_text(definition, encoding="utf-8")
+    (folder / "tests" / "bread.yaml").write_text(tests, encoding="utf-8")
+    assert main(["test", str(folder)]) == 0, capsys.readouterr().out
+    assert "2 passed, 0 failed" in capsys.readouterr().out
