@@ -25,6 +25,7 @@ from bot.turn.stages.output_filter import OutputFilter
 from bot.turn.stages.rate_limit import RateLimit
 from bot.turn.stages.respond import Respond
 from bot.turn.stages.shared_contacts import SharedContacts
+from bot.turn.stages.stale_choice import StaleChoice
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def turn_stages(p: StageParts) -> list[Stage]:
         InputGuard(max_chars=p.settings.max_message_chars,
                    audit_prompts=p.settings.audit_user_prompts, metrics=p.metrics),
         MenuChoice(),                                     # "2" picks option 2
+        StaleChoice(),                                    # a button of an older question
         InjectionScreen(p.injection, p.metrics, p.hooks),  # allow | harden | refuse
         Classify(p.classifier, p.tracer, p.metrics),      # local model, LLM when unsure
         HandoffRelay(),                                   # a person has it: relay to staff

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bot.db.pool import Database
 from bot.settings import Settings
+from bot.turn.stages.stale_choice import STALE
 from studio.models import studio_zone
 from studio.seed import seed_demo
 from tests.bots.studio.chat_helpers import (
@@ -68,8 +69,39 @@ async def test_the_studio_conversation_without_an_llm(
         b = ChatClient(http)
         mine = await b.say("show my bookings")
         assert mine["text"] == "You have no upcoming bookings."
+        # a forged tap: no question of the bot's offered it, so it does nothing
         tapped = await b.say("Yes, cancel it", payload=f"confirm_cancel:{booking['id']}")
-        assert tapped["text"] == "I couldn't find that booking."
+        assert tapped["text"] == STALE.text
         asked = await b.say("Cancel", payload=f"cancel:{booking['id']}")
-        assert asked["text"] == "I couldn't find that booking."
+        assert asked["text"] == STALE.text
     assert [r["status"] for r in await bookings_of(db, alice)] == ["booked"]
+
+
+async def test_a_button_of_an_answered_question_does_nothing_but_say_so(
+    runtime_factory: RuntimeFactory, make_settings: Callable[..., Settings], db: Database,
+) -> None:
+    """A stale "Yes, book it" re-booked a class just cancelled."""
+    await seed_demo(db)
+    async with runtime_factory(settings=make_settings(bot_definition=STUDIO_BOT)) as rt, \
+            chat_http(rt) as http:
+        a = ChatClient(http)
+        await a.say("when is yoga on Saturday?")
+        prompt = await a.say("book the 9am one")
+        [yes] = [o for part in prompt["parts"] for o in part["options"]
+                 if o["title"] == "Yes, book it"]
+        booked = await a.say(yes["title"], payload=yes["payload"])
+        assert booked["text"].startswith("You're booked")
+        alice = await contact_of(db, a.message_id)
+        # the same button again: answered already
+        again = await a.say(yes["title"], payload=yes["payload"])
+        assert again["text"] == STALE.text
+        # cancelled, then the old "Yes, book it" tapped: still nothing
+        listing = await a.say("cancel my booking")
+        [pick] = [o for part in listing["parts"] for o in part["options"]]
+        confirm = await a.say(pick["title"], payload=pick["payload"])
+        [cancel] = [o for part in confirm["parts"] for o in part["options"]
+                    if o["title"] == "Yes, cancel it"]
+        await a.say(cancel["title"], payload=cancel["payload"])
+        stale = await a.say(yes["title"], payload=yes["payload"])
+        assert stale["text"] == STALE.text
+    assert [r["status"] for r in await bookings_of(db, alice)] == ["cancelled"]
