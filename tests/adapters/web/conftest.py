@@ -1,4 +1,5 @@
-"""A Chromium tab for the web chat page's tests (Debian's chromium, driven by Playwright)."""
+"""A Chromium tab for the web chat page's tests (Debian's chromium, driven by Playwright),
+and the handoff of a web chat session."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from adapters.web import WebChatAdapter
+from bot.handoff.console import HandoffView
+from bot.runtime import Runtime
 from tests.admin.browser import CHROMIUM, LAUNCH_ARGS, ensure_chromium
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -27,3 +32,18 @@ async def page() -> AsyncIterator[Any]:
             yield tab
         finally:
             await browser.close()
+
+
+async def handoff_of(rt: Runtime, session: str) -> HandoffView:
+    """The open handoff of the web chat session (other tests' stay open beside it)."""
+    web = rt.adapters["web"]
+    assert isinstance(web, WebChatAdapter)
+    found = await web.store.find(session)
+    assert found is not None
+    mine: list[HandoffView] = []
+
+    async def handed_over() -> bool:
+        mine[:] = [h for h in await rt.handoffs.list_open() if h.conversation_id == found.id]
+        return len(mine) == 1
+    await wait_for(handed_over)
+    return mine[0]

@@ -10,29 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.web import WebChatAdapter
 from bot.app import create_app
-from bot.handoff.console import HandoffView
-from bot.runtime import Runtime
 from testing.loopback import serve
-from tests.conftest import RuntimeFactory, wait_for
+from tests.adapters.web.conftest import handoff_of
+from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.slow
-
-
-async def handoff_of(rt: Runtime, session: str) -> HandoffView:
-    """The open handoff of the web chat session (other tests' stay open beside it)."""
-    web = rt.adapters["web"]
-    assert isinstance(web, WebChatAdapter)
-    found = await web.store.find(session)
-    assert found is not None
-    mine: list[HandoffView] = []
-
-    async def handed_over() -> bool:
-        mine[:] = [h for h in await rt.handoffs.list_open() if h.conversation_id == found.id]
-        return len(mine) == 1
-    await wait_for(handed_over)
-    return mine[0]
 
 
 async def test_a_staff_reply_appears_live_on_the_page(

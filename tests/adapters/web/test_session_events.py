@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 
-from adapters.web import WebChatAdapter
 from bot.app import create_app
-from bot.runtime import Runtime
 from testing.loopback import serve
+from tests.adapters.web.conftest import handoff_of
 from tests.conftest import RuntimeFactory, wait_for
 
 
@@ -46,7 +45,7 @@ async def test_the_stream_resumes_without_gaps_or_repeats(runtime_factory: Runti
             httpx.AsyncClient(base_url=base, timeout=30) as http:
         first = (await http.post("/api/chat", json={"text": "I want to talk to a person"})).json()
         session = first["session_id"]
-        handoff = await open_handoff(rt, session)
+        handoff = (await handoff_of(rt, session)).id
         url = f"/api/sessions/{session}/events"
 
         seen: list[dict[str, Any]] = []
@@ -89,18 +88,3 @@ async def test_the_stream_resumes_without_gaps_or_repeats(runtime_factory: Runti
 
 async def _ready(seen: list[dict[str, Any]]) -> bool:
     return any(e.get("event") == "ready" for e in seen)
-
-
-async def open_handoff(rt: Runtime, session: str) -> Any:
-    web = rt.adapters["web"]
-    assert isinstance(web, WebChatAdapter)
-    found = await web.store.find(session)
-    assert found is not None
-    mine: list[Any] = []
-
-    async def handed_over() -> bool:
-        mine[:] = [h.id for h in await rt.handoffs.list_open()
-                   if h.conversation_id == found.id]
-        return len(mine) == 1
-    await wait_for(handed_over)
-    return mine[0]
