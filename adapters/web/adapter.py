@@ -36,7 +36,7 @@ class WebChatAdapter:
 
     name = CHANNEL
     streams_progress = True
-    traits = ChannelTraits()
+    traits = ChannelTraits(announces_deliveries=True)
 
     def __init__(self, deps: ChannelDeps) -> None:
         self.deps = deps
@@ -72,20 +72,20 @@ class WebChatAdapter:
     async def own_session(self, session_id: str, who: WebIdentity) -> FoundConversation | None:
         """The caller's conversation with this session id; None when there is none or it
         is someone else's (which must look exactly like one that does not exist)."""
-        found = await self.store.find(session_id)
-        if found is None or self.store.expired(found):
+        found, theirs = await self.store.find_for(session_id, who.sender_id)
+        if found is None or not theirs or self.store.expired(found):
             return None
-        return found if await self.store.contact_of(who.sender_id) == found.contact_id else None
+        return found
 
     async def session_for(self, requested: str | None, who: WebIdentity) -> str:
         """The page's session, or a new one when it has none or it expired; 404 for a
         session of someone else."""
         if requested is None:
             return new_session_id()
-        found = await self.store.find(requested)
+        found, theirs = await self.store.find_for(requested, who.sender_id)
         if found is None:
             return requested
-        if await self.store.contact_of(who.sender_id) != found.contact_id:
+        if not theirs:
             raise HTTPException(404, detail="unknown session")
         return new_session_id() if self.store.expired(found) else requested
 

@@ -68,8 +68,16 @@ class WebStore:
                                      (found.id, after))
             return list(await cur.fetchall())
 
-    async def contact_of(self, sender_id: str) -> Any:
-        """The contact this web sender is (None before their first message)."""
-        rows = await self.db.call_as_system("SELECT app.find_contact('web', %s) AS id",
-                                            (sender_id,))
-        return rows[0]["id"] if rows else None
+    async def find_for(self, session_id: str,
+                       sender_id: str) -> tuple[FoundConversation | None, bool]:
+        """The conversation of a session id and whether it is this sender's, in one round
+        trip (every web chat request with a session asks)."""
+        rows = await self.db.call_as_system(
+            "SELECT f.*, f.contact_id = app.find_contact('web', %s) AS theirs"
+            " FROM app.find_conversation('web', %s) f", (sender_id, session_id))
+        if not rows:
+            return None, False
+        row = rows[0]
+        found = FoundConversation(row["conversation_id"], row["contact_id"],
+                                  row["last_activity_at"])
+        return found, bool(row["theirs"])

@@ -55,6 +55,9 @@ class ChannelTraits:
     opt_in_words: frozenset[str] = frozenset()
     opt_out_reply: str = ""
     opt_in_reply: str = ""
+    #: open clients follow a conversation live (the web chat page): each delivered message
+    #: is announced to them (NOTIFY bot_conversations) with its delivery's commit
+    announces_deliveries: bool = False
 
     @property
     def has_opt_out(self) -> bool:

@@ -206,11 +206,12 @@ class Deliverer:
             # conversation's followers (an open page) that a message was sent into it:
             # the events go with the status update and are sent when it commits.
             events = []
-            if adapter.streams_progress and result.status == "sent":
-                if item.reply_to is not None:
-                    events.append(notify_params(StreamEvent(
-                        message_id=item.reply_to, event="done",
-                        data={"reply": item.reply.model_dump()})))
+            if (adapter.streams_progress and result.status == "sent"
+                    and item.reply_to is not None):
+                events.append(notify_params(StreamEvent(
+                    message_id=item.reply_to, event="done",
+                    data={"reply": item.reply.model_dump()})))
+            if adapter.traits.announces_deliveries and result.status == "sent":
                 events.append(notice_params(ConversationNotice(
                     conversation_id=item.conversation_id, message_id=item.id,
                     reply_to=item.reply_to, author=item.author)))
