@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Generic, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -23,13 +25,40 @@ from bot.models import ConversationNotice, StreamEvent
 log = structlog.get_logger(__name__)
 
 
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class _Queues(Generic[K, T]):
+    """Queues of waiters by key: what arrives for a key goes to each of its queues."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[K, set[asyncio.Queue[T]]] = defaultdict(set)
+
+    @contextlib.asynccontextmanager
+    async def waiting(self, key: K) -> AsyncIterator[asyncio.Queue[T]]:
+        queue: asyncio.Queue[T] = asyncio.Queue()
+        self._by_key[key].add(queue)
+        try:
+            yield queue
+        finally:
+            self._by_key[key].discard(queue)
+            if not self._by_key[key]:
+                del self._by_key[key]
+
+    def deliver(self, key: K, item: T) -> None:
+        for queue in list(self._by_key.get(key, ())):
+            queue.put_nowait(item)
+
+
 class EventHub:
-    """Publishes turn events and lets callers wait for the events of one message."""
+    """Publishes turn events and lets callers wait for the events of one message, or
+    follow what happens in one conversation."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._subscribers: dict[int, set[asyncio.Queue[StreamEvent]]] = defaultdict(set)
-        self._followers: dict[UUID, set[asyncio.Queue[ConversationNotice]]] = defaultdict(set)
+        self._subscribers: _Queues[int, StreamEvent] = _Queues()
+        self._followers: _Queues[UUID, ConversationNotice] = _Queues()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
@@ -38,17 +67,13 @@ class EventHub:
         async with self.db.pool.connection() as conn:
             await conn.execute(NOTIFY_SQL, notify_params(event))
 
-    @contextlib.asynccontextmanager
-    async def follow(self, conversation_id: UUID) -> AsyncIterator[
+    def follow(self, conversation_id: UUID) -> AbstractAsyncContextManager[
             asyncio.Queue[ConversationNotice]]:
-        queue: asyncio.Queue[ConversationNotice] = asyncio.Queue()
-        self._followers[conversation_id].add(queue)
-        try:
-            yield queue
-        finally:
-            self._followers[conversation_id].discard(queue)
-            if not self._followers[conversation_id]:
-                del self._followers[conversation_id]
+        return self._followers.waiting(conversation_id)
+
+    def subscribe(self, message_id: int) -> AbstractAsyncContextManager[
+            asyncio.Queue[StreamEvent]]:
+        return self._subscribers.waiting(message_id)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever(), name="event-listener")
@@ -61,17 +86,6 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, message_id: int) -> AsyncIterator[asyncio.Queue[StreamEvent]]:
-        queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
-        self._subscribers[message_id].add(queue)
-        try:
-            yield queue
-        finally:
-            self._subscribers[message_id].discard(queue)
-            if not self._subscribers[message_id]:
-                del self._subscribers[message_id]
-
     async def _listen_forever(self) -> None:
         while True:
             try:
@@ -81,28 +95,20 @@ class EventHub:
                     await conn.execute(f"LISTEN {CHANNEL}; LISTEN {CONVERSATIONS}")
                     self._ready.set()
                     async for note in conn.notifies():
-                        if note.channel == CONVERSATIONS:
-                            self._dispatch_notice(note.payload)
-                        else:
-                            self._dispatch(note.payload)
+                        self._dispatch(note.channel, note.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("event_listener_reconnect", error=type(exc).__name__)
                 await asyncio.sleep(1.0)
 
-    def _dispatch(self, payload: str) -> None:
+    def _dispatch(self, channel: str, payload: str) -> None:
         try:
-            event = StreamEvent.model_validate_json(payload)
+            if channel == CONVERSATIONS:
+                notice = ConversationNotice.model_validate_json(payload)
+                self._followers.deliver(notice.conversation_id, notice)
+            else:
+                event = StreamEvent.model_validate_json(payload)
+                self._subscribers.deliver(event.message_id, event)
         except ValueError:
             return
-        for queue in list(self._subscribers.get(event.message_id, ())):
-            queue.put_nowait(event)
-
-    def _dispatch_notice(self, payload: str) -> None:
-        try:
-            notice = ConversationNotice.model_validate_json(payload)
-        except ValueError:
-            return
-        for queue in list(self._followers.get(notice.conversation_id, ())):
-            queue.put_nowait(notice)
